@@ -1,0 +1,16 @@
+//! The `concord.v1` wire contract, generated from `proto/concord/v1` at build
+//! time. Proto types stop at the server boundary: domain crates never see them.
+
+#![forbid(unsafe_code)]
+
+pub use prost;
+pub use tonic;
+
+#[allow(clippy::all, clippy::pedantic, missing_docs)]
+pub mod v1 {
+    tonic::include_proto!("concord.v1");
+}
+
+/// The encoded `FileDescriptorSet` of every `concord.v1` file, for reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/concord_descriptor.bin"));
