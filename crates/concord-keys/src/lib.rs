@@ -1,0 +1,265 @@
+//! Concord's secrets and what the broker does with them.
+//!
+//! * [`KeyFile`]: the JSON form of a secret key as `concord pki init` writes
+//!   it (`{"kind", "key_id", "secret_hex" | "pkcs8_hex"}`), parsed here and
+//!   never printed: [`Secret`] redacts itself in `Debug`.
+//! * [`BrokerKey`]: re-keys every incoming token,
+//!   `pseudonym = HMAC-SHA256(K_broker, key_id ‖ token)` (DESIGN §1), where
+//!   `key_id` is the linkage key id the token was made with. What is stored
+//!   therefore matches nothing seen in transit, and a database dump plus
+//!   `K_link` cannot be dictionary-attacked without `K_broker`.
+//!
+//! No I/O: callers read the files and hand the text in.
+
+#![forbid(unsafe_code)]
+
+use std::fmt;
+
+use concord_core::{Token, is_key_id};
+use ring::hmac;
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("{what} is not a key file: {reason}")]
+    Malformed { what: String, reason: String },
+    #[error("{what} holds a {found} key, expected a {expected} key")]
+    WrongKind {
+        what: String,
+        found: String,
+        expected: &'static str,
+    },
+}
+
+/// Secret bytes that never print.
+#[derive(Clone)]
+pub struct Secret(Vec<u8>);
+
+impl Secret {
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyFileJson {
+    kind: String,
+    key_id: String,
+    #[serde(default)]
+    secret_hex: Option<String>,
+    #[serde(default)]
+    pkcs8_hex: Option<String>,
+}
+
+/// A parsed key file.
+#[derive(Debug, Clone)]
+pub struct KeyFile {
+    pub kind: String,
+    pub key_id: String,
+    pub secret: Secret,
+}
+
+impl KeyFile {
+    /// Parses a key file; `what` names it in errors (a path, never content).
+    pub fn parse(text: &str, what: &str) -> Result<KeyFile, KeyError> {
+        let malformed = |reason: &str| KeyError::Malformed {
+            what: what.to_owned(),
+            reason: reason.to_owned(),
+        };
+        // serde_json's message can quote input; keep only its position.
+        let json: KeyFileJson = serde_json::from_str(text).map_err(|e| {
+            malformed(&format!(
+                "invalid JSON at line {} column {}",
+                e.line(),
+                e.column()
+            ))
+        })?;
+        if !is_key_id(&json.key_id) {
+            return Err(malformed("key_id must look like bk-2026a"));
+        }
+        let hex_secret = match (json.secret_hex, json.pkcs8_hex) {
+            (Some(s), None) | (None, Some(s)) => s,
+            _ => {
+                return Err(malformed(
+                    "exactly one of secret_hex or pkcs8_hex is needed",
+                ));
+            }
+        };
+        let secret =
+            hex::decode(hex_secret.trim()).map_err(|_| malformed("the secret is not hex"))?;
+        Ok(KeyFile {
+            kind: json.kind,
+            key_id: json.key_id,
+            secret: Secret(secret),
+        })
+    }
+
+    fn expect_kind(&self, expected: &'static str, what: &str) -> Result<(), KeyError> {
+        if self.kind == expected {
+            Ok(())
+        } else {
+            Err(KeyError::WrongKind {
+                what: what.to_owned(),
+                found: self.kind.clone(),
+                expected,
+            })
+        }
+    }
+}
+
+/// The broker key: re-keys tokens into stored pseudonyms.
+#[derive(Clone)]
+pub struct BrokerKey {
+    id: String,
+    key: hmac::Key,
+}
+
+impl fmt::Debug for BrokerKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BrokerKey")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BrokerKey {
+    /// A broker key from its id and 32 secret bytes.
+    pub fn new(id: &str, secret: &[u8]) -> Result<BrokerKey, KeyError> {
+        if secret.len() != 32 {
+            return Err(KeyError::Malformed {
+                what: format!("broker key {id}"),
+                reason: "the secret must be 32 bytes".into(),
+            });
+        }
+        Ok(BrokerKey {
+            id: id.to_owned(),
+            key: hmac::Key::new(hmac::HMAC_SHA256, secret),
+        })
+    }
+
+    /// The broker key of a `kind: "broker"` key file.
+    pub fn from_file(file: &KeyFile, what: &str) -> Result<BrokerKey, KeyError> {
+        file.expect_kind("broker", what)?;
+        BrokerKey::new(&file.key_id, file.secret.expose())
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// `HMAC-SHA256(K_broker, linkage_key_id ‖ token)`. The token's length is
+    /// fixed, so the concatenation is unambiguous.
+    pub fn pseudonymise(&self, linkage_key_id: &str, token: &Token) -> Token {
+        let mut ctx = hmac::Context::with_key(&self.key);
+        ctx.update(linkage_key_id.as_bytes());
+        ctx.update(token.as_bytes());
+        let tag = ctx.sign();
+        let mut out = [0u8; 32];
+        out.copy_from_slice(tag.as_ref());
+        Token(out)
+    }
+}
+
+/// The linkage key, held by duty holders' agents (and by tests); never by
+/// the broker in production.
+#[derive(Clone)]
+pub struct LinkageKey {
+    id: String,
+    key: hmac::Key,
+}
+
+impl fmt::Debug for LinkageKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LinkageKey")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LinkageKey {
+    pub fn new(id: &str, secret: &[u8]) -> Result<LinkageKey, KeyError> {
+        if secret.len() != 32 {
+            return Err(KeyError::Malformed {
+                what: format!("linkage key {id}"),
+                reason: "the secret must be 32 bytes".into(),
+            });
+        }
+        Ok(LinkageKey {
+            id: id.to_owned(),
+            key: hmac::Key::new(hmac::HMAC_SHA256, secret),
+        })
+    }
+
+    pub fn from_file(file: &KeyFile, what: &str) -> Result<LinkageKey, KeyError> {
+        file.expect_kind("linkage", what)?;
+        LinkageKey::new(&file.key_id, file.secret.expose())
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// HMAC-SHA256 of `message` under the linkage key.
+    pub fn mac(&self, message: &[u8]) -> Token {
+        let tag = hmac::sign(&self.key, message);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(tag.as_ref());
+        Token(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &str = r#"{"kind":"broker","key_id":"bk-2026a","secret_hex":"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"}"#;
+
+    #[test]
+    fn key_files_parse_and_never_print_their_secret() {
+        let f = KeyFile::parse(FILE, "keys/broker.json").unwrap();
+        assert_eq!(f.key_id, "bk-2026a");
+        let shown = format!("{f:?}");
+        assert!(!shown.contains("0102"), "{shown}");
+        let k = BrokerKey::from_file(&f, "keys/broker.json").unwrap();
+        assert!(!format!("{k:?}").contains("0102"));
+        assert!(LinkageKey::from_file(&f, "keys/broker.json").is_err());
+    }
+
+    #[test]
+    fn malformed_files_say_what_is_wrong_without_quoting_them() {
+        let err = KeyFile::parse(
+            r#"{"kind":"broker","key_id":"bk","secret_hex":"zz"}"#,
+            "k.json",
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "k.json is not a key file: the secret is not hex"
+        );
+        let err = KeyFile::parse("{\"secret_hex\": \"deadbeef\" oops", "k.json").unwrap_err();
+        assert!(!err.to_string().contains("deadbeef"), "{err}");
+    }
+
+    #[test]
+    fn pseudonyms_are_hmac_of_key_id_and_token() {
+        let secret = [7u8; 32];
+        let k = BrokerKey::new("bk-2026a", &secret).unwrap();
+        let t = Token([3; 32]);
+        let p = k.pseudonymise("lk-2026a", &t);
+        let mut msg = b"lk-2026a".to_vec();
+        msg.extend_from_slice(&[3; 32]);
+        let expected = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &secret), &msg);
+        assert_eq!(p.as_bytes().as_slice(), expected.as_ref());
+        assert_ne!(p, t);
+        assert_ne!(p, k.pseudonymise("lk-2027a", &t), "the key id is bound in");
+        let other = BrokerKey::new("bk-2026b", &[8; 32]).unwrap();
+        assert_ne!(p, other.pseudonymise("lk-2026a", &t));
+    }
+}
