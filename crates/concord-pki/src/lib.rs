@@ -1,0 +1,31 @@
+#![forbid(unsafe_code)]
+//! The development partnership PKI for Concord.
+//!
+//! Everything here is real X.509: an ECDSA P-256 partnership CA, a server
+//! certificate and one client certificate per partnership user, plus the
+//! broker, linkage and audit-signing secret key files. [`init`] writes the
+//! whole set to a directory (it is what `concord pki init --dir DIR` calls);
+//! the generation API ([`CertificateAuthority`], [`SecretKeyFile`]) works in
+//! memory and returns PEM or JSON strings.
+//!
+//! The server learns who is calling from the verified client certificate with
+//! [`Identity::from_cert_der`]. The convention is fixed: subject O is the
+//! organisation id, OU the role and CN the user, each exactly once and each
+//! an identifier matching `^[a-z0-9][a-z0-9_-]{0,62}$`.
+//!
+//! This crate does not verify certificate chains or revocation (rustls does
+//! that in the server), and it never puts key material in errors or `Debug`.
+
+mod ca;
+mod error;
+mod identity;
+mod init;
+mod partnership;
+mod secret;
+
+pub use ca::{CertificateAuthority, IssuedCert, Validity};
+pub use error::PkiError;
+pub use identity::{Identity, is_valid_identifier};
+pub use init::{PkiLayout, init};
+pub use partnership::{Organisation, Partnership};
+pub use secret::{KeyKind, SecretKeyFile};
