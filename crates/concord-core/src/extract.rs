@@ -21,7 +21,10 @@ impl ExtractId {
         if s.len() > 128 {
             return Err("is longer than 128 characters");
         }
-        if !s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) {
+        if !s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        {
             return Err("may contain only A-Z, a-z, 0-9, '.', '_' and '-'");
         }
         Ok(ExtractId(s.to_owned()))
@@ -144,7 +147,8 @@ pub fn is_key_id(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 32
         && s.as_bytes()[0].is_ascii_alphanumeric()
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 impl ExtractHeader {
@@ -178,7 +182,10 @@ impl ExtractHeader {
             violations.push(
                 None,
                 "header.schema_version",
-                format!("is {}, this broker accepts {SCHEMA_VERSION}", raw.schema_version),
+                format!(
+                    "is {}, this broker accepts {SCHEMA_VERSION}",
+                    raw.schema_version
+                ),
             );
         }
         if mode == Some(ExtractMode::Snapshot) && raw.delete_count != 0 {
@@ -189,7 +196,11 @@ impl ExtractHeader {
             violations.push(None, "header.checksum", "must be a 32-byte SHA-256 digest");
         }
         if !is_key_id(raw.linkage_key_id) {
-            violations.push(None, "header.linkage_key_id", "must be a key id such as lk-2026a");
+            violations.push(
+                None,
+                "header.linkage_key_id",
+                "must be a key id such as lk-2026a",
+            );
         }
         if violations.total() != before {
             return None;

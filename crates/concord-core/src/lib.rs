@@ -13,16 +13,21 @@
 #![forbid(unsafe_code)]
 
 mod extract;
+mod receipt;
 mod record;
 mod validate;
 mod vocab;
 
-pub use extract::{ExtractHeader, ExtractId, ExtractMode, Period, RawHeader, SCHEMA_VERSION, is_key_id};
+pub use extract::{
+    ExtractHeader, ExtractId, ExtractMode, Period, RawHeader, SCHEMA_VERSION, is_key_id,
+};
+pub use receipt::Receipt;
 pub use record::{
-    DASH_MAX, Flags, GssCode, GssKind, RawRecord, RawToken, Record, Risk, SiteCode, TOKEN_LEN, Token,
+    DASH_MAX, Flags, GssCode, GssKind, RawRecord, RawToken, Record, Risk, SiteCode, TOKEN_LEN,
+    Token,
 };
 pub use validate::{Violation, Violations};
 pub use vocab::{
-    AgeBand, DatePrecision, LocationType, PersonRole, RecordKind, RoshLevel, Sex, Source,
-    KeyName, UnknownName, ViolenceCategory, Weapon,
+    AgeBand, DatePrecision, KeyName, LocationType, PersonRole, RecordKind, RoshLevel, Sex, Source,
+    UnknownName, ViolenceCategory, Weapon,
 };

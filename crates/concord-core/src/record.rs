@@ -33,7 +33,11 @@ impl Token {
 
 impl fmt::Debug for Token {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Token({:02x}{:02x}{:02x}{:02x}…)", self.0[0], self.0[1], self.0[2], self.0[3])
+        write!(
+            f,
+            "Token({:02x}{:02x}{:02x}{:02x}…)",
+            self.0[0], self.0[1], self.0[2], self.0[3]
+        )
     }
 }
 
@@ -82,7 +86,10 @@ pub struct SiteCode(String);
 
 impl SiteCode {
     pub fn parse(s: &str) -> Result<SiteCode, &'static str> {
-        if (3..=8).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) {
+        if (3..=8).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        {
             Ok(SiteCode(s.to_owned()))
         } else {
             Err("is not an ODS site code (3 to 8 of A-Z, 0-9)")
@@ -197,7 +204,11 @@ impl Record {
     ) -> Option<Record> {
         let before = v.total();
         if raw.source != 0 && Source::from_code(raw.source) != Some(header.source) {
-            v.record(index, "source", format!("must be {} like the extract, or unset", header.source));
+            v.record(
+                index,
+                "source",
+                format!("must be {} like the extract, or unset", header.source),
+            );
         }
         let source_ref = Token::from_slice(raw.source_ref);
         if source_ref.is_none() {
@@ -207,7 +218,14 @@ impl Record {
         if kind.is_none() {
             v.record(index, "kind", "is missing or not a known record kind");
         }
-        let role = optional(raw.role, PersonRole::from_code, index, "role", PersonRole::LABEL, v);
+        let role = optional(
+            raw.role,
+            PersonRole::from_code,
+            index,
+            "role",
+            PersonRole::LABEL,
+            v,
+        );
         let event_date = match parse_date(raw.event_date) {
             Ok(d) if header.period.contains(d) => Some(d),
             Ok(_) => {
@@ -245,7 +263,14 @@ impl Record {
             ViolenceCategory::LABEL,
             v,
         );
-        let weapon = optional(raw.weapon, Weapon::from_code, index, "weapon", Weapon::LABEL, v);
+        let weapon = optional(
+            raw.weapon,
+            Weapon::from_code,
+            index,
+            "weapon",
+            Weapon::LABEL,
+            v,
+        );
         let location_type = optional(
             raw.location_type,
             LocationType::from_code,
@@ -254,9 +279,23 @@ impl Record {
             LocationType::LABEL,
             v,
         );
-        let age_band = optional(raw.age_band, AgeBand::from_code, index, "age_band", AgeBand::LABEL, v);
+        let age_band = optional(
+            raw.age_band,
+            AgeBand::from_code,
+            index,
+            "age_band",
+            AgeBand::LABEL,
+            v,
+        );
         let sex = optional(raw.sex, Sex::from_code, index, "sex", Sex::LABEL, v);
-        let rosh = optional(raw.rosh, RoshLevel::from_code, index, "risk.rosh", RoshLevel::LABEL, v);
+        let rosh = optional(
+            raw.rosh,
+            RoshLevel::from_code,
+            index,
+            "risk.rosh",
+            RoshLevel::LABEL,
+            v,
+        );
         let dash_score = match raw.dash_score {
             Some(s) if s <= u32::from(DASH_MAX) => Some(s as u8),
             Some(_) => {
@@ -268,11 +307,17 @@ impl Record {
         let site_code = if raw.site_code.is_empty() {
             None
         } else {
-            SiteCode::parse(raw.site_code).map_err(|e| v.record(index, "site_code", e)).ok()
+            SiteCode::parse(raw.site_code)
+                .map_err(|e| v.record(index, "site_code", e))
+                .ok()
         };
         let tokens = tokens(raw, index, header, v);
         if kind == Some(RecordKind::EdAttendance) && !raw.tokens.is_empty() {
-            v.record(index, "tokens", "emergency department attendances carry no person tokens (ISTV)");
+            v.record(
+                index,
+                "tokens",
+                "emergency department attendances carry no person tokens (ISTV)",
+            );
         }
         if v.total() != before {
             return None;
@@ -291,7 +336,11 @@ impl Record {
             location_type,
             age_band,
             sex,
-            risk: Risk { rosh, dash_score, marac: raw.marac },
+            risk: Risk {
+                rosh,
+                dash_score,
+                marac: raw.marac,
+            },
             flags: raw.flags,
             site_code,
             tokens,
@@ -299,23 +348,44 @@ impl Record {
     }
 }
 
-fn gss(s: &str, kind: GssKind, index: u64, field: &'static str, v: &mut Violations) -> Option<GssCode> {
+fn gss(
+    s: &str,
+    kind: GssKind,
+    index: u64,
+    field: &'static str,
+    v: &mut Violations,
+) -> Option<GssCode> {
     if s.is_empty() {
         return None;
     }
-    GssCode::parse(s, kind).map_err(|e| v.record(index, field, e)).ok()
+    GssCode::parse(s, kind)
+        .map_err(|e| v.record(index, field, e))
+        .ok()
 }
 
-fn tokens(raw: &RawRecord<'_>, index: u64, header: &ExtractHeader, v: &mut Violations) -> Vec<(KeyName, Token)> {
+fn tokens(
+    raw: &RawRecord<'_>,
+    index: u64,
+    header: &ExtractHeader,
+    v: &mut Violations,
+) -> Vec<(KeyName, Token)> {
     let mut out: Vec<(KeyName, Token)> = Vec::with_capacity(raw.tokens.len());
     for (i, t) in raw.tokens.iter().enumerate() {
         let field = || format!("tokens[{i}]");
         let Ok(name) = t.key_name.parse::<KeyName>() else {
-            v.record(index, format!("{}.key_name", field()), "is not a key of the mk1 key set");
+            v.record(
+                index,
+                format!("{}.key_name", field()),
+                "is not a key of the mk1 key set",
+            );
             continue;
         };
         if t.key_id != header.linkage_key_id {
-            v.record(index, format!("{}.key_id", field()), "differs from the extract's linkage key id");
+            v.record(
+                index,
+                format!("{}.key_id", field()),
+                "differs from the extract's linkage key id",
+            );
             continue;
         }
         let Some(token) = Token::from_slice(t.token) else {
@@ -323,7 +393,11 @@ fn tokens(raw: &RawRecord<'_>, index: u64, header: &ExtractHeader, v: &mut Viola
             continue;
         };
         if out.iter().any(|(n, _)| *n == name) {
-            v.record(index, format!("{}.key_name", field()), format!("{name} appears twice"));
+            v.record(
+                index,
+                format!("{}.key_name", field()),
+                format!("{name} appears twice"),
+            );
             continue;
         }
         out.push((name, token));
@@ -362,7 +436,11 @@ mod tests {
             ward_code: "E05013796",
             lsoa_code: "E01002815",
             category: ViolenceCategory::Gbh.code(),
-            tokens: vec![RawToken { key_name: "sn_dob", key_id: "lk-2026a", token: &[1; 32] }],
+            tokens: vec![RawToken {
+                key_name: "sn_dob",
+                key_id: "lk-2026a",
+                token: &[1; 32],
+            }],
             ..RawRecord::default()
         }
     }
@@ -389,9 +467,21 @@ mod tests {
             dash_score: Some(28),
             site_code: "rqm01",
             tokens: vec![
-                RawToken { key_name: "surname", key_id: "lk-2026a", token: &[1; 32] },
-                RawToken { key_name: "nhs", key_id: "lk-2025a", token: &[1; 32] },
-                RawToken { key_name: "pnc", key_id: "lk-2026a", token: &[1; 31] },
+                RawToken {
+                    key_name: "surname",
+                    key_id: "lk-2026a",
+                    token: &[1; 32],
+                },
+                RawToken {
+                    key_name: "nhs",
+                    key_id: "lk-2025a",
+                    token: &[1; 32],
+                },
+                RawToken {
+                    key_name: "pnc",
+                    key_id: "lk-2026a",
+                    token: &[1; 31],
+                },
             ],
             ..good()
         };
@@ -420,7 +510,10 @@ mod tests {
 
     #[test]
     fn ed_attendances_carry_no_person_tokens() {
-        let ed = RawRecord { kind: RecordKind::EdAttendance.code(), ..good() };
+        let ed = RawRecord {
+            kind: RecordKind::EdAttendance.code(),
+            ..good()
+        };
         let mut v = Violations::new(5);
         assert!(Record::parse(&ed, 0, &header(), &mut v).is_none());
         assert_eq!(v.kept()[0].field, "tokens");
@@ -428,8 +521,15 @@ mod tests {
 
     #[test]
     fn a_key_name_may_appear_once() {
-        let t = RawToken { key_name: "nhs", key_id: "lk-2026a", token: &[1; 32] };
-        let dup = RawRecord { tokens: vec![t, t], ..good() };
+        let t = RawToken {
+            key_name: "nhs",
+            key_id: "lk-2026a",
+            token: &[1; 32],
+        };
+        let dup = RawRecord {
+            tokens: vec![t, t],
+            ..good()
+        };
         let mut v = Violations::new(5);
         assert!(Record::parse(&dup, 0, &header(), &mut v).is_none());
         assert_eq!(v.kept()[0].reason, "nhs appears twice");

@@ -32,13 +32,26 @@ pub struct Violations {
 
 impl Violations {
     pub fn new(limit: usize) -> Self {
-        Violations { kept: Vec::new(), total: 0, limit }
+        Violations {
+            kept: Vec::new(),
+            total: 0,
+            limit,
+        }
     }
 
-    pub fn push(&mut self, index: Option<u64>, field: impl Into<String>, reason: impl Into<String>) {
+    pub fn push(
+        &mut self,
+        index: Option<u64>,
+        field: impl Into<String>,
+        reason: impl Into<String>,
+    ) {
         self.total += 1;
         if self.kept.len() < self.limit {
-            self.kept.push(Violation { index, field: field.into(), reason: reason.into() });
+            self.kept.push(Violation {
+                index,
+                field: field.into(),
+                reason: reason.into(),
+            });
         }
     }
 

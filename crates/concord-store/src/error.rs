@@ -1,0 +1,63 @@
+use concord_core::Source;
+
+/// What can go wrong in the store. Database error codes are mapped here and
+/// nowhere else; messages name the problem and never quote row data.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the database URL is not usable: {0}")]
+    BadUrl(String),
+    #[error("the database is unavailable")]
+    Unavailable(#[source] sqlx::Error),
+    #[error("the database refused the write: it is read-only or out of space")]
+    NotWritable(#[source] sqlx::Error),
+    #[error(
+        "a record's source reference is already stored for source {of} outside this snapshot's period; correct it with a delta extract"
+    )]
+    SourceRefElsewhere { of: Source },
+    #[error("extract {extract_id} from {of} was committed concurrently")]
+    ExtractRace { of: Source, extract_id: String },
+    #[error("stored data is malformed: {0}")]
+    Corrupt(String),
+    #[error("database migration failed")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+    #[error("database error")]
+    Database(#[source] sqlx::Error),
+}
+
+impl StoreError {
+    /// Whether retrying later may succeed (the database was unreachable).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
+}
+
+/// Maps a sqlx error to what it means for the caller.
+pub(crate) fn classify(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Tls(_) => StoreError::Unavailable(e),
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            match code.as_ref() {
+                // PostgreSQL: admin shutdown, cannot connect now, crash shutdown.
+                "57P01" | "57P02" | "57P03" | "08000" | "08003" | "08006" => {
+                    StoreError::Unavailable(e)
+                }
+                // PostgreSQL disk full; SQLite SQLITE_READONLY (8), SQLITE_FULL (13),
+                // and their extended codes.
+                "53100" | "8" | "13" | "264" | "520" | "776" | "1032" | "1288" | "1544" => {
+                    StoreError::NotWritable(e)
+                }
+                _ => StoreError::Database(e),
+            }
+        }
+        _ => StoreError::Database(e),
+    }
+}
+
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::UniqueViolation)
+}

@@ -1,0 +1,172 @@
+//! The PostgreSQL backend: the production store. Records go in with binary
+//! COPY; delta extracts are staged in a temporary table and upserted.
+
+use std::str::FromStr;
+
+use chrono::NaiveDate;
+use concord_core::{Period, Record, Source, Token};
+use sqlx::{
+    Executor, PgPool, Postgres, Transaction,
+    postgres::{PgConnectOptions, PgPoolOptions},
+};
+
+use crate::{
+    ExtractRow, StoreError, StoreOptions, error,
+    row::{self, COLUMNS, ExtractCols, Val},
+};
+
+/// First key of the advisory lock that serialises writers of one source.
+const LOCK_NAMESPACE: i32 = 0x434F; // "CO"
+
+pub(crate) async fn connect(url: &str, opts: &StoreOptions) -> Result<PgPool, StoreError> {
+    let options = PgConnectOptions::from_str(url)
+        .map_err(|e| StoreError::BadUrl(format!("not a PostgreSQL URL ({e})")))?
+        .application_name("concord");
+    PgPoolOptions::new()
+        .max_connections(opts.max_connections)
+        .acquire_timeout(opts.acquire_timeout)
+        .connect_with(options)
+        .await
+        .map_err(error::classify)
+}
+
+pub(crate) async fn lock_source(
+    tx: &mut Transaction<'static, Postgres>,
+    source: Source,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+        .bind(LOCK_NAMESPACE)
+        .bind(source.code())
+        .execute(&mut **tx)
+        .await
+        .map(drop)
+}
+
+pub(crate) async fn get_extract<'e>(
+    e: impl Executor<'e, Database = Postgres>,
+    source: Source,
+    extract_id: &str,
+) -> Result<Option<ExtractRow>, sqlx::Error> {
+    sqlx::query_as(crate::SELECT_EXTRACT)
+        .bind(source.as_str())
+        .bind(extract_id)
+        .fetch_optional(e)
+        .await
+}
+
+pub(crate) async fn insert_extract(
+    tx: &mut Transaction<'static, Postgres>,
+    row: &ExtractRow,
+) -> Result<(), sqlx::Error> {
+    crate::bind_extract!(sqlx::query(crate::INSERT_EXTRACT), row)
+        .execute(&mut **tx)
+        .await
+        .map(drop)
+}
+
+pub(crate) async fn delete_period(
+    tx: &mut Transaction<'static, Postgres>,
+    source: Source,
+    period: &Period,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(crate::DELETE_PERIOD)
+        .bind(source.as_str())
+        .bind(period.start)
+        .bind(period.end)
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+pub(crate) async fn insert(
+    tx: &mut Transaction<'static, Postgres>,
+    cols: &ExtractCols,
+    records: &[Record],
+    upsert: bool,
+    staging: &mut bool,
+    digest: &mut ring::digest::Context,
+) -> Result<(), sqlx::Error> {
+    let table = if upsert { "concord_staging" } else { "records" };
+    if upsert && !*staging {
+        let sql = format!(
+            "CREATE TEMP TABLE concord_staging ON COMMIT DROP AS SELECT {} FROM records WITH NO DATA",
+            COLUMNS.join(", ")
+        );
+        tx.execute(sql.as_str()).await?;
+        *staging = true;
+    }
+    let payload = encode_copy(cols, records, digest);
+    let sql = format!(
+        "COPY {table} ({}) FROM STDIN (FORMAT binary)",
+        COLUMNS.join(", ")
+    );
+    let mut copy = tx.copy_in_raw(&sql).await?;
+    if let Err(e) = copy.send(payload).await {
+        let _ = copy.abort("send failed").await;
+        return Err(e);
+    }
+    copy.finish().await?;
+    if upsert {
+        let cols = COLUMNS.join(", ");
+        let sql = format!(
+            "INSERT INTO records ({cols}) SELECT {cols} FROM concord_staging{}",
+            crate::upsert_clause()
+        );
+        tx.execute(sql.as_str()).await?;
+        tx.execute("TRUNCATE concord_staging").await?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn delete_refs(
+    tx: &mut Transaction<'static, Postgres>,
+    source: Source,
+    refs: &[Token],
+) -> Result<u64, sqlx::Error> {
+    let refs: Vec<&[u8]> = refs.iter().map(|r| r.as_bytes().as_slice()).collect();
+    let done = sqlx::query("DELETE FROM records WHERE source = $1 AND source_ref = ANY($2)")
+        .bind(source.as_str())
+        .bind(refs)
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// PostgreSQL's binary COPY format: a signature and header, a tuple per
+/// record (field count, then each field as length + bytes, -1 for NULL),
+/// and a trailer.
+fn encode_copy(
+    cols: &ExtractCols,
+    records: &[Record],
+    digest: &mut ring::digest::Context,
+) -> Vec<u8> {
+    let pg_epoch = NaiveDate::from_ymd_opt(2000, 1, 1).expect("valid date");
+    let mut out = Vec::with_capacity(19 + records.len() * 512);
+    out.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+    out.extend_from_slice(&0i32.to_be_bytes());
+    out.extend_from_slice(&0i32.to_be_bytes());
+    let mut tokens = Vec::new();
+    for r in records {
+        row::pack_tokens(&r.tokens, &mut tokens);
+        let vals = row::values(r, cols, &tokens);
+        row::digest_row(digest, &vals);
+        out.extend_from_slice(&(COLUMNS.len() as i16).to_be_bytes());
+        for v in vals {
+            match v {
+                Val::Null => out.extend_from_slice(&(-1i32).to_be_bytes()),
+                Val::Text(s) => field(&mut out, s.as_bytes()),
+                Val::Bytes(b) => field(&mut out, b),
+                Val::Int(i) => field(&mut out, &i.to_be_bytes()),
+                Val::Bool(b) => field(&mut out, &[u8::from(b)]),
+                Val::Date(d) => field(&mut out, &((d - pg_epoch).num_days() as i32).to_be_bytes()),
+            }
+        }
+    }
+    out.extend_from_slice(&(-1i16).to_be_bytes());
+    out
+}
+
+fn field(out: &mut Vec<u8>, b: &[u8]) {
+    out.extend_from_slice(&(b.len() as i32).to_be_bytes());
+    out.extend_from_slice(b);
+}

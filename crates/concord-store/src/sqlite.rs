@@ -1,0 +1,130 @@
+//! The SQLite backend: the embedded default.
+
+use std::str::FromStr;
+
+use concord_core::{Period, Record, Source, Token};
+use sqlx::{
+    Executor, QueryBuilder, Sqlite, SqlitePool, Transaction,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+
+use crate::{
+    ExtractRow, StoreError, StoreOptions, error,
+    row::{self, COLUMNS, ExtractCols, Val},
+};
+
+/// Rows per INSERT statement: 25 columns × 1000 stays under SQLite's
+/// 32,766 bound parameters.
+const ROWS_PER_INSERT: usize = 1000;
+
+pub(crate) async fn connect(url: &str, opts: &StoreOptions) -> Result<SqlitePool, StoreError> {
+    let options = SqliteConnectOptions::from_str(url)
+        .map_err(|e| StoreError::BadUrl(format!("not a SQLite URL ({e})")))?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        // Every commit is on disk before its receipt goes out.
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(std::time::Duration::from_secs(30));
+    SqlitePoolOptions::new()
+        .max_connections(opts.max_connections)
+        .acquire_timeout(opts.acquire_timeout)
+        .connect_with(options)
+        .await
+        .map_err(error::classify)
+}
+
+pub(crate) async fn get_extract<'e>(
+    e: impl Executor<'e, Database = Sqlite>,
+    source: Source,
+    extract_id: &str,
+) -> Result<Option<ExtractRow>, sqlx::Error> {
+    sqlx::query_as(crate::SELECT_EXTRACT)
+        .bind(source.as_str())
+        .bind(extract_id)
+        .fetch_optional(e)
+        .await
+}
+
+pub(crate) async fn insert_extract(
+    tx: &mut Transaction<'static, Sqlite>,
+    row: &ExtractRow,
+) -> Result<(), sqlx::Error> {
+    crate::bind_extract!(sqlx::query(crate::INSERT_EXTRACT), row)
+        .execute(&mut **tx)
+        .await
+        .map(drop)
+}
+
+pub(crate) async fn delete_period(
+    tx: &mut Transaction<'static, Sqlite>,
+    source: Source,
+    period: &Period,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(crate::DELETE_PERIOD)
+        .bind(source.as_str())
+        .bind(period.start)
+        .bind(period.end)
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+pub(crate) async fn insert(
+    tx: &mut Transaction<'static, Sqlite>,
+    cols: &ExtractCols,
+    records: &[Record],
+    upsert: bool,
+    digest: &mut ring::digest::Context,
+) -> Result<(), sqlx::Error> {
+    let mut packed: Vec<Vec<u8>> = Vec::with_capacity(ROWS_PER_INSERT);
+    for chunk in records.chunks(ROWS_PER_INSERT) {
+        packed.clear();
+        packed.extend(chunk.iter().map(|r| {
+            let mut buf = Vec::with_capacity(r.tokens.len() * 33);
+            row::pack_tokens(&r.tokens, &mut buf);
+            buf
+        }));
+        let mut q: QueryBuilder<'_, Sqlite> = QueryBuilder::new("INSERT INTO records (");
+        q.push(COLUMNS.join(", ")).push(") ");
+        q.push_values(chunk.iter().zip(&packed), |mut b, (r, tokens)| {
+            let vals = row::values(r, cols, tokens);
+            row::digest_row(digest, &vals);
+            for v in vals {
+                match v {
+                    Val::Null => b.push_bind(None::<i64>),
+                    Val::Text(s) => b.push_bind(s),
+                    Val::Bytes(x) => b.push_bind(x),
+                    Val::Int(i) => b.push_bind(i),
+                    Val::Bool(x) => b.push_bind(x),
+                    Val::Date(d) => b.push_bind(d),
+                };
+            }
+        });
+        if upsert {
+            q.push(crate::upsert_clause());
+        }
+        q.build().persistent(true).execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn delete_refs(
+    tx: &mut Transaction<'static, Sqlite>,
+    source: Source,
+    refs: &[Token],
+) -> Result<u64, sqlx::Error> {
+    let mut n = 0;
+    for chunk in refs.chunks(ROWS_PER_INSERT) {
+        let mut q: QueryBuilder<'_, Sqlite> =
+            QueryBuilder::new("DELETE FROM records WHERE source = ");
+        q.push_bind(source.as_str()).push(" AND source_ref IN (");
+        let mut sep = q.separated(", ");
+        for r in chunk {
+            sep.push_bind(r.as_bytes().as_slice());
+        }
+        q.push(")");
+        n += q.build().execute(&mut **tx).await?.rows_affected();
+    }
+    Ok(n)
+}
