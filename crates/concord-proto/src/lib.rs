@@ -3,6 +3,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod checksum;
+
 pub use prost;
 pub use tonic;
 

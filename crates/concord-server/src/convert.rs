@@ -1,0 +1,137 @@
+//! Wire types to domain types and back, by hand. Proto types stop here.
+
+use concord_core::{
+    ExtractHeader, Flags, RawHeader, RawRecord, RawToken, Receipt, Record, Violations,
+};
+use concord_proto::v1;
+
+pub fn header(h: &v1::ExtractHeader, violations: &mut Violations) -> Option<ExtractHeader> {
+    ExtractHeader::parse(
+        &RawHeader {
+            extract_id: &h.extract_id,
+            source: h.source,
+            period_start: &h.period_start,
+            period_end: &h.period_end,
+            mode: h.mode,
+            schema_version: h.schema_version,
+            record_count: h.record_count,
+            delete_count: h.delete_count,
+            checksum: &h.checksum,
+            linkage_key_id: &h.linkage_key_id,
+        },
+        violations,
+    )
+}
+
+pub fn record(
+    r: &v1::Record,
+    index: u64,
+    header: &ExtractHeader,
+    violations: &mut Violations,
+) -> Option<Record> {
+    let risk = r.risk.unwrap_or_default();
+    let flags = r.flags.unwrap_or_default();
+    let raw = RawRecord {
+        source: r.source,
+        source_ref: &r.source_ref,
+        kind: r.kind,
+        role: r.role,
+        event_date: &r.event_date,
+        date_precision: r.event_date_precision,
+        event_hour: r.event_hour,
+        ward_code: &r.ward_code,
+        lsoa_code: &r.lsoa_code,
+        category: r.category,
+        weapon: r.weapon,
+        location_type: r.location_type,
+        age_band: r.age_band,
+        sex: r.sex,
+        rosh: risk.rosh,
+        dash_score: risk.dash_score,
+        marac: risk.marac,
+        flags: Flags {
+            domestic_abuse: flags.domestic_abuse,
+            under_25: flags.under_25,
+            exploitation: flags.exploitation,
+        },
+        site_code: &r.site_code,
+        tokens: r
+            .tokens
+            .iter()
+            .map(|t| RawToken {
+                key_name: &t.key_name,
+                key_id: &t.key_id,
+                token: &t.token,
+            })
+            .collect(),
+    };
+    Record::parse(&raw, index, header, violations)
+}
+
+pub fn receipt(r: &Receipt) -> v1::ExtractReceipt {
+    v1::ExtractReceipt {
+        extract_id: r.extract_id.clone(),
+        source: r.source.code(),
+        mode: r.mode.code(),
+        period_start: r.period.start.to_string(),
+        period_end: r.period.end.to_string(),
+        records_received: r.records_received,
+        records_stored: r.records_stored,
+        records_deleted: r.records_deleted,
+        records_replaced: r.records_replaced,
+        checksum: r.checksum.to_vec(),
+        stored_digest: r.stored_digest.to_vec(),
+        policy_digest: r.policy_digest.clone(),
+        policy_revision: r.policy_revision.clone(),
+        broker_key_id: r.broker_key_id.clone(),
+        committed_at: r
+            .committed_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use concord_core::{
+        AgeBand, DatePrecision, KeyName, LocationType, PersonRole, RecordKind, RoshLevel, Sex,
+        Source, ViolenceCategory, Weapon,
+    };
+
+    /// The domain codes are the wire enum numbers: check every value by name.
+    fn wire_name(prefix: &str, name: &str) -> String {
+        format!(
+            "{prefix}_{}",
+            name.to_uppercase().replace('-', "_").replace('+', "_PLUS")
+        )
+    }
+
+    macro_rules! same_codes {
+        ($domain:ty, $wire:ty, $prefix:literal) => {
+            for v in <$domain>::ALL {
+                let wire = <$wire>::try_from(v.code()).expect("code exists on the wire");
+                assert_eq!(
+                    wire.as_str_name(),
+                    wire_name($prefix, v.as_str()),
+                    "{}",
+                    <$domain>::LABEL
+                );
+            }
+        };
+    }
+
+    #[test]
+    fn domain_codes_are_the_wire_numbers() {
+        use concord_proto::v1;
+        same_codes!(Source, v1::Source, "SOURCE");
+        same_codes!(RecordKind, v1::RecordKind, "RECORD_KIND");
+        same_codes!(PersonRole, v1::PersonRole, "PERSON_ROLE");
+        same_codes!(DatePrecision, v1::DatePrecision, "DATE_PRECISION");
+        same_codes!(ViolenceCategory, v1::ViolenceCategory, "VIOLENCE_CATEGORY");
+        same_codes!(Weapon, v1::Weapon, "WEAPON");
+        same_codes!(LocationType, v1::LocationType, "LOCATION_TYPE");
+        same_codes!(AgeBand, v1::AgeBand, "AGE_BAND");
+        same_codes!(Sex, v1::Sex, "SEX");
+        same_codes!(RoshLevel, v1::RoshLevel, "ROSH_LEVEL");
+        assert_eq!(KeyName::ALL.len(), 11);
+    }
+}

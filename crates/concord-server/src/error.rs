@@ -1,0 +1,121 @@
+//! The one place where what went wrong becomes a gRPC status.
+
+use concord_core::Violations;
+use concord_policy::PolicyError;
+use concord_store::StoreError;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
+
+/// Violations listed in the status message (all kept ones go in the details).
+const IN_MESSAGE: usize = 10;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    PermissionDenied(String),
+    #[error("{message}")]
+    Invalid {
+        message: String,
+        violations: Violations,
+    },
+    #[error("{0}")]
+    InvalidStream(String),
+    #[error("{0}")]
+    LimitExceeded(String),
+    #[error("{0}")]
+    DeadlineExceeded(String),
+    #[error("{0}")]
+    AlreadyExists(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Cancelled(String),
+    #[error("policy evaluation failed, so the request is refused: {0}")]
+    Policy(#[source] PolicyError),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl ServerError {
+    /// A refusal naming every invalid part (up to the kept limit, with the total).
+    pub fn invalid(what: &str, violations: Violations) -> ServerError {
+        let mut message = format!("{what}: {} problem(s)", violations.total());
+        for v in violations.kept().iter().take(IN_MESSAGE) {
+            message.push_str("; ");
+            message.push_str(&v.to_string());
+        }
+        if violations.total() > IN_MESSAGE as u64 {
+            message.push_str(&format!(
+                "; … {} more, see the error details",
+                violations.total() - IN_MESSAGE as u64
+            ));
+        }
+        ServerError::Invalid {
+            message,
+            violations,
+        }
+    }
+
+    pub fn code(&self) -> Code {
+        match self {
+            ServerError::Unauthenticated(_) => Code::Unauthenticated,
+            ServerError::PermissionDenied(_) => Code::PermissionDenied,
+            ServerError::Invalid { .. } | ServerError::InvalidStream(_) => Code::InvalidArgument,
+            ServerError::LimitExceeded(_) => Code::ResourceExhausted,
+            ServerError::DeadlineExceeded(_) => Code::DeadlineExceeded,
+            ServerError::AlreadyExists(_) => Code::AlreadyExists,
+            ServerError::NotFound(_) => Code::NotFound,
+            ServerError::Cancelled(_) => Code::Cancelled,
+            ServerError::Policy(_) => Code::Unavailable,
+            ServerError::Store(e) => match e {
+                StoreError::Unavailable(_) => Code::Unavailable,
+                StoreError::NotWritable(_) => Code::Unavailable,
+                StoreError::SourceRefElsewhere { .. } => Code::FailedPrecondition,
+                StoreError::ExtractRace { .. } => Code::Aborted,
+                _ => Code::Internal,
+            },
+        }
+    }
+}
+
+impl From<StoreError> for ServerError {
+    fn from(e: StoreError) -> Self {
+        ServerError::Store(e)
+    }
+}
+
+impl From<ServerError> for Status {
+    fn from(e: ServerError) -> Status {
+        let code = e.code();
+        match e {
+            ServerError::Invalid {
+                message,
+                violations,
+            } => {
+                let fields = violations
+                    .kept()
+                    .iter()
+                    .map(|v| {
+                        let field = match v.index {
+                            Some(i) => format!("records[{i}].{}", v.field),
+                            None => v.field.clone(),
+                        };
+                        FieldViolation::new(field, v.reason.clone())
+                    })
+                    .collect::<Vec<_>>();
+                Status::with_error_details(code, message, ErrorDetails::with_bad_request(fields))
+            }
+            ServerError::Store(ref s) => {
+                // Internal errors say what failed, not the database's words.
+                let message = match code {
+                    Code::Internal => "the broker's database failed; nothing was stored".to_owned(),
+                    _ => format!("{s}; nothing was stored"),
+                };
+                Status::new(code, message)
+            }
+            other => Status::new(code, other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,409 @@
+//! `concord.v1.Ingest`: duty holders push extracts.
+//!
+//! A push is checked in this order: the caller's certificate identity, the
+//! header, the limits, the ingest policy, then whether the extract was
+//! already accepted. Records are validated, re-keyed and written batch by
+//! batch inside one store transaction; the first invalid record stops the
+//! writing but not the validation, so the refusal names every invalid
+//! record. Nothing is committed unless the stream ended cleanly, every
+//! count and the checksum agree, and no record was invalid.
+
+use std::{collections::HashSet, sync::Arc, time::Instant};
+
+use chrono::Utc;
+use concord_core::{ExtractHeader, ExtractMode, Record, Source, Token, Violations};
+use concord_keys::BrokerKey;
+use concord_proto::{
+    checksum::ExtractChecksum,
+    v1::{self, ingest_server::Ingest, push_extract_request::Message},
+};
+use concord_store::{Begin, CommitInfo, ExtractWriter};
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::{Broker, convert, error::ServerError, identity::caller};
+
+pub struct IngestService {
+    broker: Arc<Broker>,
+}
+
+impl IngestService {
+    pub fn new(broker: Arc<Broker>) -> Self {
+        IngestService { broker }
+    }
+}
+
+#[tonic::async_trait]
+impl Ingest for IngestService {
+    #[tracing::instrument(skip_all, fields(org, source, extract_id))]
+    async fn push_extract(
+        &self,
+        request: Request<Streaming<v1::PushExtractRequest>>,
+    ) -> Result<Response<v1::ExtractReceipt>, Status> {
+        let started = Instant::now();
+        let result = self.push(request).await;
+        match &result {
+            Ok((r, duplicate)) => tracing::info!(
+                records = r.records_received,
+                stored = r.records_stored,
+                deleted = r.records_deleted,
+                replaced = r.records_replaced,
+                duplicate,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "extract accepted"
+            ),
+            Err(e) => tracing::warn!(code = ?e.code(), reason = %e, "extract refused"),
+        }
+        let (receipt, duplicate) = result?;
+        let mut response = Response::new(convert::receipt(&receipt));
+        if duplicate {
+            response
+                .metadata_mut()
+                .insert("concord-duplicate", "true".parse().expect("ascii"));
+        }
+        Ok(response)
+    }
+
+    #[tracing::instrument(skip_all, fields(org))]
+    async fn get_extract(
+        &self,
+        request: Request<v1::GetExtractRequest>,
+    ) -> Result<Response<v1::ExtractReceipt>, Status> {
+        let identity = caller(&request)?;
+        tracing::Span::current().record("org", identity.org.as_str());
+        let req = request.into_inner();
+        let source = Source::from_code(req.source).ok_or_else(|| {
+            ServerError::InvalidStream("source is missing or not a known source".into())
+        })?;
+        self.broker.authorise_ingest(&identity, source).await?;
+        let receipt = self
+            .broker
+            .store
+            .get_extract(source, &req.extract_id)
+            .await
+            .map_err(ServerError::from)?
+            .ok_or_else(|| {
+                ServerError::NotFound(format!("no accepted extract from {source} has that id"))
+            })?;
+        Ok(Response::new(convert::receipt(&receipt)))
+    }
+}
+
+impl IngestService {
+    async fn push(
+        &self,
+        request: Request<Streaming<v1::PushExtractRequest>>,
+    ) -> Result<(concord_core::Receipt, bool), ServerError> {
+        let identity = caller(&request)?;
+        let span = tracing::Span::current();
+        span.record("org", identity.org.as_str());
+        let limits = &self.broker.limits;
+        let deadline = tokio::time::Instant::now() + limits.max_stream_duration;
+        let mut stream = request.into_inner();
+
+        let first = next(&mut stream, deadline, limits).await?;
+        let Some(Message::Header(raw_header)) = first.and_then(|m| m.message) else {
+            return Err(ServerError::InvalidStream(
+                "the first message must be the extract header".into(),
+            ));
+        };
+        let mut violations = Violations::new(limits.max_reported_violations);
+        let Some(header) = convert::header(&raw_header, &mut violations) else {
+            return Err(ServerError::invalid("extract header rejected", violations));
+        };
+        span.record("source", header.source.as_str());
+        span.record("extract_id", header.extract_id.as_str());
+        if header.record_count + header.delete_count > limits.max_extract_records {
+            return Err(ServerError::LimitExceeded(format!(
+                "records per extract limit: at most {} records and deletions, the header announces {}",
+                limits.max_extract_records,
+                header.record_count + header.delete_count
+            )));
+        }
+        let decision = self
+            .broker
+            .authorise_ingest(&identity, header.source)
+            .await?;
+        let header = Arc::new(header);
+
+        let (writer, existing) = match self
+            .broker
+            .store
+            .begin_extract(&header, self.broker.broker_key.id())
+            .await?
+        {
+            Begin::New(w) => (Some(w), None),
+            Begin::Existing(r) if r.checksum == header.checksum => (None, Some(r)),
+            Begin::Existing(_) => {
+                return Err(ServerError::AlreadyExists(format!(
+                    "extract {} from {} was already accepted with different content; give a changed extract a new id",
+                    header.extract_id, header.source
+                )));
+            }
+        };
+        let absorb = Absorb::new(
+            header.clone(),
+            self.broker.broker_key.clone(),
+            violations,
+            writer.is_some(),
+        );
+        let Some(mut writer) = writer else {
+            // A re-push: read it whole and check it is the same extract.
+            absorb_stream(&mut stream, absorb, None, deadline, limits).await?;
+            let receipt = existing.expect("an existing receipt");
+            return Ok((receipt, true));
+        };
+        match absorb_stream(&mut stream, absorb, Some(&mut writer), deadline, limits).await {
+            Ok(received) => {
+                let info = CommitInfo {
+                    org: identity.org.clone(),
+                    records_received: received,
+                    checksum: header.checksum,
+                    policy_digest: decision.bundle_digest,
+                    policy_revision: decision.bundle_revision,
+                    committed_at: Utc::now(),
+                };
+                Ok((writer.commit(info).await?, false))
+            }
+            Err(e) => {
+                if let Err(rollback) = writer.abort().await {
+                    tracing::warn!(error = %rollback, "rollback failed; the database discards the transaction");
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+/// The next message, within the stream's deadline. A broken stream is
+/// reported as such: its extract leaves nothing.
+async fn next(
+    stream: &mut Streaming<v1::PushExtractRequest>,
+    deadline: tokio::time::Instant,
+    limits: &crate::Limits,
+) -> Result<Option<v1::PushExtractRequest>, ServerError> {
+    match tokio::time::timeout_at(deadline, stream.message()).await {
+        Err(_) => Err(ServerError::DeadlineExceeded(format!(
+            "stream duration limit: an extract must arrive within {} s; nothing was stored",
+            limits.max_stream_duration.as_secs()
+        ))),
+        Ok(Ok(m)) => Ok(m),
+        Ok(Err(status))
+            if status.code() == tonic::Code::OutOfRange
+                || status.message().contains("message length too large") =>
+        {
+            Err(ServerError::LimitExceeded(format!(
+                "message size limit: {}",
+                status.message()
+            )))
+        }
+        Ok(Err(status)) => Err(ServerError::Cancelled(format!(
+            "the stream broke off before its end ({}); nothing was stored",
+            status.code()
+        ))),
+    }
+}
+
+/// Reads every batch, validates and re-keys it off the async runtime, and
+/// writes it through `writer` while the extract is still valid. Returns the
+/// number of records received.
+async fn absorb_stream(
+    stream: &mut Streaming<v1::PushExtractRequest>,
+    mut state: Absorb,
+    mut writer: Option<&mut ExtractWriter>,
+    deadline: tokio::time::Instant,
+    limits: &crate::Limits,
+) -> Result<u64, ServerError> {
+    while let Some(msg) = next(stream, deadline, limits).await? {
+        let batch = match msg.message {
+            Some(Message::Batch(b)) => b,
+            Some(Message::Header(_)) => {
+                return Err(ServerError::InvalidStream(
+                    "a second header arrived; an extract has exactly one".into(),
+                ));
+            }
+            None => {
+                return Err(ServerError::InvalidStream(
+                    "a message with neither header nor batch arrived".into(),
+                ));
+            }
+        };
+        let n = batch.records.len() + batch.delete_source_refs.len();
+        if n > limits.max_batch_records {
+            return Err(ServerError::LimitExceeded(format!(
+                "batch size limit: a batch may hold at most {} records and deletions, one held {n}",
+                limits.max_batch_records
+            )));
+        }
+        if state.received + batch.records.len() as u64 > state.header.record_count
+            || state.deletes_received + batch.delete_source_refs.len() as u64
+                > state.header.delete_count
+        {
+            return Err(ServerError::InvalidStream(
+                "more records or deletions arrived than header.record_count and header.delete_count announce".into(),
+            ));
+        }
+        state = tokio::task::spawn_blocking(move || {
+            state.absorb(batch);
+            state
+        })
+        .await
+        .map_err(|_| {
+            ServerError::Cancelled("validation of a batch failed; nothing was stored".into())
+        })?;
+        if let Some(w) = writer.as_deref_mut() {
+            if state.pending.len() >= limits.write_chunk_records {
+                w.insert(&state.pending).await?;
+                state.pending.clear();
+            }
+        }
+    }
+    state.finish()?;
+    if let Some(w) = writer {
+        w.insert(&state.pending).await?;
+        w.delete(&state.pending_deletes).await?;
+    }
+    Ok(state.received)
+}
+
+/// Validation state of one extract, moved in and out of blocking threads.
+struct Absorb {
+    header: Arc<ExtractHeader>,
+    key: Arc<BrokerKey>,
+    checksum: ExtractChecksum,
+    violations: Violations,
+    /// Whether to validate and keep records (false for a re-push, which is
+    /// only checked against its checksum).
+    collect: bool,
+    seen: HashSet<Token>,
+    deleted: HashSet<Token>,
+    received: u64,
+    deletes_received: u64,
+    pending: Vec<Record>,
+    pending_deletes: Vec<Token>,
+}
+
+impl Absorb {
+    fn new(
+        header: Arc<ExtractHeader>,
+        key: Arc<BrokerKey>,
+        violations: Violations,
+        collect: bool,
+    ) -> Self {
+        Absorb {
+            header,
+            key,
+            checksum: ExtractChecksum::new(),
+            violations,
+            collect,
+            seen: HashSet::new(),
+            deleted: HashSet::new(),
+            received: 0,
+            deletes_received: 0,
+            pending: Vec::new(),
+            pending_deletes: Vec::new(),
+        }
+    }
+
+    fn absorb(&mut self, batch: v1::RecordBatch) {
+        let lk = self.header.linkage_key_id.as_str();
+        for r in &batch.records {
+            let index = self.received;
+            self.received += 1;
+            self.checksum.add_record(r);
+            if !self.collect {
+                continue;
+            }
+            let Some(mut rec) = convert::record(r, index, &self.header, &mut self.violations)
+            else {
+                continue;
+            };
+            if !self.seen.insert(rec.source_ref) {
+                self.violations
+                    .record(index, "source_ref", "appears twice in the extract");
+                continue;
+            }
+            if self.deleted.contains(&rec.source_ref) {
+                self.violations
+                    .record(index, "source_ref", "is also deleted by this extract");
+                continue;
+            }
+            if self.violations.is_empty() {
+                rec.source_ref = self.key.pseudonymise(lk, &rec.source_ref);
+                for (_, t) in &mut rec.tokens {
+                    *t = self.key.pseudonymise(lk, t);
+                }
+                self.pending.push(rec);
+            }
+        }
+        for d in &batch.delete_source_refs {
+            let i = self.deletes_received;
+            self.deletes_received += 1;
+            self.checksum.add_delete(d);
+            if !self.collect {
+                continue;
+            }
+            let field = format!("delete_source_refs[{i}]");
+            if self.header.mode != ExtractMode::Delta {
+                self.violations
+                    .push(None, field, "deletions are allowed only in delta mode");
+                continue;
+            }
+            let Some(t) = Token::from_slice(d) else {
+                self.violations
+                    .push(None, field, "must be a 32-byte keyed hash");
+                continue;
+            };
+            if self.seen.contains(&t) {
+                self.violations
+                    .push(None, field, "is also upserted by this extract");
+            } else if !self.deleted.insert(t) {
+                self.violations
+                    .push(None, field, "appears twice in the extract");
+            } else {
+                self.pending_deletes.push(self.key.pseudonymise(lk, &t));
+            }
+        }
+    }
+
+    /// After the last batch: the counts and the checksum must agree and no
+    /// record may be invalid.
+    fn finish(&mut self) -> Result<(), ServerError> {
+        let h = &self.header;
+        if self.received != h.record_count {
+            self.violations.push(
+                None,
+                "header.record_count",
+                format!(
+                    "announces {} records, {} arrived",
+                    h.record_count, self.received
+                ),
+            );
+        }
+        if self.deletes_received != h.delete_count {
+            self.violations.push(
+                None,
+                "header.delete_count",
+                format!(
+                    "announces {} deletions, {} arrived",
+                    h.delete_count, self.deletes_received
+                ),
+            );
+        }
+        let checksum = std::mem::take(&mut self.checksum).finish();
+        if checksum != h.checksum {
+            self.violations.push(
+                None,
+                "header.checksum",
+                "does not match the records and deletions that arrived",
+            );
+        }
+        if self.violations.is_empty() {
+            Ok(())
+        } else {
+            Err(ServerError::invalid(
+                "extract rejected",
+                std::mem::replace(&mut self.violations, Violations::new(0)),
+            ))
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! Concord's gRPC services over mTLS.
+//!
+//! [`serve`] takes an already bound listener, a TLS configuration and a
+//! shutdown future, so tests bind port 0 and the binary owns configuration.
+//! Services convert wire types to domain types by hand (`convert`), decide
+//! with the policy engine, and write through the store. `error` is the one
+//! place where failures become gRPC status codes.
+
+#![forbid(unsafe_code)]
+
+mod convert;
+mod error;
+mod identity;
+mod ingest;
+pub mod tls;
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use chrono::Utc;
+use concord_core::Source;
+use concord_keys::BrokerKey;
+use concord_pki::Identity;
+use concord_policy::{Action, Decision, PolicyEngine, PolicyInput, Resource, Subject};
+use concord_proto::v1::ingest_server::IngestServer;
+use concord_store::Store;
+use tokio::net::TcpListener;
+
+pub use error::ServerError;
+
+/// The limits a push must keep; each, when hit, is refused with a message
+/// naming it.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest gRPC message the broker decodes.
+    pub max_message_bytes: usize,
+    /// Most records plus deletions in one batch message.
+    pub max_batch_records: usize,
+    /// Most records plus deletions in one extract.
+    pub max_extract_records: u64,
+    /// Longest a push stream may take, header to end.
+    pub max_stream_duration: Duration,
+    /// Longest a TLS handshake may take.
+    pub handshake_timeout: Duration,
+    /// Violations named in a refusal (all are counted).
+    pub max_reported_violations: usize,
+    /// Records buffered before they are written to the store.
+    pub write_chunk_records: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message_bytes: 16 * 1024 * 1024,
+            max_batch_records: 20_000,
+            max_extract_records: 5_000_000,
+            max_stream_duration: Duration::from_secs(15 * 60),
+            handshake_timeout: Duration::from_secs(10),
+            max_reported_violations: 100,
+            write_chunk_records: 20_000,
+        }
+    }
+}
+
+/// Everything the services share.
+pub struct Broker {
+    pub store: Store,
+    pub policy: Arc<PolicyEngine>,
+    pub broker_key: Arc<BrokerKey>,
+    pub limits: Limits,
+}
+
+impl Broker {
+    /// Asks the ingest policy whether `who` may push (or read receipts of)
+    /// `source`. Any policy failure refuses: fail closed.
+    pub(crate) async fn authorise_ingest(
+        &self,
+        who: &Identity,
+        source: Source,
+    ) -> Result<Decision, ServerError> {
+        let input = PolicyInput {
+            action: Action::Ingest,
+            subject: Subject {
+                org: who.org.clone(),
+                role: who.role.clone(),
+                user: who.user.clone(),
+            },
+            purpose: None,
+            case_ref: None,
+            resource: Resource {
+                sources: vec![source.as_str().to_owned()],
+                record_kinds: vec![],
+                fields: vec![],
+            },
+            time: Utc::now(),
+        };
+        let decision = self
+            .policy
+            .decide_async(input)
+            .await
+            .map_err(ServerError::Policy)?;
+        if decision.allow {
+            Ok(decision)
+        } else {
+            Err(ServerError::PermissionDenied(format!(
+                "ingest refused by policy: {}",
+                decision.reason.as_deref().unwrap_or("no rule allows it")
+            )))
+        }
+    }
+}
+
+/// Serves the broker on `listener` over mTLS until `shutdown` completes;
+/// then stops accepting and lets in-flight requests finish (each push is
+/// bounded by its stream duration limit).
+pub async fn serve(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    broker: Arc<Broker>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), tonic::transport::Error> {
+    let limits = broker.limits.clone();
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<IngestServer<ingest::IngestService>>()
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(concord_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .expect("the embedded descriptor sets are valid");
+    let ingest = IngestServer::new(ingest::IngestService::new(broker))
+        .max_decoding_message_size(limits.max_message_bytes);
+    let incoming = tls::incoming(listener, tls, limits.handshake_timeout);
+    tonic::transport::Server::builder()
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .add_service(health)
+        .add_service(reflection)
+        .add_service(ingest)
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await
+}
