@@ -152,7 +152,19 @@ impl IngestService {
             let receipt = existing.expect("an existing receipt");
             return Ok((receipt, true));
         };
-        match absorb_stream(&mut stream, absorb, Some(&mut writer), deadline, limits).await {
+        let mut written = Uncommitted {
+            gauge: &self.broker.uncommitted,
+            rows: 0,
+        };
+        let outcome = absorb_stream(
+            &mut stream,
+            absorb,
+            Some((&mut writer, &mut written)),
+            deadline,
+            limits,
+        )
+        .await;
+        match outcome {
             Ok(received) => {
                 let info = CommitInfo {
                     org: identity.org.clone(),
@@ -209,7 +221,7 @@ async fn next(
 async fn absorb_stream(
     stream: &mut Streaming<v1::PushExtractRequest>,
     mut state: Absorb,
-    mut writer: Option<&mut ExtractWriter>,
+    mut writer: Option<(&mut ExtractWriter, &mut Uncommitted<'_>)>,
     deadline: tokio::time::Instant,
     limits: &crate::Limits,
 ) -> Result<u64, ServerError> {
@@ -250,19 +262,43 @@ async fn absorb_stream(
         .map_err(|_| {
             ServerError::Cancelled("validation of a batch failed; nothing was stored".into())
         })?;
-        if let Some(w) = writer.as_deref_mut() {
+        if let Some((w, written)) = writer.as_mut() {
             if state.pending.len() >= limits.write_chunk_records {
                 w.insert(&state.pending).await?;
+                written.add(state.pending.len() as u64);
                 state.pending.clear();
             }
         }
     }
     state.finish()?;
-    if let Some(w) = writer {
+    if let Some((w, written)) = writer {
         w.insert(&state.pending).await?;
+        written.add(state.pending.len() as u64);
         w.delete(&state.pending_deletes).await?;
     }
     Ok(state.received)
+}
+
+/// Counts this extract's rows in the broker's uncommitted-rows gauge, and
+/// takes them out again however the push ends (commit, refusal, or a
+/// cancelled handler).
+struct Uncommitted<'a> {
+    gauge: &'a tokio::sync::watch::Sender<u64>,
+    rows: u64,
+}
+
+impl Uncommitted<'_> {
+    fn add(&mut self, n: u64) {
+        self.rows += n;
+        self.gauge.send_modify(|g| *g += n);
+    }
+}
+
+impl Drop for Uncommitted<'_> {
+    fn drop(&mut self) {
+        let n = self.rows;
+        self.gauge.send_modify(|g| *g -= n);
+    }
 }
 
 /// Validation state of one extract, moved in and out of blocking threads.

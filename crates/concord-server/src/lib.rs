@@ -67,9 +67,32 @@ pub struct Broker {
     pub policy: Arc<PolicyEngine>,
     pub broker_key: Arc<BrokerKey>,
     pub limits: Limits,
+    /// Rows written inside extract transactions not yet committed or rolled back.
+    uncommitted: tokio::sync::watch::Sender<u64>,
 }
 
 impl Broker {
+    pub fn new(
+        store: Store,
+        policy: Arc<PolicyEngine>,
+        broker_key: Arc<BrokerKey>,
+        limits: Limits,
+    ) -> Broker {
+        Broker {
+            store,
+            policy,
+            broker_key,
+            limits,
+            uncommitted: tokio::sync::watch::Sender::new(0),
+        }
+    }
+
+    /// Watches the number of rows written inside extract transactions that
+    /// have not yet been committed or rolled back.
+    pub fn watch_uncommitted(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.uncommitted.subscribe()
+    }
+
     /// Asks the ingest policy whether `who` may push (or read receipts of)
     /// `source`. Any policy failure refuses: fail closed.
     pub(crate) async fn authorise_ingest(

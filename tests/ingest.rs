@@ -1,0 +1,807 @@
+//! Ingest end to end, against SQLite and PostgreSQL: a real broker on port
+//! 0, real mTLS, the generated client.
+
+use std::time::Duration;
+
+use concord_client::{Extract, is_duplicate, push_extract};
+use concord_core::{KeyName, Source, Token};
+use concord_e2e::{Db, TestBroker, both_stores};
+use concord_proto::v1::{self, push_extract_request::Message};
+use concord_server::Limits;
+use tonic::Code;
+use tonic_types::StatusExt;
+
+/// Deterministic synthetic bytes: SHA-256(tag ‖ i).
+fn bytes(tag: &str, i: u32) -> Vec<u8> {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(tag.as_bytes());
+    ctx.update(&i.to_be_bytes());
+    ctx.finish().as_ref().to_vec()
+}
+
+fn token(name: KeyName, lk: &str, i: u32) -> v1::MatchKeyToken {
+    v1::MatchKeyToken {
+        key_name: name.as_str().into(),
+        key_id: lk.into(),
+        token: bytes(name.as_str(), i),
+    }
+}
+
+/// A synthetic police crime record for person `i`.
+fn record(tb: &TestBroker, i: u32, date: &str) -> v1::Record {
+    let lk = &tb.linkage_key_id;
+    v1::Record {
+        source_ref: bytes("ref", i),
+        kind: v1::RecordKind::Crime as i32,
+        role: v1::PersonRole::Victim as i32,
+        event_date: date.into(),
+        event_date_precision: v1::DatePrecision::Day as i32,
+        ward_code: "E05009391".into(),
+        lsoa_code: "E01002815".into(),
+        category: v1::ViolenceCategory::Gbh as i32,
+        weapon: v1::Weapon::KnifeSharp as i32,
+        location_type: v1::LocationType::Street as i32,
+        age_band: v1::AgeBand::AgeBand1824 as i32,
+        sex: v1::Sex::Male as i32,
+        flags: Some(v1::Flags {
+            under_25: true,
+            ..Default::default()
+        }),
+        tokens: vec![
+            token(KeyName::SnDob, lk, i),
+            token(KeyName::FnDob, lk, i),
+            token(KeyName::Pnc, lk, i),
+        ],
+        ..Default::default()
+    }
+}
+
+fn header(
+    tb: &TestBroker,
+    id: &str,
+    source: v1::Source,
+    start: &str,
+    end: &str,
+    mode: v1::ExtractMode,
+) -> v1::ExtractHeader {
+    v1::ExtractHeader {
+        extract_id: id.into(),
+        source: source as i32,
+        period_start: start.into(),
+        period_end: end.into(),
+        mode: mode as i32,
+        schema_version: 1,
+        linkage_key_id: tb.linkage_key_id.clone(),
+        ..Default::default()
+    }
+}
+
+fn october(tb: &TestBroker, id: &str, mode: v1::ExtractMode) -> v1::ExtractHeader {
+    header(tb, id, v1::Source::Police, "2026-10-01", "2026-10-31", mode)
+}
+
+/// Records for people `range` dated in October.
+fn records(tb: &TestBroker, range: std::ops::Range<u32>) -> Vec<v1::Record> {
+    range
+        .map(|i| record(tb, i, &format!("2026-10-{:02}", 1 + i % 28)))
+        .collect()
+}
+
+async fn push(
+    tb: &TestBroker,
+    user: &str,
+    extract: Extract,
+) -> Result<tonic::Response<v1::ExtractReceipt>, tonic::Status> {
+    push_extract(tb.channel(user).await, extract).await
+}
+
+async fn count(tb: &TestBroker) -> u64 {
+    tb.store.count_records(None).await.expect("count")
+}
+
+const POLICE: &str = "mps-cw-push";
+
+both_stores!(
+    an_accepted_extract_gets_a_full_receipt,
+    |db: Db| async move {
+        let tb = TestBroker::start(db).await;
+        let ex = Extract::new(
+            october(&tb, "police-2026-10", v1::ExtractMode::Snapshot),
+            records(&tb, 0..25),
+            vec![],
+            10,
+        );
+        let checksum = ex.header.checksum.clone();
+        let response = push(&tb, POLICE, ex).await.expect("accepted");
+        assert!(!is_duplicate(&response));
+        let r = response.into_inner();
+        assert_eq!(
+            (
+                r.records_received,
+                r.records_stored,
+                r.records_deleted,
+                r.records_replaced
+            ),
+            (25, 25, 0, 0)
+        );
+        assert_eq!(r.checksum, checksum);
+        assert_eq!(r.stored_digest.len(), 32);
+        assert_eq!(r.policy_digest, tb.broker.policy.bundle_digest());
+        assert_eq!(r.broker_key_id, tb.broker_key.id());
+        assert_eq!(r.source, v1::Source::Police as i32);
+        assert!(r.committed_at.ends_with('Z'), "{}", r.committed_at);
+        assert_eq!(count(&tb).await, 25);
+
+        let mut client = v1::ingest_client::IngestClient::new(tb.channel(POLICE).await);
+        let got = client
+            .get_extract(v1::GetExtractRequest {
+                source: v1::Source::Police as i32,
+                extract_id: "police-2026-10".into(),
+            })
+            .await
+            .expect("get extract")
+            .into_inner();
+        assert_eq!(got, r, "GetExtract returns the stored receipt");
+        let missing = client
+            .get_extract(v1::GetExtractRequest {
+                source: v1::Source::Police as i32,
+                extract_id: "nope".into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(missing.code(), Code::NotFound);
+        // A health trust may not read police receipts.
+        let mut health =
+            v1::ingest_client::IngestClient::new(tb.channel("chelwest-nhs-push").await);
+        let denied = health
+            .get_extract(v1::GetExtractRequest {
+                source: v1::Source::Police as i32,
+                extract_id: "police-2026-10".into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(denied.code(), Code::PermissionDenied);
+        tb.stop().await;
+    }
+);
+
+both_stores!(police_cannot_push_health_records, |db: Db| async move {
+    let tb = TestBroker::start(db).await;
+    let h = header(
+        &tb,
+        "h-1",
+        v1::Source::Health,
+        "2026-10-01",
+        "2026-10-31",
+        v1::ExtractMode::Snapshot,
+    );
+    let mut recs = records(&tb, 0..3);
+    for r in &mut recs {
+        r.kind = v1::RecordKind::Referral as i32;
+    }
+    let err = push(
+        &tb,
+        POLICE,
+        Extract::new(h.clone(), recs.clone(), vec![], 10),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    assert!(
+        err.message().contains("may not push source health"),
+        "{}",
+        err.message()
+    );
+    assert_eq!(count(&tb).await, 0);
+    // The trust itself may.
+    push(&tb, "chelwest-nhs-push", Extract::new(h, recs, vec![], 10))
+        .await
+        .expect("health trust pushes health");
+    assert_eq!(
+        tb.store.count_records(Some(Source::Health)).await.unwrap(),
+        3
+    );
+    tb.stop().await;
+});
+
+both_stores!(only_push_agents_may_push, |db: Db| async move {
+    let tb = TestBroker::start(db).await;
+    let ex = Extract::new(
+        october(&tb, "x", v1::ExtractMode::Snapshot),
+        records(&tb, 0..2),
+        vec![],
+        10,
+    );
+    let err = push(&tb, "mash-officer-1", ex).await.unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    assert_eq!(count(&tb).await, 0);
+    tb.stop().await;
+});
+
+both_stores!(
+    a_repush_is_idempotent_and_changed_content_is_refused,
+    |db: Db| async move {
+        let tb = TestBroker::start(db).await;
+        let h = october(&tb, "police-2026-10", v1::ExtractMode::Snapshot);
+        let first = push(
+            &tb,
+            POLICE,
+            Extract::new(h.clone(), records(&tb, 0..10), vec![], 4),
+        )
+        .await
+        .unwrap();
+        // Different batch boundaries, same content.
+        let again = push(
+            &tb,
+            POLICE,
+            Extract::new(h.clone(), records(&tb, 0..10), vec![], 3),
+        )
+        .await
+        .unwrap();
+        assert!(is_duplicate(&again));
+        assert_eq!(again.into_inner(), first.into_inner(), "the same receipt");
+        assert_eq!(count(&tb).await, 10);
+
+        let err = push(&tb, POLICE, Extract::new(h, records(&tb, 0..11), vec![], 4))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::AlreadyExists);
+        assert!(
+            err.message()
+                .contains("already accepted with different content"),
+            "{}",
+            err.message()
+        );
+        assert_eq!(count(&tb).await, 10, "changed nothing");
+        tb.stop().await;
+    }
+);
+
+both_stores!(
+    a_rejected_extract_stores_nothing_and_names_every_invalid_record,
+    |db: Db| async move {
+        let tb = TestBroker::start(db).await;
+        let mut recs = records(&tb, 0..30);
+        recs[3].ward_code = "Kensington".into();
+        recs[7].event_date = "2026-11-02".into();
+        recs[7].tokens[0].token = vec![1, 2, 3];
+        recs[21].source_ref = recs[20].source_ref.clone();
+        let ex = Extract::new(
+            october(&tb, "bad", v1::ExtractMode::Snapshot),
+            recs,
+            vec![],
+            5,
+        );
+        let err = push(&tb, POLICE, ex).await.unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument);
+        assert!(err.message().contains("4 problem(s)"), "{}", err.message());
+        let details = err.get_error_details();
+        let fields: Vec<(String, String)> = details
+            .bad_request()
+            .expect("bad request details")
+            .field_violations
+            .iter()
+            .map(|v| (v.field.clone(), v.description.clone()))
+            .collect();
+        let names: Vec<&str> = fields.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "records[3].ward_code",
+                "records[7].event_date",
+                "records[7].tokens[0].token",
+                "records[21].source_ref"
+            ]
+        );
+        assert!(
+            !err.message().contains("Kensington"),
+            "values are never echoed: {}",
+            err.message()
+        );
+        assert_eq!(count(&tb).await, 0);
+        let mut client = v1::ingest_client::IngestClient::new(tb.channel(POLICE).await);
+        let status = client
+            .get_extract(v1::GetExtractRequest {
+                source: v1::Source::Police as i32,
+                extract_id: "bad".into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::NotFound);
+        tb.stop().await;
+    }
+);
+
+both_stores!(
+    counts_and_checksum_must_agree_with_the_header,
+    |db: Db| async move {
+        let tb = TestBroker::start(db).await;
+        let mut ex = Extract::new(
+            october(&tb, "c1", v1::ExtractMode::Snapshot),
+            records(&tb, 0..6),
+            vec![],
+            3,
+        );
+        ex.header.checksum[0] ^= 1;
+        let err = push(&tb, POLICE, ex).await.unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument);
+        assert!(
+            err.message().contains("header.checksum"),
+            "{}",
+            err.message()
+        );
+
+        let mut ex = Extract::new(
+            october(&tb, "c2", v1::ExtractMode::Snapshot),
+            records(&tb, 0..6),
+            vec![],
+            3,
+        );
+        ex.batches.pop();
+        let err = push(&tb, POLICE, ex).await.unwrap_err();
+        assert!(
+            err.message().contains("announces 6 records, 3 arrived"),
+            "{}",
+            err.message()
+        );
+
+        let mut ex = Extract::new(
+            october(&tb, "c3", v1::ExtractMode::Snapshot),
+            records(&tb, 0..6),
+            vec![],
+            3,
+        );
+        ex.header.schema_version = 2;
+        let err = push(&tb, POLICE, ex).await.unwrap_err();
+        assert!(
+            err.message().contains("header.schema_version"),
+            "{}",
+            err.message()
+        );
+        assert_eq!(count(&tb).await, 0);
+        tb.stop().await;
+    }
+);
+
+both_stores!(
+    a_snapshot_replaces_the_sources_records_for_its_period,
+    |db: Db| async move {
+        let tb = TestBroker::start(db).await;
+        let sept = header(
+            &tb,
+            "police-2026-09",
+            v1::Source::Police,
+            "2026-09-01",
+            "2026-09-30",
+            v1::ExtractMode::Snapshot,
+        );
+        let sept_recs: Vec<_> = (100..104).map(|i| record(&tb, i, "2026-09-15")).collect();
+        push(&tb, POLICE, Extract::new(sept, sept_recs, vec![], 10))
+            .await
+            .unwrap();
+        push(
+            &tb,
+            POLICE,
+            Extract::new(
+                october(&tb, "oct-a", v1::ExtractMode::Snapshot),
+                records(&tb, 0..5),
+                vec![],
+                10,
+            ),
+        )
+        .await
+        .unwrap();
+        assert_eq!(count(&tb).await, 9);
+
+        let r = push(
+            &tb,
+            POLICE,
+            Extract::new(
+                october(&tb, "oct-b", v1::ExtractMode::Snapshot),
+                records(&tb, 3..6),
+                vec![],
+                10,
+            ),
+        )
+        .await
+        .unwrap()
+        .into_inner();
+        assert_eq!((r.records_stored, r.records_replaced), (3, 5));
+        assert_eq!(
+            count(&tb).await,
+            4 + 3,
+            "September untouched, October replaced"
+        );
+
+        // A snapshot may not take over a record stored outside its period.
+        let clash = vec![record(&tb, 100, "2026-10-20")];
+        let err = push(
+            &tb,
+            POLICE,
+            Extract::new(
+                october(&tb, "oct-c", v1::ExtractMode::Snapshot),
+                clash,
+                vec![],
+                10,
+            ),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+        assert!(err.message().contains("delta"), "{}", err.message());
+        assert_eq!(count(&tb).await, 7, "the refused snapshot replaced nothing");
+        tb.stop().await;
+    }
+);
+
+both_stores!(
+    a_delta_upserts_and_deletes_by_source_reference,
+    |db: Db| async move {
+        let tb = TestBroker::start(db).await;
+        push(
+            &tb,
+            POLICE,
+            Extract::new(
+                october(&tb, "base", v1::ExtractMode::Snapshot),
+                records(&tb, 0..5),
+                vec![],
+                10,
+            ),
+        )
+        .await
+        .unwrap();
+        let before = tb.store.stored_pseudonyms(Source::Police).await.unwrap();
+
+        let mut changed = records(&tb, 1..3);
+        for r in &mut changed {
+            r.category = v1::ViolenceCategory::Robbery as i32;
+            r.tokens.truncate(1);
+        }
+        changed.push(record(&tb, 9, "2026-10-09"));
+        let deletes = vec![bytes("ref", 4)];
+        let r = push(
+            &tb,
+            POLICE,
+            Extract::new(
+                october(&tb, "delta-1", v1::ExtractMode::Delta),
+                changed,
+                deletes,
+                2,
+            ),
+        )
+        .await
+        .unwrap()
+        .into_inner();
+        assert_eq!(
+            (r.records_stored, r.records_deleted, r.records_replaced),
+            (3, 1, 0)
+        );
+        assert_eq!(count(&tb).await, 5, "5 + 1 new - 1 deleted");
+        let after = tb.store.stored_pseudonyms(Source::Police).await.unwrap();
+        let updated: Vec<_> = after.iter().filter(|(_, t)| t.len() == 33).collect();
+        assert_eq!(updated.len(), 2, "two records now carry one token");
+        assert!(
+            before
+                .iter()
+                .any(|(r, _)| !after.iter().any(|(a, _)| a == r)),
+            "one record is gone"
+        );
+
+        // Deletions belong to delta mode only.
+        let mut snap = Extract::new(
+            october(&tb, "snap-del", v1::ExtractMode::Snapshot),
+            records(&tb, 0..1),
+            vec![],
+            10,
+        );
+        snap.header.delete_count = 1;
+        let err = push(&tb, POLICE, snap).await.unwrap_err();
+        assert!(
+            err.message().contains("header.delete_count"),
+            "{}",
+            err.message()
+        );
+        tb.stop().await;
+    }
+);
+
+both_stores!(a_killed_stream_leaves_nothing, |db: Db| async move {
+    let limits = Limits {
+        write_chunk_records: 10,
+        ..Limits::default()
+    };
+    let tb = TestBroker::start_with(db, limits).await;
+    let ex = Extract::new(
+        october(&tb, "killed", v1::ExtractMode::Snapshot),
+        records(&tb, 0..100),
+        vec![],
+        20,
+    );
+    let (tx, rx) = tokio::sync::mpsc::channel::<v1::PushExtractRequest>(4);
+    let channel = tb.channel(POLICE).await;
+    let call = tokio::spawn(async move {
+        v1::ingest_client::IngestClient::new(channel)
+            .push_extract(tokio_stream::wrappers::ReceiverStream::new(rx))
+            .await
+    });
+    tx.send(v1::PushExtractRequest {
+        message: Some(Message::Header(ex.header.clone())),
+    })
+    .await
+    .unwrap();
+    for b in ex.batches.iter().take(2).cloned() {
+        tx.send(v1::PushExtractRequest {
+            message: Some(Message::Batch(b)),
+        })
+        .await
+        .unwrap();
+    }
+    // Wait until the broker has written rows inside the open transaction...
+    let mut uncommitted = tb.broker.watch_uncommitted();
+    tokio::time::timeout(Duration::from_secs(30), uncommitted.wait_for(|n| *n >= 20))
+        .await
+        .expect("the broker writes the first batches")
+        .unwrap();
+    // ...then kill the client mid-extract: the HTTP/2 stream is reset.
+    call.abort();
+    drop(tx);
+    tokio::time::timeout(Duration::from_secs(30), uncommitted.wait_for(|n| *n == 0))
+        .await
+        .expect("the broker rolls the extract back")
+        .unwrap();
+    assert_eq!(count(&tb).await, 0);
+    let mut client = v1::ingest_client::IngestClient::new(tb.channel(POLICE).await);
+    let status = client
+        .get_extract(v1::GetExtractRequest {
+            source: v1::Source::Police as i32,
+            extract_id: "killed".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
+    // The same extract goes through afterwards.
+    let r = push(&tb, POLICE, ex)
+        .await
+        .expect("re-push after a kill")
+        .into_inner();
+    assert_eq!(r.records_stored, 100);
+    tb.stop().await;
+});
+
+both_stores!(every_limit_is_refused_by_name, |db: Db| async move {
+    let limits = Limits {
+        max_batch_records: 10,
+        max_extract_records: 50,
+        max_message_bytes: 4 * 1024,
+        max_stream_duration: Duration::from_millis(500),
+        ..Limits::default()
+    };
+    let tb = TestBroker::start_with(db, limits).await;
+    let err = push(
+        &tb,
+        POLICE,
+        Extract::new(
+            october(&tb, "l1", v1::ExtractMode::Snapshot),
+            records(&tb, 0..11),
+            vec![],
+            11,
+        ),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), Code::ResourceExhausted);
+    assert!(
+        err.message().contains("batch size limit"),
+        "{}",
+        err.message()
+    );
+
+    let err = push(
+        &tb,
+        POLICE,
+        Extract::new(
+            october(&tb, "l2", v1::ExtractMode::Snapshot),
+            records(&tb, 0..51),
+            vec![],
+            10,
+        ),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), Code::ResourceExhausted);
+    assert!(
+        err.message().contains("records per extract limit"),
+        "{}",
+        err.message()
+    );
+
+    // Ten records carrying every match key: one message over 4 KiB.
+    let mut big = records(&tb, 0..10);
+    for r in &mut big {
+        r.tokens = KeyName::ALL
+            .iter()
+            .map(|k| token(*k, &tb.linkage_key_id, 1))
+            .collect();
+    }
+    assert!(
+        prost::Message::encoded_len(&v1::RecordBatch {
+            records: big.clone(),
+            delete_source_refs: vec![]
+        }) > 4096
+    );
+    let err = push(
+        &tb,
+        POLICE,
+        Extract::new(
+            october(&tb, "l3", v1::ExtractMode::Snapshot),
+            big,
+            vec![],
+            10,
+        ),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
+    assert!(
+        err.message().contains("message size limit"),
+        "{}",
+        err.message()
+    );
+
+    // A stream that stays open past the duration limit.
+    let ex = Extract::new(
+        october(&tb, "l4", v1::ExtractMode::Snapshot),
+        records(&tb, 0..5),
+        vec![],
+        5,
+    );
+    let (tx, rx) = tokio::sync::mpsc::channel::<v1::PushExtractRequest>(4);
+    tx.send(v1::PushExtractRequest {
+        message: Some(Message::Header(ex.header.clone())),
+    })
+    .await
+    .unwrap();
+    let err = v1::ingest_client::IngestClient::new(tb.channel(POLICE).await)
+        .push_extract(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+        .unwrap_err();
+    drop(tx);
+    assert_eq!(err.code(), Code::DeadlineExceeded);
+    assert!(
+        err.message().contains("stream duration limit"),
+        "{}",
+        err.message()
+    );
+    assert_eq!(count(&tb).await, 0);
+    tb.stop().await;
+});
+
+both_stores!(
+    stored_tokens_are_rekeyed_with_the_broker_key,
+    |db: Db| async move {
+        let tb = TestBroker::start(db).await;
+        let sent = records(&tb, 0..8);
+        push(
+            &tb,
+            POLICE,
+            Extract::new(
+                october(&tb, "k", v1::ExtractMode::Snapshot),
+                sent.clone(),
+                vec![],
+                10,
+            ),
+        )
+        .await
+        .unwrap();
+        let stored = tb.store.stored_pseudonyms(Source::Police).await.unwrap();
+        assert_eq!(stored.len(), 8);
+        let sent_tokens: Vec<&[u8]> = sent
+            .iter()
+            .flat_map(|r| {
+                r.tokens
+                    .iter()
+                    .map(|t| t.token.as_slice())
+                    .chain([r.source_ref.as_slice()])
+            })
+            .collect();
+        for (source_ref, packed) in &stored {
+            assert!(
+                !sent_tokens.contains(&source_ref.as_slice()),
+                "a stored source ref equals one sent"
+            );
+            let tokens = concord_store::unpack_tokens(packed).expect("packed tokens");
+            assert_eq!(tokens.len(), 3);
+            for (_, t) in tokens {
+                assert!(
+                    !sent_tokens.contains(&t.as_bytes().as_slice()),
+                    "a stored token equals one sent"
+                );
+            }
+        }
+        // And each stored pseudonym is exactly HMAC(K_broker, key id ‖ token).
+        let expected = tb.broker_key.pseudonymise(
+            &tb.linkage_key_id,
+            &Token::from_slice(&sent[0].tokens[0].token).unwrap(),
+        );
+        assert!(
+            stored.iter().any(|(_, p)| concord_store::unpack_tokens(p)
+                .unwrap()
+                .contains(&(KeyName::SnDob, expected))),
+            "the pseudonym is the broker's HMAC of the token"
+        );
+        tb.stop().await;
+    }
+);
+
+both_stores!(the_first_message_must_be_the_header, |db: Db| async move {
+    let tb = TestBroker::start(db).await;
+    let ex = Extract::new(
+        october(&tb, "h", v1::ExtractMode::Snapshot),
+        records(&tb, 0..3),
+        vec![],
+        3,
+    );
+    let msgs = vec![
+        v1::PushExtractRequest {
+            message: Some(Message::Batch(ex.batches[0].clone())),
+        },
+        v1::PushExtractRequest {
+            message: Some(Message::Header(ex.header.clone())),
+        },
+    ];
+    let err = v1::ingest_client::IngestClient::new(tb.channel(POLICE).await)
+        .push_extract(tokio_stream::iter(msgs))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(
+        err.message()
+            .contains("first message must be the extract header"),
+        "{}",
+        err.message()
+    );
+    tb.stop().await;
+});
+
+#[test]
+fn the_record_has_no_field_that_could_carry_an_identifier() {
+    use prost::Message as _;
+    let fds = prost_types::FileDescriptorSet::decode(concord_proto::FILE_DESCRIPTOR_SET).unwrap();
+    let record = fds
+        .file
+        .iter()
+        .flat_map(|f| &f.message_type)
+        .find(|m| m.name() == "Record")
+        .expect("concord.v1.Record");
+    use prost_types::field_descriptor_proto::Type;
+    let strings: Vec<&str> = record
+        .field
+        .iter()
+        .filter(|f| f.r#type() == Type::String)
+        .map(|f| f.name())
+        .collect();
+    // Every string field is a validated code, never free text or a name.
+    assert_eq!(
+        strings,
+        ["event_date", "ward_code", "lsoa_code", "site_code"]
+    );
+    let names: Vec<&str> = record.field.iter().map(|f| f.name()).collect();
+    for forbidden in [
+        "name",
+        "forename",
+        "surname",
+        "dob",
+        "date_of_birth",
+        "nhs_number",
+        "pnc_id",
+        "postcode",
+        "address",
+        "free_text",
+        "notes",
+    ] {
+        assert!(
+            !names.contains(&forbidden),
+            "Record has a field {forbidden}"
+        );
+    }
+}

@@ -1,0 +1,251 @@
+//! The end-to-end harness: a real broker on port 0 with real mTLS from a
+//! freshly generated partnership PKI, its own database (a fresh SQLite file,
+//! or a fresh PostgreSQL database on the server at `CONCORD_TEST_POSTGRES_URL`,
+//! default `postgres://postgres@127.0.0.1:5432/postgres`), the repository's
+//! policies, and the generated tonic client.
+//!
+//! The PostgreSQL tests need a PostgreSQL server: they fail, saying so, when
+//! none answers (`.ci/run` makes sure one does).
+
+#![forbid(unsafe_code)]
+
+use std::{net::SocketAddr, path::PathBuf, sync::Arc};
+
+use concord_client::{ClientTls, install_crypto_provider};
+use concord_keys::{BrokerKey, KeyFile};
+use concord_pki::{Partnership, PkiLayout};
+use concord_policy::{Bundle, EngineConfig, PolicyEngine};
+use concord_server::{Broker, Limits, tls::TlsMaterial};
+use concord_store::{Store, StoreOptions};
+use sqlx::Connection;
+use tempfile::TempDir;
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tonic::transport::Channel;
+
+/// Which database a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+pub fn postgres_admin_url() -> String {
+    std::env::var("CONCORD_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// A fresh PostgreSQL database, dropped when this is dropped.
+pub struct PgDatabase {
+    pub url: String,
+    name: String,
+}
+
+impl PgDatabase {
+    pub async fn create() -> PgDatabase {
+        let admin = postgres_admin_url();
+        let name = format!("concord_test_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
+            panic!("the PostgreSQL tests need a server at {admin} (set CONCORD_TEST_POSTGRES_URL, or run .ci/run): {e}")
+        });
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
+        let url = match admin.rsplit_once('/') {
+            Some((base, _)) => format!("{base}/{name}"),
+            None => panic!("CONCORD_TEST_POSTGRES_URL must end in /DATABASE"),
+        };
+        PgDatabase { url, name }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // A thread of its own: Drop cannot await, and may run inside a runtime.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&postgres_admin_url()).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A running broker and everything a test needs to talk to it.
+pub struct TestBroker {
+    pub addr: SocketAddr,
+    pub pki: PkiLayout,
+    pub broker: Arc<Broker>,
+    pub store: Store,
+    pub broker_key: BrokerKey,
+    pub linkage_key_id: String,
+    pub db: Db,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<()>>,
+    _pg: Option<PgDatabase>,
+    _dir: TempDir,
+}
+
+impl TestBroker {
+    pub async fn start(db: Db) -> TestBroker {
+        Self::start_with(db, Limits::default()).await
+    }
+
+    pub async fn start_with(db: Db, limits: Limits) -> TestBroker {
+        install_crypto_provider();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let partnership = Partnership::load(&repo_root().join("policies/data/partnership.json"))
+            .expect("partnership file");
+        let pki = concord_pki::init(&dir.path().join("pki"), &partnership, &[]).expect("pki init");
+        let broker_key = read_key(&pki.broker_key, |f, w| BrokerKey::from_file(f, w));
+        let linkage_key_id = KeyFile::parse(
+            &std::fs::read_to_string(&pki.linkage_key).expect("linkage key"),
+            "linkage",
+        )
+        .expect("linkage key file")
+        .key_id;
+
+        let (pg, url) = match db {
+            Db::Sqlite => (
+                None,
+                format!("sqlite:{}", dir.path().join("concord.sqlite").display()),
+            ),
+            Db::Postgres => {
+                let pg = PgDatabase::create().await;
+                let url = pg.url.clone();
+                (Some(pg), url)
+            }
+        };
+        let store = Store::connect(&url, &StoreOptions::default())
+            .await
+            .expect("store");
+        let bundle = Bundle::load_dir(&repo_root().join("policies")).expect("policy bundle");
+        let policy =
+            Arc::new(PolicyEngine::new(bundle, EngineConfig::default()).expect("policy engine"));
+        let read = |p: &PathBuf| std::fs::read(p).expect("pki file");
+        let tls = concord_server::tls::server_config(&TlsMaterial {
+            ca_pem: &read(&pki.ca_cert),
+            cert_pem: &read(&pki.server_cert),
+            key_pem: &read(&pki.server_key),
+            crl_pems: vec![],
+        })
+        .expect("tls config");
+        let broker = Arc::new(Broker::new(
+            store.clone(),
+            policy,
+            Arc::new(broker_key.clone()),
+            limits,
+        ));
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+        let addr = listener.local_addr().expect("local addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn({
+            let broker = broker.clone();
+            async move {
+                concord_server::serve(listener, tls, broker, async {
+                    let _ = rx.await;
+                })
+                .await
+                .expect("server runs");
+            }
+        });
+        TestBroker {
+            addr,
+            pki,
+            broker,
+            store,
+            broker_key,
+            linkage_key_id,
+            db,
+            shutdown: Some(tx),
+            server: Some(server),
+            _pg: pg,
+            _dir: dir,
+        }
+    }
+
+    /// The TLS material of a partnership user from the PKI.
+    pub fn tls_for(&self, user: &str) -> ClientTls {
+        ClientTls {
+            ca_pem: std::fs::read(&self.pki.ca_cert).expect("ca"),
+            cert_pem: std::fs::read(self.pki.client_cert(user)).expect("client cert"),
+            key_pem: std::fs::read(self.pki.client_key(user)).expect("client key"),
+            server_name: "localhost".into(),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+
+    /// An mTLS channel as `user`.
+    pub async fn channel(&self, user: &str) -> Channel {
+        concord_client::connect(&self.url(), &self.tls_for(user))
+            .await
+            .expect("connect")
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.server.take() {
+            h.await.expect("server task");
+        }
+        self.store.close().await;
+    }
+}
+
+impl Drop for TestBroker {
+    fn drop(&mut self) {
+        if let Some(h) = self.server.take() {
+            h.abort();
+        }
+    }
+}
+
+fn read_key<T>(
+    path: &PathBuf,
+    parse: impl Fn(&KeyFile, &str) -> Result<T, concord_keys::KeyError>,
+) -> T {
+    let what = path.display().to_string();
+    let file = KeyFile::parse(&std::fs::read_to_string(path).expect("key file"), &what)
+        .expect("key file parses");
+    parse(&file, &what).expect("key kind")
+}
+
+/// Declares a test that runs once against SQLite and once against
+/// PostgreSQL: `both_stores!(name, |db| async move { ... });` makes
+/// `sqlite_name` and `postgres_name`.
+#[macro_export]
+macro_rules! both_stores {
+    ($name:ident, $body:expr) => {
+        pub mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                ($body)($crate::Db::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                ($body)($crate::Db::Postgres).await
+            }
+        }
+    };
+}
