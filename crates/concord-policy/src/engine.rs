@@ -1,0 +1,406 @@
+//! The decision engine: a bundle compiled once, evaluated many times.
+
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use regorus::utils::limits::ExecutionTimerConfig;
+use regorus::{LimitError, Value};
+use serde::Serialize;
+
+use crate::bundle::{Bundle, FileKind};
+use crate::error::{PolicyError, regorus_message};
+use crate::input::{Action, PolicyInput};
+use crate::scan::{self, ModuleRef};
+use crate::testing::{TestReport, run_tests};
+
+/// Work units between two clock reads of regorus's cooperative timer. A
+/// clock read costs tens of nanoseconds; a simple decision is a few hundred
+/// work units, so this keeps the timer's overhead well under a microsecond.
+const TIMER_CHECK_INTERVAL: u32 = 16;
+
+/// Most engines kept for reuse; more concurrent decisions than this clone
+/// the template and drop the clone afterwards.
+const MAX_POOLED_ENGINES: usize = 64;
+
+/// How a [`PolicyEngine`] is set up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// Wall-clock budget of one decision. Enforced inside regorus by its
+    /// cooperative execution timer (checked between evaluation steps) and,
+    /// in [`PolicyEngine::decide_async`], also by the caller's timeout.
+    /// Default 250 ms.
+    pub eval_timeout: Duration,
+    /// Run the bundle's `*_test.rego` tests when the engine is built and
+    /// refuse the bundle if any fails. Default `true`.
+    pub run_tests_on_load: bool,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            eval_timeout: Duration::from_millis(250),
+            run_tests_on_load: true,
+        }
+    }
+}
+
+/// The outcome of one decision.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Decision {
+    /// Whether the request is allowed.
+    pub allow: bool,
+    /// Why it was refused (always `Some` when `allow` is false).
+    pub reason: Option<String>,
+    /// The whole decision object the policy produced, including any extra
+    /// keys (`fields`, `obligations`, `agreement`, ...).
+    pub body: serde_json::Value,
+    /// Digest of the bundle that decided, for the audit log.
+    pub bundle_digest: String,
+    /// Revision of the bundle that decided.
+    pub bundle_revision: String,
+}
+
+/// A policy bundle compiled once into a template regorus engine, with a
+/// pool of prepared copies for concurrent decisions.
+///
+/// `PolicyEngine` is `Send + Sync`; share it behind an `Arc`. A reload
+/// builds a new `PolicyEngine` and swaps the `Arc`: a bundle that fails to
+/// load never replaces a working one.
+pub struct PolicyEngine {
+    bundle: Bundle,
+    config: EngineConfig,
+    /// Policies and data added, analysed and prepared; never evaluated with
+    /// request input. Cloning it is cheap (shared, reference-counted state).
+    template: regorus::Engine,
+    /// Engines ready for reuse.
+    pool: Mutex<Vec<regorus::Engine>>,
+    /// Whether `data.concord.<action>.decision` is declared, by
+    /// [`Action::index`].
+    declared: [bool; 4],
+    test_report: Option<TestReport>,
+}
+
+impl std::fmt::Debug for PolicyEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicyEngine")
+            .field("bundle", &self.bundle)
+            .field("config", &self.config)
+            .field("declared", &self.declared)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PolicyEngine {
+    /// Compile `bundle` and check it: every policy parses as Rego v1, every
+    /// data file is a JSON object that merges cleanly, every call names a
+    /// builtin regorus supports or a function the bundle defines, the
+    /// policies pass regorus's analysis, and (if
+    /// [`EngineConfig::run_tests_on_load`]) every test passes.
+    pub fn new(bundle: Bundle, config: EngineConfig) -> Result<PolicyEngine, PolicyError> {
+        if config.eval_timeout.is_zero() {
+            return Err(PolicyError::InvalidConfig {
+                problem: "eval_timeout must be greater than zero",
+            });
+        }
+        let (mut template, modules) = build_engine(&bundle, false)?;
+        template.set_execution_timer_config(timer_config(config.eval_timeout));
+
+        let rules = scan::declared_rules(&modules);
+        let declared = Action::ALL.map(|action| rules.contains(action.decision_rule()));
+
+        let test_report = if config.run_tests_on_load {
+            let report = run_tests(&bundle)?;
+            if !report.passed() {
+                return Err(PolicyError::TestsFailed { report });
+            }
+            Some(report)
+        } else {
+            None
+        };
+
+        tracing::info!(
+            revision = bundle.revision(),
+            digest = bundle.digest(),
+            policies = bundle.files_of(FileKind::Policy).count(),
+            tests = test_report.as_ref().map(|r| r.results.len()),
+            "policy bundle loaded"
+        );
+        Ok(PolicyEngine {
+            bundle,
+            config,
+            template,
+            pool: Mutex::new(Vec::new()),
+            declared,
+            test_report,
+        })
+    }
+
+    /// Decide one request by evaluating `data.concord.<action>.decision`.
+    ///
+    /// Synchronous and CPU-bound (tens of microseconds for the shipped
+    /// policies): call it from a blocking context, or use
+    /// [`PolicyEngine::decide_async`]. Any failure is an `Err`, never an
+    /// allow.
+    pub fn decide(&self, input: &PolicyInput) -> Result<Decision, PolicyError> {
+        let rule = input.action.decision_rule();
+        if !self.declared[input.action.index()] {
+            return Err(PolicyError::UndefinedDecision {
+                rule: rule.to_owned(),
+            });
+        }
+        let mut engine = self.checkout();
+        engine.set_input(input.to_value());
+        let outcome = engine.eval_rule(rule.to_owned());
+        let value = match outcome {
+            Ok(value) => {
+                self.checkin(engine);
+                value
+            }
+            Err(err) => {
+                // Drop the engine: it is cheap to clone another and this one
+                // stopped part-way.
+                return Err(match err.downcast_ref::<LimitError>() {
+                    Some(LimitError::TimeLimitExceeded { .. }) => PolicyError::Timeout {
+                        rule: rule.to_owned(),
+                        limit: self.config.eval_timeout,
+                    },
+                    _ => PolicyError::Evaluation {
+                        rule: rule.to_owned(),
+                        message: regorus_message(&err),
+                    },
+                });
+            }
+        };
+        self.interpret(rule, &value)
+    }
+
+    /// [`PolicyEngine::decide`] on tokio's blocking pool, bounded by
+    /// [`EngineConfig::eval_timeout`].
+    ///
+    /// regorus's own timer stops evaluation between steps, but not inside a
+    /// single long builtin call (e.g. `numbers.range` over millions of
+    /// numbers); this outer timeout returns [`PolicyError::Timeout`] to the
+    /// caller on time even then, though the blocking thread runs on until
+    /// the builtin returns. Must be called within a tokio runtime.
+    pub async fn decide_async(
+        self: &Arc<Self>,
+        input: PolicyInput,
+    ) -> Result<Decision, PolicyError> {
+        let engine = Arc::clone(self);
+        let rule = input.action.decision_rule();
+        run_blocking_with_timeout(self.config.eval_timeout, rule, move || {
+            engine.decide(&input)
+        })
+        .await
+    }
+
+    /// Digest of the loaded bundle.
+    pub fn bundle_digest(&self) -> &str {
+        self.bundle.digest()
+    }
+
+    /// Revision of the loaded bundle.
+    pub fn bundle_revision(&self) -> &str {
+        self.bundle.revision()
+    }
+
+    /// The loaded bundle.
+    pub fn bundle(&self) -> &Bundle {
+        &self.bundle
+    }
+
+    /// Whether the bundle declares a decision rule for `action`; decisions
+    /// for other actions are [`PolicyError::UndefinedDecision`].
+    pub fn defines(&self, action: Action) -> bool {
+        self.declared[action.index()]
+    }
+
+    /// The test report from load, if tests were run.
+    pub fn test_report(&self) -> Option<&TestReport> {
+        self.test_report.as_ref()
+    }
+
+    fn checkout(&self) -> regorus::Engine {
+        let pooled = self
+            .pool
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        pooled.unwrap_or_else(|| self.template.clone())
+    }
+
+    fn checkin(&self, mut engine: regorus::Engine) {
+        // Do not keep the last request's identifiers or print output around.
+        engine.set_input(Value::Undefined);
+        let _ = engine.take_prints();
+        let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
+        if pool.len() < MAX_POOLED_ENGINES {
+            pool.push(engine);
+        }
+    }
+
+    fn interpret(&self, rule: &str, value: &Value) -> Result<Decision, PolicyError> {
+        let invalid = |problem: &str| PolicyError::InvalidDecision {
+            rule: rule.to_owned(),
+            problem: problem.to_owned(),
+        };
+        if *value == Value::Undefined {
+            return Err(PolicyError::UndefinedDecision {
+                rule: rule.to_owned(),
+            });
+        }
+        let body =
+            serde_json::to_value(value).map_err(|_| invalid("it cannot be represented as JSON"))?;
+        let Some(object) = body.as_object() else {
+            return Err(invalid("it is not an object"));
+        };
+        let allow = match object.get("allow") {
+            Some(serde_json::Value::Bool(allow)) => *allow,
+            Some(_) => return Err(invalid("`allow` is not a boolean")),
+            None => return Err(invalid("`allow` is missing")),
+        };
+        let reason = match object.get("reason") {
+            Some(serde_json::Value::String(reason)) => Some(reason.clone()),
+            Some(_) => return Err(invalid("`reason` is not a string")),
+            None if !allow => return Err(invalid("a refusal has no `reason`")),
+            None => None,
+        };
+        Ok(Decision {
+            allow,
+            reason,
+            body,
+            bundle_digest: self.bundle.digest().to_owned(),
+            bundle_revision: self.bundle.revision().to_owned(),
+        })
+    }
+}
+
+/// Run `work` on tokio's blocking pool; give up with
+/// [`PolicyError::Timeout`] after `limit`.
+async fn run_blocking_with_timeout<T, F>(
+    limit: Duration,
+    rule: &str,
+    work: F,
+) -> Result<T, PolicyError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, PolicyError> + Send + 'static,
+{
+    let task = tokio::task::spawn_blocking(work);
+    match tokio::time::timeout(limit, task).await {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(join)) => Err(PolicyError::TaskFailed {
+            message: if join.is_panic() {
+                "evaluation panicked".to_owned()
+            } else {
+                "evaluation was cancelled".to_owned()
+            },
+        }),
+        Err(_elapsed) => Err(PolicyError::Timeout {
+            rule: rule.to_owned(),
+            limit,
+        }),
+    }
+}
+
+pub(crate) fn timer_config(limit: Duration) -> ExecutionTimerConfig {
+    ExecutionTimerConfig {
+        limit,
+        check_interval: NonZeroU32::new(TIMER_CHECK_INTERVAL).unwrap_or(NonZeroU32::MIN),
+    }
+}
+
+/// Build a regorus engine from a bundle's policies (and tests, if asked)
+/// and data, check its calls and prepare it, so that errors surface here
+/// and clones start prepared.
+pub(crate) fn build_engine(
+    bundle: &Bundle,
+    with_tests: bool,
+) -> Result<(regorus::Engine, Vec<ModuleRef>), PolicyError> {
+    let mut engine = regorus::Engine::new();
+    // Rego v1 is regorus's default; say so rather than rely on it.
+    engine.set_rego_v0(false);
+    // Builtin errors (e.g. a type error) are errors, not undefined: a
+    // decision that hits one fails closed instead of silently skipping.
+    engine.set_strict_builtin_errors(true);
+    // Keep print() output off stderr: it may echo request input.
+    engine.set_gather_prints(true);
+
+    for file in bundle
+        .files_of(FileKind::Policy)
+        .chain(bundle.files_of(FileKind::Test).filter(|_| with_tests))
+    {
+        engine
+            .add_policy(file.path.clone(), file.content.clone())
+            .map_err(|err| PolicyError::Parse {
+                file: file.path.clone(),
+                message: regorus_message(&err),
+            })?;
+    }
+    for file in bundle.files_of(FileKind::Data) {
+        let data_error = |problem: String| PolicyError::Data {
+            file: file.path.clone(),
+            problem,
+        };
+        let value = Value::from_json_str(&file.content)
+            .map_err(|err| data_error(format!("is not valid JSON: {}", regorus_message(&err))))?;
+        if value.as_object().is_err() {
+            return Err(data_error("is not a JSON object".to_owned()));
+        }
+        engine.add_data(value).map_err(|err| {
+            data_error(format!(
+                "conflicts with data already loaded: {}",
+                regorus_message(&err)
+            ))
+        })?;
+    }
+
+    let modules = engine.get_modules().clone();
+    scan::check_calls(&modules)?;
+
+    // Any evaluation prepares the engine (analysis, scheduling); a constant
+    // query does nothing else.
+    engine
+        .eval_query("true".to_owned(), false)
+        .map_err(|err| PolicyError::Compile {
+            message: regorus_message(&err),
+        })?;
+    Ok((engine, modules))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_engine_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<PolicyEngine>();
+    }
+
+    #[tokio::test]
+    async fn outer_timeout_fires_when_work_overruns() {
+        let outcome = run_blocking_with_timeout(
+            Duration::from_millis(20),
+            "data.concord.ingest.decision",
+            || {
+                std::thread::sleep(Duration::from_millis(300));
+                Ok(())
+            },
+        )
+        .await;
+        assert!(
+            matches!(outcome, Err(PolicyError::Timeout { ref rule, limit })
+                if rule == "data.concord.ingest.decision" && limit == Duration::from_millis(20)),
+            "{outcome:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn panicking_work_is_an_error() {
+        let outcome: Result<(), _> =
+            run_blocking_with_timeout(Duration::from_secs(5), "rule", || panic!("boom")).await;
+        assert!(matches!(outcome, Err(PolicyError::TaskFailed { .. })));
+    }
+}
