@@ -177,6 +177,11 @@ impl TestBroker {
         }
     }
 
+    /// The PostgreSQL URL of this broker's database, if it runs on one.
+    pub fn postgres_url(&self) -> Option<String> {
+        self._pg.as_ref().map(|p| p.url.clone())
+    }
+
     /// The TLS material of a partnership user from the PKI.
     pub fn tls_for(&self, user: &str) -> ClientTls {
         ClientTls {

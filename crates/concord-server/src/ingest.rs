@@ -216,15 +216,52 @@ async fn next(
 }
 
 /// Reads every batch, validates and re-keys it off the async runtime, and
-/// writes it through `writer` while the extract is still valid. Returns the
+/// writes it through `writer` while the extract is still valid. Reading and
+/// validating overlap with writing: valid records go to the writer through a
+/// channel of two chunks, so a slow database slows the reader (and, through
+/// HTTP/2 flow control, the client) rather than filling memory. Returns the
 /// number of records received.
 async fn absorb_stream(
     stream: &mut Streaming<v1::PushExtractRequest>,
-    mut state: Absorb,
-    mut writer: Option<(&mut ExtractWriter, &mut Uncommitted<'_>)>,
+    state: Absorb,
+    writer: Option<(&mut ExtractWriter, &mut Uncommitted<'_>)>,
     deadline: tokio::time::Instant,
     limits: &crate::Limits,
 ) -> Result<u64, ServerError> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Record>>(2);
+    let reader = read_batches(stream, state, tx, deadline, limits);
+    let (mut state, writer) = match writer {
+        Some((w, written)) => {
+            let write = async {
+                while let Some(chunk) = rx.recv().await {
+                    w.insert(&chunk).await?;
+                    written.add(chunk.len() as u64);
+                }
+                Ok::<_, ServerError>((w, written))
+            };
+            let (state, writer) = tokio::try_join!(reader, write)?;
+            (state, Some(writer))
+        }
+        None => (reader.await?, None),
+    };
+    state.finish()?;
+    if let Some((w, written)) = writer {
+        w.insert(&state.pending).await?;
+        written.add(state.pending.len() as u64);
+        w.delete(&state.pending_deletes).await?;
+    }
+    Ok(state.received)
+}
+
+/// The reading half of [`absorb_stream`]: every batch is validated off the
+/// runtime; full chunks of valid records are handed to the writer.
+async fn read_batches(
+    stream: &mut Streaming<v1::PushExtractRequest>,
+    mut state: Absorb,
+    chunks: tokio::sync::mpsc::Sender<Vec<Record>>,
+    deadline: tokio::time::Instant,
+    limits: &crate::Limits,
+) -> Result<Absorb, ServerError> {
     while let Some(msg) = next(stream, deadline, limits).await? {
         let batch = match msg.message {
             Some(Message::Batch(b)) => b,
@@ -262,21 +299,15 @@ async fn absorb_stream(
         .map_err(|_| {
             ServerError::Cancelled("validation of a batch failed; nothing was stored".into())
         })?;
-        if let Some((w, written)) = writer.as_mut() {
-            if state.pending.len() >= limits.write_chunk_records {
-                w.insert(&state.pending).await?;
-                written.add(state.pending.len() as u64);
-                state.pending.clear();
+        if state.violations.is_empty() && state.pending.len() >= limits.write_chunk_records {
+            let chunk = std::mem::take(&mut state.pending);
+            if chunks.send(chunk).await.is_err() {
+                // The writer stopped; its error is what the caller reports.
+                break;
             }
         }
     }
-    state.finish()?;
-    if let Some((w, written)) = writer {
-        w.insert(&state.pending).await?;
-        written.add(state.pending.len() as u64);
-        w.delete(&state.pending_deletes).await?;
-    }
-    Ok(state.received)
+    Ok(state)
 }
 
 /// Counts this extract's rows in the broker's uncommitted-rows gauge, and

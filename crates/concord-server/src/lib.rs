@@ -156,6 +156,10 @@ pub async fn serve(
     let incoming = tls::incoming(listener, tls, limits.handshake_timeout);
     tonic::transport::Server::builder()
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        // Room for whole batches in flight, so the client is not held to
+        // one round trip per 64 KiB window.
+        .initial_stream_window_size(Some(8 * 1024 * 1024))
+        .initial_connection_window_size(Some(16 * 1024 * 1024))
         .add_service(health)
         .add_service(reflection)
         .add_service(ingest)

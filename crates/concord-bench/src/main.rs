@@ -1,0 +1,313 @@
+//! `concord-bench`: measures what the issues set targets for, and prints
+//! figures for BENCHMARKS.md. Never part of the test run.
+//!
+//! `concord-bench ingest --records 1000000 --store both` starts a real
+//! broker (mTLS, the repository's policies, a fresh SQLite file or
+//! PostgreSQL database), pushes N synthetic records with 8 match-key tokens
+//! each as one snapshot extract over mTLS, and prints records per second.
+//! The client runs in the same process, so it shares the machine's cores
+//! with the broker. On PostgreSQL it then measures a bare binary `COPY` of
+//! exactly the rows the broker stored into a table with no index or
+//! constraint, and prints the ratio.
+
+#![forbid(unsafe_code)]
+
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use concord_core::KeyName;
+use concord_e2e::{Db, TestBroker};
+use concord_proto::{
+    checksum::ExtractChecksum,
+    v1::{self, push_extract_request::Message},
+};
+use sqlx::{Connection, Executor};
+
+#[derive(Parser)]
+#[command(about = "Concord benchmarks: print figures for BENCHMARKS.md")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Push N synthetic records over mTLS and print records per second.
+    Ingest {
+        #[arg(long, default_value_t = 1_000_000)]
+        records: u64,
+        #[arg(long, value_enum, default_value_t = StoreChoice::Both)]
+        store: StoreChoice,
+        /// Records per batch message.
+        #[arg(long, default_value_t = 5_000)]
+        batch: u64,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum StoreChoice {
+    Sqlite,
+    Postgres,
+    Both,
+}
+
+/// The 8 match keys every synthetic record carries.
+const KEYS: [KeyName; 8] = [
+    KeyName::Nhs,
+    KeyName::SnDob,
+    KeyName::FnDob,
+    KeyName::FnSn,
+    KeyName::SnPc,
+    KeyName::FnPc,
+    KeyName::DobPc,
+    KeyName::PhSnDob,
+];
+
+/// splitmix64: cheap deterministic bytes, so generation costs little.
+fn fill(seed: u64, out: &mut [u8]) {
+    let mut x = seed;
+    for chunk in out.chunks_mut(8) {
+        x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        chunk.copy_from_slice(&z.to_le_bytes()[..chunk.len()]);
+    }
+}
+
+fn bytes32(seed: u64) -> Vec<u8> {
+    let mut b = vec![0u8; 32];
+    fill(seed, &mut b);
+    b
+}
+
+const WARDS: [&str; 18] = [
+    "E05009388",
+    "E05009389",
+    "E05009390",
+    "E05009391",
+    "E05009392",
+    "E05009393",
+    "E05009394",
+    "E05009395",
+    "E05009396",
+    "E05009397",
+    "E05009398",
+    "E05009399",
+    "E05009400",
+    "E05009401",
+    "E05009402",
+    "E05009403",
+    "E05009404",
+    "E05009405",
+];
+
+fn record(i: u64, lk: &str) -> v1::Record {
+    v1::Record {
+        source_ref: bytes32(i.wrapping_mul(31) ^ 0x5EED),
+        kind: v1::RecordKind::Crime as i32,
+        role: 1 + (i % 3) as i32,
+        event_date: date(i),
+        event_date_precision: v1::DatePrecision::Day as i32,
+        ward_code: WARDS[(i % 18) as usize].into(),
+        category: 1 + (i % 12) as i32,
+        weapon: 1 + (i % 7) as i32,
+        location_type: 1 + (i % 9) as i32,
+        age_band: 1 + (i % 6) as i32,
+        sex: 1 + (i % 2) as i32,
+        tokens: KEYS
+            .iter()
+            .enumerate()
+            .map(|(k, name)| v1::MatchKeyToken {
+                key_name: name.as_str().into(),
+                key_id: lk.into(),
+                token: bytes32(i * 16 + k as u64),
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+/// The ISO date `day` days after 2026-01-01 (2026 is not a leap year).
+fn date(day: u64) -> String {
+    const DAYS: [u64; 12] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let (mut d, mut m) = (day % 365, 0);
+    while d >= DAYS[m] {
+        d -= DAYS[m];
+        m += 1;
+    }
+    format!("2026-{:02}-{:02}", m + 1, d + 1)
+}
+
+struct Figures {
+    store: &'static str,
+    records: u64,
+    seconds: f64,
+    bare_copy_seconds: Option<f64>,
+}
+
+async fn ingest(db: Db, n: u64, batch: u64) -> Result<Figures> {
+    let tb = TestBroker::start(db).await;
+    let lk = tb.linkage_key_id.clone();
+    eprintln!("[{db:?}] computing the extract checksum over {n} records…");
+    let mut sum = ExtractChecksum::new();
+    for i in 0..n {
+        sum.add_record(&record(i, &lk));
+    }
+    let header = v1::ExtractHeader {
+        extract_id: format!("bench-{n}"),
+        source: v1::Source::Police as i32,
+        period_start: "2026-01-01".into(),
+        period_end: "2026-12-31".into(),
+        mode: v1::ExtractMode::Snapshot as i32,
+        schema_version: 1,
+        record_count: n,
+        checksum: sum.finish().to_vec(),
+        linkage_key_id: lk.clone(),
+        ..Default::default()
+    };
+    let channel = tb.channel("mps-cw-push").await;
+    let batches = n.div_ceil(batch);
+    let lk2 = lk.clone();
+    let messages = futures::stream::iter(
+        std::iter::once(v1::PushExtractRequest {
+            message: Some(Message::Header(header)),
+        })
+        .chain((0..batches).map(move |b| {
+            let records = (b * batch..((b + 1) * batch).min(n))
+                .map(|i| record(i, &lk2))
+                .collect();
+            v1::PushExtractRequest {
+                message: Some(Message::Batch(v1::RecordBatch {
+                    records,
+                    delete_source_refs: vec![],
+                })),
+            }
+        })),
+    );
+    eprintln!("[{db:?}] pushing {n} records in {batches} batches over mTLS…");
+    let started = Instant::now();
+    let receipt = v1::ingest_client::IngestClient::new(channel)
+        .max_encoding_message_size(64 * 1024 * 1024)
+        .push_extract(messages)
+        .await
+        .context("push")?
+        .into_inner();
+    let seconds = started.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        receipt.records_stored == n,
+        "stored {} of {n}",
+        receipt.records_stored
+    );
+    anyhow::ensure!(
+        tb.store.count_records(None).await? == n,
+        "count after commit"
+    );
+
+    let bare_copy_seconds = if db == Db::Postgres {
+        Some(bare_copy(&tb).await?)
+    } else {
+        None
+    };
+    let store = if db == Db::Sqlite {
+        "sqlite"
+    } else {
+        "postgres"
+    };
+    tb.stop().await;
+    Ok(Figures {
+        store,
+        records: n,
+        seconds,
+        bare_copy_seconds,
+    })
+}
+
+/// Times a bare binary COPY of exactly the stored rows into a table with no
+/// index, constraint or identity column.
+async fn bare_copy(tb: &TestBroker) -> Result<f64> {
+    let url = tb.postgres_url().context("a PostgreSQL broker")?;
+    let mut conn = sqlx::PgConnection::connect(&url).await?;
+    let cols = "source, source_ref, extract_id, kind, role, event_date, date_precision, event_hour, ward_code, \
+                lsoa_code, category, weapon, location_type, age_band, sex, rosh, dash_score, marac, \
+                flag_domestic_abuse, flag_under_25, flag_exploitation, site_code, broker_key_id, linkage_key_id, tokens";
+    conn.execute(format!("CREATE TABLE bare AS SELECT {cols} FROM records WITH NO DATA").as_str())
+        .await?;
+    let mut out = conn
+        .copy_out_raw(
+            format!("COPY (SELECT {cols} FROM records) TO STDOUT (FORMAT binary)").as_str(),
+        )
+        .await?;
+    let mut payload = Vec::new();
+    use futures::StreamExt;
+    while let Some(chunk) = out.next().await {
+        payload.extend_from_slice(&chunk?);
+    }
+    drop(out);
+    eprintln!(
+        "[Postgres] bare COPY of the same {} MB of rows…",
+        payload.len() / 1_000_000
+    );
+    let started = Instant::now();
+    let mut tx = conn.begin().await?;
+    let mut copy = tx
+        .copy_in_raw(format!("COPY bare ({cols}) FROM STDIN (FORMAT binary)").as_str())
+        .await?;
+    for chunk in payload.chunks(4 * 1024 * 1024) {
+        copy.send(chunk).await?;
+    }
+    copy.finish().await?;
+    tx.commit().await?;
+    Ok(started.elapsed().as_secs_f64())
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Ingest {
+            records,
+            store,
+            batch,
+        } => {
+            let dbs: &[Db] = match store {
+                StoreChoice::Sqlite => &[Db::Sqlite],
+                StoreChoice::Postgres => &[Db::Postgres],
+                StoreChoice::Both => &[Db::Sqlite, Db::Postgres],
+            };
+            let mut rows = Vec::new();
+            for db in dbs {
+                rows.push(ingest(*db, records, batch).await?);
+            }
+            println!(
+                "\ningest: {records} records x 8 match-key tokens, one snapshot extract, batches of {batch}, over mTLS"
+            );
+            println!(
+                "| store | records | seconds | records/s | bare COPY s | bare COPY records/s | ratio to bare COPY |"
+            );
+            println!("|---|---|---|---|---|---|---|");
+            for f in rows {
+                let rate = f.records as f64 / f.seconds;
+                match f.bare_copy_seconds {
+                    Some(b) => println!(
+                        "| {} | {} | {:.2} | {:.0} | {:.2} | {:.0} | {:.0}% |",
+                        f.store,
+                        f.records,
+                        f.seconds,
+                        rate,
+                        b,
+                        f.records as f64 / b,
+                        100.0 * b / f.seconds
+                    ),
+                    None => println!(
+                        "| {} | {} | {:.2} | {:.0} | n/a | n/a | n/a |",
+                        f.store, f.records, f.seconds, rate
+                    ),
+                }
+            }
+        }
+    }
+    Ok(())
+}
