@@ -393,7 +393,7 @@ impl ExtractWriter {
     /// Deletes records by (re-keyed) source reference; delta mode only.
     pub async fn delete(&mut self, refs: &[Token]) -> Result<(), StoreError> {
         for r in refs {
-            row::digest_bytes(&mut self.digest, b'D', r.as_bytes());
+            row::digest_delete(&mut self.digest, r.as_bytes());
         }
         let n = match &mut self.tx {
             Tx::Sqlite(tx) => sqlite::delete_refs(tx, self.cols.source, refs).await,

@@ -3,7 +3,6 @@
 
 use std::str::FromStr;
 
-use chrono::NaiveDate;
 use concord_core::{Period, Record, Source, Token};
 use sqlx::{
     Executor, PgPool, Postgres, Transaction,
@@ -12,7 +11,7 @@ use sqlx::{
 
 use crate::{
     ExtractRow, StoreError, StoreOptions, error,
-    row::{self, COLUMNS, ExtractCols, Val},
+    row::{self, COLUMNS, ExtractCols},
 };
 
 /// First key of the advisory lock that serialises writers of one source.
@@ -133,14 +132,12 @@ pub(crate) async fn delete_refs(
 }
 
 /// PostgreSQL's binary COPY format: a signature and header, a tuple per
-/// record (field count, then each field as length + bytes, -1 for NULL),
-/// and a trailer.
+/// record, and a trailer. Each tuple also feeds the stored digest.
 fn encode_copy(
     cols: &ExtractCols,
     records: &[Record],
     digest: &mut ring::digest::Context,
 ) -> Vec<u8> {
-    let pg_epoch = NaiveDate::from_ymd_opt(2000, 1, 1).expect("valid date");
     let mut out = Vec::with_capacity(19 + records.len() * 512);
     out.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
     out.extend_from_slice(&0i32.to_be_bytes());
@@ -148,25 +145,10 @@ fn encode_copy(
     let mut tokens = Vec::new();
     for r in records {
         row::pack_tokens(&r.tokens, &mut tokens);
-        let vals = row::values(r, cols, &tokens);
-        row::digest_row(digest, &vals);
-        out.extend_from_slice(&(COLUMNS.len() as i16).to_be_bytes());
-        for v in vals {
-            match v {
-                Val::Null => out.extend_from_slice(&(-1i32).to_be_bytes()),
-                Val::Text(s) => field(&mut out, s.as_bytes()),
-                Val::Bytes(b) => field(&mut out, b),
-                Val::Int(i) => field(&mut out, &i.to_be_bytes()),
-                Val::Bool(b) => field(&mut out, &[u8::from(b)]),
-                Val::Date(d) => field(&mut out, &((d - pg_epoch).num_days() as i32).to_be_bytes()),
-            }
-        }
+        let start = out.len();
+        row::encode_tuple(&row::values(r, cols, &tokens), &mut out);
+        digest.update(&out[start..]);
     }
     out.extend_from_slice(&(-1i16).to_be_bytes());
     out
-}
-
-fn field(out: &mut Vec<u8>, b: &[u8]) {
-    out.extend_from_slice(&(b.len() as i32).to_be_bytes());
-    out.extend_from_slice(b);
 }

@@ -112,29 +112,33 @@ pub(crate) fn values<'a>(r: &'a Record, x: &'a ExtractCols, tokens: &'a [u8]) ->
     ]
 }
 
-/// Feeds one row into the stored digest: per column a tag byte, then the
-/// value (length-prefixed where variable), so the encoding is unambiguous.
-pub(crate) fn digest_row(ctx: &mut ring::digest::Context, vals: &[Val<'_>]) {
-    ctx.update(b"R");
+/// Appends one row in PostgreSQL's binary COPY tuple format: the field
+/// count, then each field as its length and bytes (-1 for NULL). The same
+/// bytes are what the stored digest runs over, for both databases.
+pub(crate) fn encode_tuple(vals: &[Val<'_>], out: &mut Vec<u8>) {
+    let pg_epoch = NaiveDate::from_ymd_opt(2000, 1, 1).expect("valid date");
+    out.extend_from_slice(&(vals.len() as i16).to_be_bytes());
     for v in vals {
-        match v {
-            Val::Null => ctx.update(&[0]),
-            Val::Text(s) => digest_bytes(ctx, 1, s.as_bytes()),
-            Val::Bytes(b) => digest_bytes(ctx, 2, b),
-            Val::Int(i) => {
-                ctx.update(&[3]);
-                ctx.update(&i.to_be_bytes());
-            }
-            Val::Bool(b) => ctx.update(&[4, u8::from(*b)]),
-            Val::Date(d) => digest_bytes(ctx, 5, d.to_string().as_bytes()),
+        match *v {
+            Val::Null => out.extend_from_slice(&(-1i32).to_be_bytes()),
+            Val::Text(s) => field(out, s.as_bytes()),
+            Val::Bytes(b) => field(out, b),
+            Val::Int(i) => field(out, &i.to_be_bytes()),
+            Val::Bool(b) => field(out, &[u8::from(b)]),
+            Val::Date(d) => field(out, &((d - pg_epoch).num_days() as i32).to_be_bytes()),
         }
     }
 }
 
-pub(crate) fn digest_bytes(ctx: &mut ring::digest::Context, tag: u8, b: &[u8]) {
-    ctx.update(&[tag]);
-    ctx.update(&(b.len() as u32).to_be_bytes());
-    ctx.update(b);
+fn field(out: &mut Vec<u8>, b: &[u8]) {
+    out.extend_from_slice(&(b.len() as i32).to_be_bytes());
+    out.extend_from_slice(b);
+}
+
+/// Feeds a deletion into the stored digest: a tag and the re-keyed ref.
+pub(crate) fn digest_delete(ctx: &mut ring::digest::Context, source_ref: &[u8]) {
+    ctx.update(b"D");
+    ctx.update(source_ref);
 }
 
 #[cfg(test)]
