@@ -110,7 +110,7 @@ impl TestBroker {
         let partnership = Partnership::load(&repo_root().join("policies/data/partnership.json"))
             .expect("partnership file");
         let pki = concord_pki::init(&dir.path().join("pki"), &partnership, &[]).expect("pki init");
-        let broker_key = read_key(&pki.broker_key, |f, w| BrokerKey::from_file(f, w));
+        let broker_key = read_key(&pki.broker_key, BrokerKey::from_file);
         let linkage_key_id = KeyFile::parse(
             &std::fs::read_to_string(&pki.linkage_key).expect("linkage key"),
             "linkage",
