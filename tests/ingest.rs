@@ -805,3 +805,60 @@ fn the_record_has_no_field_that_could_carry_an_identifier() {
         );
     }
 }
+
+both_stores!(
+    a_graceful_shutdown_lets_an_inflight_extract_finish,
+    |db: Db| async move {
+        let limits = Limits {
+            write_chunk_records: 10,
+            ..Limits::default()
+        };
+        let mut tb = TestBroker::start_with(db, limits).await;
+        let ex = Extract::new(
+            october(&tb, "inflight", v1::ExtractMode::Snapshot),
+            records(&tb, 0..60),
+            vec![],
+            20,
+        );
+        let (tx, rx) = tokio::sync::mpsc::channel::<v1::PushExtractRequest>(4);
+        let channel = tb.channel(POLICE).await;
+        let call = tokio::spawn(async move {
+            v1::ingest_client::IngestClient::new(channel)
+                .push_extract(tokio_stream::wrappers::ReceiverStream::new(rx))
+                .await
+        });
+        tx.send(v1::PushExtractRequest {
+            message: Some(Message::Header(ex.header.clone())),
+        })
+        .await
+        .unwrap();
+        tx.send(v1::PushExtractRequest {
+            message: Some(Message::Batch(ex.batches[0].clone())),
+        })
+        .await
+        .unwrap();
+        let mut uncommitted = tb.broker.watch_uncommitted();
+        tokio::time::timeout(Duration::from_secs(30), uncommitted.wait_for(|n| *n >= 10))
+            .await
+            .unwrap()
+            .unwrap();
+        // Shutdown begins mid-extract; the extract still arrives whole and commits.
+        tb.begin_shutdown();
+        for b in ex.batches[1..].iter().cloned() {
+            tx.send(v1::PushExtractRequest {
+                message: Some(Message::Batch(b)),
+            })
+            .await
+            .unwrap();
+        }
+        drop(tx);
+        let receipt = call
+            .await
+            .unwrap()
+            .expect("the in-flight extract finishes")
+            .into_inner();
+        assert_eq!(receipt.records_stored, 60);
+        assert_eq!(count(&tb).await, 60);
+        tb.stop().await;
+    }
+);

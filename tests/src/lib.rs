@@ -203,11 +203,16 @@ impl TestBroker {
             .expect("connect")
     }
 
-    /// Stops the server gracefully and waits for it.
-    pub async fn stop(mut self) {
+    /// Asks the server to shut down gracefully, without waiting.
+    pub fn begin_shutdown(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        self.begin_shutdown();
         if let Some(h) = self.server.take() {
             h.await.expect("server task");
         }
