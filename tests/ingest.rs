@@ -101,6 +101,52 @@ async fn count(tb: &TestBroker) -> u64 {
 
 const POLICE: &str = "mps-cw-push";
 
+/// A push whose messages the test sends one by one: the header is sent,
+/// the rest is up to the test. Dropping the sender ends the stream cleanly;
+/// aborting the task kills it.
+type OpenPush = (
+    tokio::sync::mpsc::Sender<v1::PushExtractRequest>,
+    tokio::task::JoinHandle<Result<tonic::Response<v1::ExtractReceipt>, tonic::Status>>,
+);
+
+async fn open_push(tb: &TestBroker, header: &v1::ExtractHeader) -> OpenPush {
+    let (tx, rx) = tokio::sync::mpsc::channel::<v1::PushExtractRequest>(4);
+    let channel = tb.channel(POLICE).await;
+    let call = tokio::spawn(async move {
+        v1::ingest_client::IngestClient::new(channel)
+            .push_extract(tokio_stream::wrappers::ReceiverStream::new(rx))
+            .await
+    });
+    tx.send(v1::PushExtractRequest {
+        message: Some(Message::Header(header.clone())),
+    })
+    .await
+    .unwrap();
+    (tx, call)
+}
+
+async fn send_batch(
+    tx: &tokio::sync::mpsc::Sender<v1::PushExtractRequest>,
+    batch: &v1::RecordBatch,
+) {
+    tx.send(v1::PushExtractRequest {
+        message: Some(Message::Batch(batch.clone())),
+    })
+    .await
+    .unwrap();
+}
+
+/// Waits (without sleeping) until the broker holds at least `rows` rows in
+/// open extract transactions, or exactly none when `rows` is 0.
+async fn wait_uncommitted(tb: &TestBroker, rows: u64) {
+    let mut uncommitted = tb.broker.watch_uncommitted();
+    let reached = |n: &u64| if rows == 0 { *n == 0 } else { *n >= rows };
+    tokio::time::timeout(Duration::from_secs(30), uncommitted.wait_for(reached))
+        .await
+        .expect("the broker reaches the expected state")
+        .unwrap();
+}
+
 both_stores!(
     an_accepted_extract_gets_a_full_receipt,
     |db: Db| async move {
@@ -517,38 +563,16 @@ both_stores!(a_killed_stream_leaves_nothing, |db: Db| async move {
         vec![],
         20,
     );
-    let (tx, rx) = tokio::sync::mpsc::channel::<v1::PushExtractRequest>(4);
-    let channel = tb.channel(POLICE).await;
-    let call = tokio::spawn(async move {
-        v1::ingest_client::IngestClient::new(channel)
-            .push_extract(tokio_stream::wrappers::ReceiverStream::new(rx))
-            .await
-    });
-    tx.send(v1::PushExtractRequest {
-        message: Some(Message::Header(ex.header.clone())),
-    })
-    .await
-    .unwrap();
-    for b in ex.batches.iter().take(2).cloned() {
-        tx.send(v1::PushExtractRequest {
-            message: Some(Message::Batch(b)),
-        })
-        .await
-        .unwrap();
+    let (tx, call) = open_push(&tb, &ex.header).await;
+    for b in &ex.batches[..2] {
+        send_batch(&tx, b).await;
     }
-    // Wait until the broker has written rows inside the open transaction...
-    let mut uncommitted = tb.broker.watch_uncommitted();
-    tokio::time::timeout(Duration::from_secs(30), uncommitted.wait_for(|n| *n >= 20))
-        .await
-        .expect("the broker writes the first batches")
-        .unwrap();
-    // ...then kill the client mid-extract: the HTTP/2 stream is reset.
+    // Once the broker has written rows inside the open transaction, kill
+    // the client mid-extract: the HTTP/2 stream is reset.
+    wait_uncommitted(&tb, 20).await;
     call.abort();
     drop(tx);
-    tokio::time::timeout(Duration::from_secs(30), uncommitted.wait_for(|n| *n == 0))
-        .await
-        .expect("the broker rolls the extract back")
-        .unwrap();
+    wait_uncommitted(&tb, 0).await;
     assert_eq!(count(&tb).await, 0);
     let mut client = v1::ingest_client::IngestClient::new(tb.channel(POLICE).await);
     let status = client
@@ -655,16 +679,8 @@ both_stores!(every_limit_is_refused_by_name, |db: Db| async move {
         vec![],
         5,
     );
-    let (tx, rx) = tokio::sync::mpsc::channel::<v1::PushExtractRequest>(4);
-    tx.send(v1::PushExtractRequest {
-        message: Some(Message::Header(ex.header.clone())),
-    })
-    .await
-    .unwrap();
-    let err = v1::ingest_client::IngestClient::new(tb.channel(POLICE).await)
-        .push_extract(tokio_stream::wrappers::ReceiverStream::new(rx))
-        .await
-        .unwrap_err();
+    let (tx, call) = open_push(&tb, &ex.header).await;
+    let err = call.await.unwrap().unwrap_err();
     drop(tx);
     assert_eq!(err.code(), Code::DeadlineExceeded);
     assert!(
@@ -820,36 +836,13 @@ both_stores!(
             vec![],
             20,
         );
-        let (tx, rx) = tokio::sync::mpsc::channel::<v1::PushExtractRequest>(4);
-        let channel = tb.channel(POLICE).await;
-        let call = tokio::spawn(async move {
-            v1::ingest_client::IngestClient::new(channel)
-                .push_extract(tokio_stream::wrappers::ReceiverStream::new(rx))
-                .await
-        });
-        tx.send(v1::PushExtractRequest {
-            message: Some(Message::Header(ex.header.clone())),
-        })
-        .await
-        .unwrap();
-        tx.send(v1::PushExtractRequest {
-            message: Some(Message::Batch(ex.batches[0].clone())),
-        })
-        .await
-        .unwrap();
-        let mut uncommitted = tb.broker.watch_uncommitted();
-        tokio::time::timeout(Duration::from_secs(30), uncommitted.wait_for(|n| *n >= 10))
-            .await
-            .unwrap()
-            .unwrap();
+        let (tx, call) = open_push(&tb, &ex.header).await;
+        send_batch(&tx, &ex.batches[0]).await;
+        wait_uncommitted(&tb, 10).await;
         // Shutdown begins mid-extract; the extract still arrives whole and commits.
         tb.begin_shutdown();
-        for b in ex.batches[1..].iter().cloned() {
-            tx.send(v1::PushExtractRequest {
-                message: Some(Message::Batch(b)),
-            })
-            .await
-            .unwrap();
+        for b in &ex.batches[1..] {
+            send_batch(&tx, b).await;
         }
         drop(tx);
         let receipt = call

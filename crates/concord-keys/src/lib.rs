@@ -114,104 +114,107 @@ impl KeyFile {
     }
 }
 
-/// The broker key: re-keys tokens into stored pseudonyms.
+/// An identified HMAC-SHA256 key; the two kinds below wrap it.
 #[derive(Clone)]
-pub struct BrokerKey {
+struct HmacKey {
     id: String,
     key: hmac::Key,
 }
 
-impl fmt::Debug for BrokerKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BrokerKey")
-            .field("id", &self.id)
-            .finish_non_exhaustive()
-    }
-}
-
-impl BrokerKey {
-    /// A broker key from its id and 32 secret bytes.
-    pub fn new(id: &str, secret: &[u8]) -> Result<BrokerKey, KeyError> {
+impl HmacKey {
+    fn new(kind: &str, id: &str, secret: &[u8]) -> Result<HmacKey, KeyError> {
         if secret.len() != 32 {
             return Err(KeyError::Malformed {
-                what: format!("broker key {id}"),
+                what: format!("{kind} key {id}"),
                 reason: "the secret must be 32 bytes".into(),
             });
         }
-        Ok(BrokerKey {
+        Ok(HmacKey {
             id: id.to_owned(),
             key: hmac::Key::new(hmac::HMAC_SHA256, secret),
         })
     }
 
+    fn from_file(kind: &'static str, file: &KeyFile, what: &str) -> Result<HmacKey, KeyError> {
+        file.expect_kind(kind, what)?;
+        HmacKey::new(kind, &file.key_id, file.secret.expose())
+    }
+
+    fn sign(&self, parts: &[&[u8]]) -> Token {
+        let mut ctx = hmac::Context::with_key(&self.key);
+        for p in parts {
+            ctx.update(p);
+        }
+        let mut out = [0u8; 32];
+        out.copy_from_slice(ctx.sign().as_ref());
+        Token(out)
+    }
+}
+
+/// Debug shows the key id only.
+macro_rules! debug_id_only {
+    ($t:ident) => {
+        impl fmt::Debug for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($t))
+                    .field("id", &self.0.id)
+                    .finish_non_exhaustive()
+            }
+        }
+    };
+}
+
+/// The broker key: re-keys tokens into stored pseudonyms.
+#[derive(Clone)]
+pub struct BrokerKey(HmacKey);
+
+debug_id_only!(BrokerKey);
+
+impl BrokerKey {
+    /// A broker key from its id and 32 secret bytes.
+    pub fn new(id: &str, secret: &[u8]) -> Result<BrokerKey, KeyError> {
+        HmacKey::new("broker", id, secret).map(BrokerKey)
+    }
+
     /// The broker key of a `kind: "broker"` key file.
     pub fn from_file(file: &KeyFile, what: &str) -> Result<BrokerKey, KeyError> {
-        file.expect_kind("broker", what)?;
-        BrokerKey::new(&file.key_id, file.secret.expose())
+        HmacKey::from_file("broker", file, what).map(BrokerKey)
     }
 
     pub fn id(&self) -> &str {
-        &self.id
+        &self.0.id
     }
 
     /// `HMAC-SHA256(K_broker, linkage_key_id ‖ token)`. The token's length is
     /// fixed, so the concatenation is unambiguous.
     pub fn pseudonymise(&self, linkage_key_id: &str, token: &Token) -> Token {
-        let mut ctx = hmac::Context::with_key(&self.key);
-        ctx.update(linkage_key_id.as_bytes());
-        ctx.update(token.as_bytes());
-        let tag = ctx.sign();
-        let mut out = [0u8; 32];
-        out.copy_from_slice(tag.as_ref());
-        Token(out)
+        self.0.sign(&[linkage_key_id.as_bytes(), token.as_bytes()])
     }
 }
 
 /// The linkage key, held by duty holders' agents (and by tests); never by
 /// the broker in production.
 #[derive(Clone)]
-pub struct LinkageKey {
-    id: String,
-    key: hmac::Key,
-}
+pub struct LinkageKey(HmacKey);
 
-impl fmt::Debug for LinkageKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LinkageKey")
-            .field("id", &self.id)
-            .finish_non_exhaustive()
-    }
-}
+debug_id_only!(LinkageKey);
 
 impl LinkageKey {
     pub fn new(id: &str, secret: &[u8]) -> Result<LinkageKey, KeyError> {
-        if secret.len() != 32 {
-            return Err(KeyError::Malformed {
-                what: format!("linkage key {id}"),
-                reason: "the secret must be 32 bytes".into(),
-            });
-        }
-        Ok(LinkageKey {
-            id: id.to_owned(),
-            key: hmac::Key::new(hmac::HMAC_SHA256, secret),
-        })
+        HmacKey::new("linkage", id, secret).map(LinkageKey)
     }
 
     pub fn from_file(file: &KeyFile, what: &str) -> Result<LinkageKey, KeyError> {
-        file.expect_kind("linkage", what)?;
-        LinkageKey::new(&file.key_id, file.secret.expose())
+        HmacKey::from_file("linkage", file, what).map(LinkageKey)
     }
 
     pub fn id(&self) -> &str {
-        &self.id
+        &self.0.id
     }
 
     /// HMAC-SHA256 of `message` under the linkage key.
     pub fn mac(&self, message: &[u8]) -> Token {
-        let tag = hmac::sign(&self.key, message);
-        let mut out = [0u8; 32];
-        out.copy_from_slice(tag.as_ref());
-        Token(out)
+        self.0.sign(&[message])
     }
 }
 

@@ -112,11 +112,11 @@ impl IngestService {
         };
         span.record("source", header.source.as_str());
         span.record("extract_id", header.extract_id.as_str());
-        if header.record_count + header.delete_count > limits.max_extract_records {
+        let announced = header.record_count.saturating_add(header.delete_count);
+        if announced > limits.max_extract_records {
             return Err(ServerError::LimitExceeded(format!(
-                "records per extract limit: at most {} records and deletions, the header announces {}",
-                limits.max_extract_records,
-                header.record_count + header.delete_count
+                "records per extract limit: at most {} records and deletions, the header announces {announced}",
+                limits.max_extract_records
             )));
         }
         let decision = self

@@ -64,6 +64,49 @@ macro_rules! bind_extract {
 }
 pub(crate) use bind_extract;
 
+/// The queries that read the same on both databases, for backend `$db`.
+macro_rules! shared_queries {
+    ($db:ty) => {
+        pub(crate) async fn get_extract<'e>(
+            e: impl sqlx::Executor<'e, Database = $db>,
+            source: concord_core::Source,
+            extract_id: &str,
+        ) -> Result<Option<crate::ExtractRow>, sqlx::Error> {
+            sqlx::query_as(crate::SELECT_EXTRACT)
+                .bind(source.as_str())
+                .bind(extract_id)
+                .fetch_optional(e)
+                .await
+        }
+
+        pub(crate) async fn insert_extract(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            row: &crate::ExtractRow,
+        ) -> Result<(), sqlx::Error> {
+            crate::bind_extract!(sqlx::query(crate::INSERT_EXTRACT), row)
+                .execute(&mut **tx)
+                .await
+                .map(drop)
+        }
+
+        /// Deletes the source's records whose event date lies in the period.
+        pub(crate) async fn delete_period(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            source: concord_core::Source,
+            period: &concord_core::Period,
+        ) -> Result<u64, sqlx::Error> {
+            let done = sqlx::query(crate::DELETE_PERIOD)
+                .bind(source.as_str())
+                .bind(period.start)
+                .bind(period.end)
+                .execute(&mut **tx)
+                .await?;
+            Ok(done.rows_affected())
+        }
+    };
+}
+pub(crate) use shared_queries;
+
 /// ` ON CONFLICT (source, source_ref) DO UPDATE SET …` over every column.
 fn upsert_clause() -> String {
     let sets: Vec<String> = COLUMNS[2..]

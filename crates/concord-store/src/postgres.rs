@@ -3,14 +3,14 @@
 
 use std::str::FromStr;
 
-use concord_core::{Period, Record, Source, Token};
+use concord_core::{Record, Source, Token};
 use sqlx::{
     Executor, PgPool, Postgres, Transaction,
     postgres::{PgConnectOptions, PgPoolOptions},
 };
 
 use crate::{
-    ExtractRow, StoreError, StoreOptions, error,
+    StoreError, StoreOptions, error,
     row::{self, COLUMNS, ExtractCols},
 };
 
@@ -41,41 +41,7 @@ pub(crate) async fn lock_source(
         .map(drop)
 }
 
-pub(crate) async fn get_extract<'e>(
-    e: impl Executor<'e, Database = Postgres>,
-    source: Source,
-    extract_id: &str,
-) -> Result<Option<ExtractRow>, sqlx::Error> {
-    sqlx::query_as(crate::SELECT_EXTRACT)
-        .bind(source.as_str())
-        .bind(extract_id)
-        .fetch_optional(e)
-        .await
-}
-
-pub(crate) async fn insert_extract(
-    tx: &mut Transaction<'static, Postgres>,
-    row: &ExtractRow,
-) -> Result<(), sqlx::Error> {
-    crate::bind_extract!(sqlx::query(crate::INSERT_EXTRACT), row)
-        .execute(&mut **tx)
-        .await
-        .map(drop)
-}
-
-pub(crate) async fn delete_period(
-    tx: &mut Transaction<'static, Postgres>,
-    source: Source,
-    period: &Period,
-) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query(crate::DELETE_PERIOD)
-        .bind(source.as_str())
-        .bind(period.start)
-        .bind(period.end)
-        .execute(&mut **tx)
-        .await?;
-    Ok(done.rows_affected())
-}
+crate::shared_queries!(Postgres);
 
 pub(crate) async fn insert(
     tx: &mut Transaction<'static, Postgres>,
