@@ -1,0 +1,572 @@
+//! `concord push`: the duty holder's push agent.
+//!
+//! The push runs in three steps, so that other inputs can be added in front
+//! of the same sending code:
+//!
+//! 1. **read**: an input becomes validated domain records
+//!    ([`concord_core::Record`], with the line each came from). Today the
+//!    input is an already tokenised file ([`crate::token_csv`]); a raw
+//!    extract plus a column mapping, tokenised here with the linkage key,
+//!    will produce the same [`Row`]s.
+//! 2. **build**: records become the wire extract ([`wire_record`],
+//!    `concord_client::Extract::new`). This is the client's boundary:
+//!    proto types appear only from here on.
+//! 3. **send**: mTLS channel, client stream with a progress bar, receipt or
+//!    refusal printed.
+//!
+//! Nothing is sent unless the whole input is valid.
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    str::FromStr,
+};
+
+use anyhow::{Context, bail};
+use chrono::{Datelike, NaiveDate};
+use concord_client::{ClientTls, Extract};
+use concord_core::{ExtractId, ExtractMode, Period, Record, SCHEMA_VERSION, Source, is_key_id};
+use concord_keys::{KeyFile, LinkageKey};
+use concord_pki::PkiLayout;
+use concord_proto::v1::{self, ingest_client::IngestClient};
+use futures::StreamExt;
+use indicatif::{ProgressBar, ProgressStyle};
+use tonic::{Code, Request, Status};
+use tonic_types::StatusExt;
+
+use crate::token_csv::{self, Row, TokenCsvError};
+
+/// Files with more rows than this show a progress bar.
+const PROGRESS_ABOVE: usize = 10_000;
+
+/// The largest message the client encodes (the broker's limit is
+/// configured separately; a larger batch is refused by name).
+const MAX_ENCODING_BYTES: usize = 64 * 1024 * 1024;
+
+#[derive(Debug, clap::Args)]
+#[command(after_long_help = token_csv::FORMAT_HELP)]
+pub struct PushArgs {
+    /// Tokenised extract: a CSV file in the token CSV format (see the end of --help)
+    #[arg(long, value_name = "FILE.csv")]
+    pub tokens: PathBuf,
+    /// The source the extract is of (police, health, probation, youth_justice, childrens_services, adult_social_care, housing, community_safety)
+    #[arg(long, value_parser = parse_source)]
+    pub source: Source,
+    /// Extract id, unique per source: A-Z, a-z, 0-9, '.', '_' and '-', at most 128
+    #[arg(long, value_name = "ID")]
+    pub extract_id: String,
+    /// Reporting period as a calendar month, YYYY-MM
+    #[arg(long, value_name = "YYYY-MM", value_parser = parse_month, required_unless_present = "period_start", conflicts_with_all = ["period_start", "period_end"])]
+    pub period: Option<Period>,
+    /// First day of the reporting period, YYYY-MM-DD (with --period-end)
+    #[arg(long, value_name = "DATE", requires = "period_end")]
+    pub period_start: Option<NaiveDate>,
+    /// Last day of the reporting period, YYYY-MM-DD (with --period-start)
+    #[arg(long, value_name = "DATE", requires = "period_start")]
+    pub period_end: Option<NaiveDate>,
+    /// snapshot replaces the source's records in the period; delta upserts (and deletes with --deletes)
+    #[arg(long, value_parser = parse_mode)]
+    pub mode: ExtractMode,
+    /// Source references to delete, one 64-hex keyed hash per line (delta mode only)
+    #[arg(long, value_name = "FILE")]
+    pub deletes: Option<PathBuf>,
+    /// The broker's address
+    #[arg(long, value_name = "URL", default_value = "https://localhost:7443")]
+    pub broker: String,
+    /// PKI directory: DIR/ca.pem, DIR/clients/USER.pem and .key, and DIR/keys/linkage.json for the linkage key id
+    #[arg(long, value_name = "DIR", requires = "user")]
+    pub pki: Option<PathBuf>,
+    /// The user whose client certificate to use from --pki DIR
+    #[arg(long, requires = "pki")]
+    pub user: Option<String>,
+    /// CA certificate (PEM), instead of --pki
+    #[arg(long, value_name = "FILE", requires_all = ["cert", "key"])]
+    pub ca: Option<PathBuf>,
+    /// Client certificate (PEM), instead of --pki
+    #[arg(long, value_name = "FILE", requires_all = ["ca", "key"])]
+    pub cert: Option<PathBuf>,
+    /// Client private key (PEM), instead of --pki
+    #[arg(long, value_name = "FILE", requires_all = ["ca", "cert"])]
+    pub key: Option<PathBuf>,
+    /// Name the broker's certificate must carry [default: the host of --broker]
+    #[arg(long, value_name = "NAME")]
+    pub server_name: Option<String>,
+    /// Linkage key id the tokens were made with [default: the key_id of DIR/keys/linkage.json]
+    #[arg(long, value_name = "ID")]
+    pub linkage_key_id: Option<String>,
+    /// Records (or deletions) per batch message
+    #[arg(long, value_name = "N", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch: u64,
+}
+
+fn parse_source(s: &str) -> Result<Source, String> {
+    s.parse::<Source>().map_err(|_| {
+        let names: Vec<&str> = Source::ALL.iter().map(|s| s.as_str()).collect();
+        format!("use one of {}", names.join(", "))
+    })
+}
+
+fn parse_mode(s: &str) -> Result<ExtractMode, String> {
+    ExtractMode::parse(s).ok_or_else(|| "use snapshot or delta".to_owned())
+}
+
+/// `2026-10` → 2026-10-01 to 2026-10-31.
+fn parse_month(s: &str) -> Result<Period, String> {
+    let bad = || "use a calendar month such as 2026-10".to_owned();
+    let (year, month) = s.split_once('-').ok_or_else(bad)?;
+    if year.len() != 4 || month.len() != 2 {
+        return Err(bad());
+    }
+    let year = i32::from_str(year).map_err(|_| bad())?;
+    let month = u32::from_str(month).map_err(|_| bad())?;
+    let start = NaiveDate::from_ymd_opt(year, month, 1).ok_or_else(bad)?;
+    let next = if month == 12 {
+        NaiveDate::from_ymd_opt(year + 1, 1, 1)
+    } else {
+        NaiveDate::from_ymd_opt(year, month + 1, 1)
+    }
+    .ok_or_else(bad)?;
+    let end = next.pred_opt().ok_or_else(bad)?;
+    Period::new(start, end).map_err(|e| e.to_owned())
+}
+
+/// What the push is made of, checked before anything is read.
+struct Plan {
+    extract_id: ExtractId,
+    period: Period,
+    linkage_key_id: String,
+    tls: ClientTls,
+}
+
+pub fn run(args: &PushArgs) -> anyhow::Result<()> {
+    let plan = plan(args)?;
+
+    // 1. read: the whole input, validated; nothing is sent if any row is bad.
+    let rows = match token_csv::read(&args.tokens, Some(&plan.period)) {
+        Ok(rows) => rows,
+        Err(TokenCsvError::Rows(problems)) => {
+            for problem in &problems {
+                eprintln!("{problem}");
+            }
+            bail!(
+                "{} problem(s) in {}: nothing was sent; correct the rows named above and push \
+                 again",
+                problems.len(),
+                args.tokens.display()
+            );
+        }
+        Err(e) => {
+            return Err(e).with_context(|| {
+                format!(
+                    "cannot use the token file {} (see `concord push --help` for the format); \
+                     nothing was sent",
+                    args.tokens.display()
+                )
+            });
+        }
+    };
+    let deletes = match &args.deletes {
+        Some(path) => read_deletes(path)?,
+        None => vec![],
+    };
+
+    // 2. build the wire extract.
+    let header = v1::ExtractHeader {
+        extract_id: plan.extract_id.to_string(),
+        source: args.source.code(),
+        period_start: plan.period.start.to_string(),
+        period_end: plan.period.end.to_string(),
+        mode: args.mode.code(),
+        schema_version: SCHEMA_VERSION,
+        linkage_key_id: plan.linkage_key_id.clone(),
+        ..v1::ExtractHeader::default()
+    };
+    let lines: Vec<u64> = rows.iter().map(|r| r.line).collect();
+    let records = rows
+        .iter()
+        .map(|Row { record, .. }| wire_record(record, args.source, &plan.linkage_key_id))
+        .collect();
+    let batch = usize::try_from(args.batch).context("--batch is too large")?;
+    let extract = Extract::new(header, records, deletes, batch);
+    let items = extract.header.record_count + extract.header.delete_count;
+
+    // 3. send.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let bar = if lines.len() > PROGRESS_ABOVE {
+        let bar = ProgressBar::new(items);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} records sent ({eta} left)")
+                .expect("the template is valid"),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let result = runtime.block_on(async {
+        let channel = concord_client::connect(&args.broker, &plan.tls)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot reach the broker (check --broker {} and that `concord serve` is \
+                     running there); nothing was sent",
+                    args.broker
+                )
+            })?;
+        anyhow::Ok(send(channel, extract, &bar).await)
+    })?;
+    bar.finish_and_clear();
+    match result {
+        Ok(response) => {
+            let duplicate = concord_client::is_duplicate(&response);
+            print_receipt(response.get_ref(), duplicate);
+            Ok(())
+        }
+        Err(status) => Err(refusal(&status, &lines, &args.tokens)),
+    }
+}
+
+/// Checks the arguments and reads the TLS material and the linkage key id.
+fn plan(args: &PushArgs) -> anyhow::Result<Plan> {
+    let extract_id = ExtractId::parse(&args.extract_id).map_err(|why| {
+        anyhow::anyhow!("--extract-id {why}; use A-Z, a-z, 0-9, '.', '_' and '-'")
+    })?;
+    let period = match (args.period, args.period_start, args.period_end) {
+        (Some(period), _, _) => period,
+        (None, Some(start), Some(end)) => Period::new(start, end)
+            .map_err(|why| anyhow::anyhow!("the period --period-start to --period-end {why}"))?,
+        _ => bail!("give --period YYYY-MM, or --period-start and --period-end"),
+    };
+    if args.deletes.is_some() && args.mode != ExtractMode::Delta {
+        bail!("--deletes needs --mode delta (a snapshot replaces the whole period instead)");
+    }
+    let layout = args.pki.as_deref().map(PkiLayout::at);
+    let linkage_key_id = match (&args.linkage_key_id, &layout) {
+        (Some(id), _) => id.clone(),
+        (None, Some(layout)) => linkage_key_id(&layout.linkage_key)?,
+        (None, None) => bail!("give --linkage-key-id, or --pki DIR holding keys/linkage.json"),
+    };
+    if !is_key_id(&linkage_key_id) {
+        bail!("--linkage-key-id must look like lk-2026a (a-z, 0-9 and '-', at most 32)");
+    }
+    let (ca, cert, key) = match (&args.ca, &args.cert, &args.key, &layout, &args.user) {
+        (Some(ca), Some(cert), Some(key), _, _) => (ca.clone(), cert.clone(), key.clone()),
+        (_, _, _, Some(layout), Some(user)) => {
+            if !concord_pki::is_valid_identifier(user) {
+                bail!("--user must be a user name such as mps-cw-push");
+            }
+            (
+                layout.ca_cert.clone(),
+                layout.client_cert(user),
+                layout.client_key(user),
+            )
+        }
+        _ => bail!("give --pki DIR and --user USER, or --ca, --cert and --key"),
+    };
+    let read = |path: &Path, what: &str| {
+        fs::read(path).with_context(|| {
+            format!(
+                "cannot read the {what} at {} (check --pki and --user, or --ca/--cert/--key; \
+                 `concord pki init --dir DIR` creates a development PKI)",
+                path.display()
+            )
+        })
+    };
+    let tls = ClientTls {
+        ca_pem: read(&ca, "CA certificate")?,
+        cert_pem: read(&cert, "client certificate")?,
+        key_pem: read(&key, "client private key")?,
+        server_name: match &args.server_name {
+            Some(name) => name.clone(),
+            None => broker_host(&args.broker)?,
+        },
+    };
+    Ok(Plan {
+        extract_id,
+        period,
+        linkage_key_id,
+        tls,
+    })
+}
+
+/// The key id of a linkage key file; the secret is parsed, never shown.
+fn linkage_key_id(path: &Path) -> anyhow::Result<String> {
+    let what = path.display().to_string();
+    let text = fs::read_to_string(path).with_context(|| {
+        format!("cannot read the linkage key file {what} (or give --linkage-key-id)")
+    })?;
+    let file = KeyFile::parse(&text, &what)?;
+    let key = LinkageKey::from_file(&file, &what)?;
+    Ok(key.id().to_owned())
+}
+
+/// The host of `https://host:port`, which the server certificate must name.
+fn broker_host(broker: &str) -> anyhow::Result<String> {
+    let uri: tonic::transport::Uri = broker.parse().map_err(|_| {
+        anyhow::anyhow!("--broker {broker:?} is not a URL such as https://localhost:7443")
+    })?;
+    if uri.scheme_str() != Some("https") {
+        bail!("--broker must be an https:// URL: the broker speaks mutual TLS only");
+    }
+    let host = uri
+        .host()
+        .ok_or_else(|| anyhow::anyhow!("--broker {broker:?} names no host"))?;
+    Ok(host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned())
+}
+
+/// One 64-hex source reference per line; blank lines are skipped.
+fn read_deletes(path: &Path) -> anyhow::Result<Vec<Vec<u8>>> {
+    let text = fs::read_to_string(path)
+        .with_context(|| format!("cannot read the deletes file {}", path.display()))?;
+    let mut refs = Vec::new();
+    let mut bad = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        match hex::decode(line) {
+            Ok(bytes) if bytes.len() == 32 => refs.push(bytes),
+            _ => bad.push(i + 1),
+        }
+    }
+    if !bad.is_empty() {
+        for line in &bad {
+            eprintln!("line {line}: must be 64 hex characters (a 32-byte keyed source reference)");
+        }
+        bail!(
+            "{} bad line(s) in the deletes file {}: nothing was sent",
+            bad.len(),
+            path.display()
+        );
+    }
+    Ok(refs)
+}
+
+/// A domain record as the wire carries it; every token carries
+/// `linkage_key_id`.
+pub fn wire_record(r: &Record, source: Source, linkage_key_id: &str) -> v1::Record {
+    let risk = (r.risk != Default::default()).then(|| v1::Risk {
+        rosh: r.risk.rosh.map_or(0, |v| v.code()),
+        dash_score: r.risk.dash_score.map(u32::from),
+        marac: r.risk.marac,
+    });
+    let flags = (r.flags != Default::default()).then_some(v1::Flags {
+        domestic_abuse: r.flags.domestic_abuse,
+        under_25: r.flags.under_25,
+        exploitation: r.flags.exploitation,
+    });
+    v1::Record {
+        source: source.code(),
+        source_ref: r.source_ref.as_bytes().to_vec(),
+        kind: r.kind.code(),
+        role: r.role.map_or(0, |v| v.code()),
+        event_date: format!(
+            "{:04}-{:02}-{:02}",
+            r.event_date.year(),
+            r.event_date.month(),
+            r.event_date.day()
+        ),
+        event_date_precision: r.date_precision.map_or(0, |v| v.code()),
+        event_hour: r.event_hour.map(u32::from),
+        ward_code: r
+            .ward
+            .as_ref()
+            .map(|g| g.as_str().to_owned())
+            .unwrap_or_default(),
+        lsoa_code: r
+            .lsoa
+            .as_ref()
+            .map(|g| g.as_str().to_owned())
+            .unwrap_or_default(),
+        category: r.category.map_or(0, |v| v.code()),
+        weapon: r.weapon.map_or(0, |v| v.code()),
+        location_type: r.location_type.map_or(0, |v| v.code()),
+        age_band: r.age_band.map_or(0, |v| v.code()),
+        sex: r.sex.map_or(0, |v| v.code()),
+        risk,
+        flags,
+        site_code: r
+            .site_code
+            .as_ref()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default(),
+        tokens: r
+            .tokens
+            .iter()
+            .map(|(key, token)| v1::MatchKeyToken {
+                key_name: key.as_str().to_owned(),
+                key_id: linkage_key_id.to_owned(),
+                token: token.as_bytes().to_vec(),
+            })
+            .collect(),
+    }
+}
+
+/// Pushes the extract as `concord_client::push_extract` does, with the
+/// message stream observed so the bar advances as batches are pulled.
+async fn send(
+    channel: tonic::transport::Channel,
+    extract: Extract,
+    bar: &ProgressBar,
+) -> Result<tonic::Response<v1::ExtractReceipt>, Status> {
+    let observer = bar.clone();
+    let messages = extract.messages().inspect(move |message| {
+        if let Some(v1::push_extract_request::Message::Batch(b)) = &message.message {
+            observer.inc((b.records.len() + b.delete_source_refs.len()) as u64);
+        }
+    });
+    IngestClient::new(channel)
+        .max_encoding_message_size(MAX_ENCODING_BYTES)
+        .push_extract(Request::new(messages))
+        .await
+}
+
+fn print_receipt(r: &v1::ExtractReceipt, duplicate: bool) {
+    let source = Source::from_code(r.source).map_or("unknown source", Source::as_str);
+    let mode = ExtractMode::from_code(r.mode).map_or("unknown mode", ExtractMode::as_str);
+    let what = format!(
+        "extract {} of {source} ({mode}, {} to {})",
+        r.extract_id, r.period_start, r.period_end
+    );
+    if duplicate {
+        println!("{what} (already accepted: this is the stored receipt)");
+    } else {
+        println!("{what} accepted");
+    }
+    println!("  received:       {}", r.records_received);
+    println!("  stored:         {}", r.records_stored);
+    println!("  deleted:        {}", r.records_deleted);
+    println!("  replaced:       {}", r.records_replaced);
+    println!("  checksum:       {}", hex::encode(&r.checksum));
+    println!("  stored digest:  {}", hex::encode(&r.stored_digest));
+    println!(
+        "  policy:         revision {}, digest {}",
+        r.policy_revision, r.policy_digest
+    );
+    println!("  broker key id:  {}", r.broker_key_id);
+    println!("  committed at:   {}", r.committed_at);
+}
+
+/// The refusal as an error: the gRPC code and message, every field
+/// violation (with the token file line of a record), and what to do.
+fn refusal(status: &Status, lines: &[u64], tokens: &Path) -> anyhow::Error {
+    let mut text = format!(
+        "the broker refused the extract ({:?}): {}; nothing was stored",
+        status.code(),
+        status.message()
+    );
+    if let Some(bad) = status.get_error_details().bad_request() {
+        for v in &bad.field_violations {
+            text.push_str(&format!("\n  {}: {}", v.field, v.description));
+            if let Some(line) = record_line(&v.field, lines) {
+                text.push_str(&format!(" (line {line} of {})", tokens.display()));
+            }
+        }
+    }
+    let next = match status.code() {
+        Code::PermissionDenied => {
+            "check that --user is a push agent of the organisation that pushes --source"
+        }
+        Code::Unauthenticated => {
+            "check the client certificate: it must be issued by the partnership CA and not expired"
+        }
+        Code::InvalidArgument => "correct what is named and push again",
+        Code::ResourceExhausted => "use a smaller --batch, or split the extract",
+        Code::FailedPrecondition => "correct the stored records with a delta extract first",
+        Code::Unavailable | Code::Aborted | Code::DeadlineExceeded | Code::Cancelled => {
+            "push again later; an extract is stored whole or not at all"
+        }
+        _ => "see the broker's log, then push again",
+    };
+    anyhow::anyhow!("{text}\n{next}")
+}
+
+/// The token file line of `records[i].…`.
+fn record_line(field: &str, lines: &[u64]) -> Option<u64> {
+    let index = field.strip_prefix("records[")?.split_once(']')?.0;
+    lines.get(index.parse::<usize>().ok()?).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_month_is_its_calendar_days() {
+        let p = parse_month("2026-10").unwrap();
+        assert_eq!(p.start.to_string(), "2026-10-01");
+        assert_eq!(p.end.to_string(), "2026-10-31");
+        let p = parse_month("2028-02").unwrap();
+        assert_eq!(p.end.to_string(), "2028-02-29");
+        let p = parse_month("2026-12").unwrap();
+        assert_eq!(p.end.to_string(), "2026-12-31");
+        for bad in ["2026-13", "2026-1", "26-10", "2026/10", "2026-10-01"] {
+            assert!(parse_month(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_broker_url_gives_the_server_name() {
+        assert_eq!(broker_host("https://localhost:7443").unwrap(), "localhost");
+        assert_eq!(broker_host("https://[::1]:7443").unwrap(), "::1");
+        assert!(broker_host("http://localhost:7443").is_err());
+    }
+
+    #[test]
+    fn wire_records_carry_the_codes_and_key_id() {
+        let text = std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../deploy/examples/police-2026-10.tokens.csv"),
+        )
+        .unwrap();
+        let rows = token_csv::parse(text.as_slice(), None).unwrap();
+        let w = wire_record(&rows[0].record, Source::Police, "lk-2026a");
+        assert_eq!(w.source, v1::Source::Police as i32);
+        assert_eq!(w.kind, v1::RecordKind::Crime as i32);
+        assert_eq!(w.category, v1::ViolenceCategory::Gbh as i32);
+        assert_eq!(w.age_band, v1::AgeBand::AgeBand1824 as i32);
+        assert_eq!(w.event_date, "2026-10-03");
+        assert_eq!(w.ward_code, "E05009391");
+        assert_eq!(w.tokens.len(), 3);
+        assert!(
+            w.tokens
+                .iter()
+                .all(|t| t.key_id == "lk-2026a" && t.token.len() == 32)
+        );
+        assert_eq!(w.tokens[0].key_name, "sn_dob");
+    }
+
+    #[test]
+    fn a_refusal_names_the_code_every_violation_and_what_to_do() {
+        use tonic_types::{ErrorDetails, FieldViolation};
+        let status = Status::with_error_details(
+            Code::InvalidArgument,
+            "extract: 2 problem(s)",
+            ErrorDetails::with_bad_request(vec![
+                FieldViolation::new("header.period_end", "is not an ISO 8601 date (YYYY-MM-DD)"),
+                FieldViolation::new("records[1].ward_code", "is not an ONS ward code"),
+            ]),
+        );
+        let shown = refusal(&status, &[2, 7], Path::new("x.tokens.csv")).to_string();
+        assert_eq!(
+            shown,
+            "the broker refused the extract (InvalidArgument): extract: 2 problem(s); nothing \
+             was stored\n  header.period_end: is not an ISO 8601 date (YYYY-MM-DD)\n  \
+             records[1].ward_code: is not an ONS ward code (line 7 of x.tokens.csv)\ncorrect \
+             what is named and push again"
+        );
+    }
+
+    #[test]
+    fn violations_point_at_token_file_lines() {
+        assert_eq!(record_line("records[1].ward_code", &[2, 5, 9]), Some(5));
+        assert_eq!(record_line("header.source", &[2]), None);
+        assert_eq!(record_line("records[7].kind", &[2]), None);
+    }
+}

@@ -1,0 +1,369 @@
+//! `concord serve`: the broker.
+//!
+//! Start-up does every check before the port is bound, and refuses to start
+//! with a message naming what to fix: the configuration, the PKI files, the
+//! policy bundle (which must load and pass its tests), the broker key and
+//! the database. Only development mode (no `[pki]` table) ever creates
+//! keys, and only when `<data_dir>/pki` holds no PKI yet.
+
+use std::{
+    fs,
+    io::Write,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+use anyhow::{Context, bail};
+use concord_keys::{BrokerKey, KeyFile};
+use concord_pki::PkiLayout;
+use concord_policy::{Bundle, EngineConfig, PolicyEngine};
+use concord_server::{Broker, tls::TlsMaterial};
+use concord_store::{Store, StoreOptions};
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::config::{self, Config, Overrides, PkiFiles};
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// TOML configuration file [default: concord.toml in the working directory, if it exists]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub overrides: Overrides,
+}
+
+/// Where the PKI came from, for the start-up report.
+enum PkiMode {
+    /// `<data_dir>/pki`; `created` if this start made it.
+    Development { dir: PathBuf, created: bool },
+    /// The `[pki]` table.
+    Configured,
+}
+
+/// The PEM and key file contents the broker needs.
+struct PkiMaterial {
+    ca_pem: Vec<u8>,
+    cert_pem: Vec<u8>,
+    key_pem: Vec<u8>,
+    crl_pems: Vec<Vec<u8>>,
+    broker_key: String,
+}
+
+pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
+    let (config, config_file) = load_config(args)?;
+    crate::telemetry::init(&config.log)?;
+    for name in config::unknown_env_vars(std::env::vars()) {
+        tracing::warn!(variable = %name, "ignoring an environment variable that configures nothing");
+    }
+    concord_client::install_crypto_provider();
+
+    fs::create_dir_all(&config.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {} (fix data_dir, CONCORD_DATA_DIR or --data-dir)",
+            config.data_dir.display()
+        )
+    })?;
+    let (files, mode) = pki_files(&config)?;
+    let material = read_pki(&files, &mode, &config.data_dir)?;
+
+    let bundle = Bundle::load_dir(&config.policy_dir).with_context(|| {
+        format!(
+            "cannot start: the policy bundle in {} does not load (fix it, or point policy_dir, \
+             CONCORD_POLICY_DIR or --policy-dir at a good bundle)",
+            config.policy_dir.display()
+        )
+    })?;
+    let policy = PolicyEngine::new(bundle, EngineConfig::default()).with_context(|| {
+        format!(
+            "cannot start: the policy bundle in {} is refused (run `concord policy test --dir {}` \
+             for details)",
+            config.policy_dir.display(),
+            config.policy_dir.display()
+        )
+    })?;
+
+    let what = files.broker_key.display().to_string();
+    let broker_key = KeyFile::parse(&material.broker_key, &what)
+        .and_then(|file| BrokerKey::from_file(&file, &what))
+        .with_context(|| {
+            format!("cannot start: the broker key {what} is not usable (fix pki.broker_key)")
+        })?;
+
+    let tls = concord_server::tls::server_config(&TlsMaterial {
+        ca_pem: &material.ca_pem,
+        cert_pem: &material.cert_pem,
+        key_pem: &material.key_pem,
+        crl_pems: material.crl_pems.iter().map(Vec::as_slice).collect(),
+    })
+    .with_context(|| {
+        format!(
+            "cannot start: the TLS files are not usable (CA {}, server certificate {}, server key \
+             {})",
+            files.ca_cert.display(),
+            files.server_cert.display(),
+            files.server_key.display()
+        )
+    })?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let store = Store::connect(config.database_url.expose(), &StoreOptions::default())
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot open the database {} (fix database_url, CONCORD_DATABASE_URL or \
+                     --database-url, or check that the database is running)",
+                    config.database_url
+                )
+            })?;
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot listen on {} (is another broker running? choose another address \
+                     with listen, CONCORD_LISTEN or --listen)",
+                    config.listen
+                )
+            })?;
+        let local = listener
+            .local_addr()
+            .context("cannot read the listening address")?;
+        let mut terminate =
+            signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
+        let mut interrupt =
+            signal(SignalKind::interrupt()).context("cannot install the SIGINT handler")?;
+
+        report(
+            &config,
+            config_file.as_deref(),
+            &files,
+            &mode,
+            &policy,
+            local,
+        )?;
+        tracing::info!(
+            listen = %local,
+            database = store.backend_name(),
+            policy_revision = policy.bundle_revision(),
+            broker_key_id = broker_key.id(),
+            "broker started"
+        );
+
+        let broker = Arc::new(Broker::new(
+            store.clone(),
+            Arc::new(policy),
+            Arc::new(broker_key),
+            config.limits.clone(),
+        ));
+        let shutdown = async move {
+            let signal = tokio::select! {
+                _ = terminate.recv() => "SIGTERM",
+                _ = interrupt.recv() => "SIGINT",
+            };
+            tracing::info!(signal, "shutting down: letting in-flight extracts finish");
+        };
+        concord_server::serve(listener, tls, broker, shutdown)
+            .await
+            .context("the broker stopped with an error")?;
+        store.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+/// Reads the config file (`--config`, or `concord.toml` if present) and
+/// layers it with the environment and the flags.
+fn load_config(args: &ServeArgs) -> anyhow::Result<(Config, Option<PathBuf>)> {
+    let path = match &args.config {
+        Some(path) => Some(path.clone()),
+        None => {
+            let default = PathBuf::from(config::DEFAULT_FILE);
+            default.exists().then_some(default)
+        }
+    };
+    let text = match &path {
+        Some(path) => Some(fs::read_to_string(path).with_context(|| {
+            format!(
+                "cannot read the config file {} (fix the path given to --config)",
+                path.display()
+            )
+        })?),
+        None => None,
+    };
+    let config = Config::load(text.as_deref(), std::env::vars(), &args.overrides).with_context(
+        || match &path {
+            Some(path) => format!(
+                "cannot start: the configuration is not valid (from {}, CONCORD_* variables and \
+                 flags); fix the named setting",
+                path.display()
+            ),
+            None => "cannot start: the configuration is not valid (from CONCORD_* variables and \
+                     flags); fix the named setting"
+                .to_owned(),
+        },
+    )?;
+    Ok((config, path))
+}
+
+/// The files to use: the `[pki]` table's, or the development PKI's,
+/// created now if `<data_dir>/pki` holds none.
+fn pki_files(config: &Config) -> anyhow::Result<(PkiFiles, PkiMode)> {
+    if let Some(files) = &config.pki {
+        return Ok((files.clone(), PkiMode::Configured));
+    }
+    let dir = config.data_dir.join("pki");
+    let layout = PkiLayout::at(&dir);
+    let created = layout.missing().len() == 7;
+    if created {
+        let partnership = config.policy_dir.join("data").join("partnership.json");
+        let (_, partnership) = super::pki::create(&dir, &partnership, &[]).with_context(|| {
+            format!(
+                "cannot create the development PKI in {} (or configure a [pki] table)",
+                dir.display()
+            )
+        })?;
+        println!(
+            "created a development PKI in {} with {} client certificate(s) (development mode: \
+             there is no [pki] table in the configuration)",
+            dir.display(),
+            partnership.certificates.len()
+        );
+        tracing::info!(
+            dir = %dir.display(),
+            clients = partnership.certificates.len(),
+            "development pki created"
+        );
+    }
+    let files = PkiFiles {
+        ca_cert: layout.ca_cert,
+        server_cert: layout.server_cert,
+        server_key: layout.server_key,
+        broker_key: layout.broker_key,
+        crl_files: vec![],
+    };
+    Ok((files, PkiMode::Development { dir, created }))
+}
+
+/// Reads every PKI file; refuses listing every one that is missing or
+/// unreadable.
+fn read_pki(files: &PkiFiles, mode: &PkiMode, data_dir: &Path) -> anyhow::Result<PkiMaterial> {
+    let mut problems = Vec::new();
+    let mut read = |key: &str, path: &Path| match fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            problems.push(format!("  pki.{key} = {}: {e}", path.display()));
+            Vec::new()
+        }
+    };
+    let ca_pem = read("ca_cert", &files.ca_cert);
+    let cert_pem = read("server_cert", &files.server_cert);
+    let key_pem = read("server_key", &files.server_key);
+    let broker_key = read("broker_key", &files.broker_key);
+    let crl_pems = files
+        .crl_files
+        .iter()
+        .map(|path| read("crl_files", path))
+        .collect();
+    if !problems.is_empty() {
+        let fix = match mode {
+            PkiMode::Configured => format!(
+                "fix [pki] in the config (or the CONCORD_PKI_* variables), or remove the [pki] \
+                 table to run with a development PKI in {}",
+                data_dir.join("pki").display()
+            ),
+            PkiMode::Development { dir, .. } => format!(
+                "the development PKI in {} is incomplete: restore the files, or move the \
+                 directory away to have a new one created (its client certificates change)",
+                dir.display()
+            ),
+        };
+        bail!(
+            "cannot start: {} PKI file(s) missing or unreadable:\n{}\n{fix}",
+            problems.len(),
+            problems.join("\n")
+        );
+    }
+    let broker_key = String::from_utf8(broker_key).map_err(|_| {
+        anyhow::anyhow!(
+            "cannot start: the broker key {} is not a UTF-8 key file (fix pki.broker_key)",
+            files.broker_key.display()
+        )
+    })?;
+    Ok(PkiMaterial {
+        ca_pem,
+        cert_pem,
+        key_pem,
+        crl_pems,
+        broker_key,
+    })
+}
+
+/// The start-up report on standard output: where everything is. The last
+/// line, `listening on https://ADDR`, says the broker is ready.
+fn report(
+    config: &Config,
+    config_file: Option<&Path>,
+    files: &PkiFiles,
+    mode: &PkiMode,
+    policy: &PolicyEngine,
+    local: SocketAddr,
+) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "concord broker {}", env!("CARGO_PKG_VERSION"))?;
+    if let Some(file) = config_file {
+        writeln!(out, "  config:       {}", file.display())?;
+    }
+    writeln!(
+        out,
+        "  data:         {} (database {})",
+        config.data_dir.display(),
+        config.database_url
+    )?;
+    match mode {
+        PkiMode::Development { dir, created } => {
+            writeln!(
+                out,
+                "  pki:          {} (development PKI{})",
+                dir.display(),
+                if *created { ", created now" } else { "" }
+            )?;
+            writeln!(
+                out,
+                "  clients:      {} (<user>.pem and <user>.key)",
+                dir.join("clients").display()
+            )?;
+        }
+        PkiMode::Configured => {
+            writeln!(
+                out,
+                "  pki:          CA {}, server {} ([pki] table{})",
+                files.ca_cert.display(),
+                files.server_cert.display(),
+                match files.crl_files.len() {
+                    0 => String::new(),
+                    n => format!(", {n} CRL file(s)"),
+                }
+            )?;
+            writeln!(
+                out,
+                "  clients:      certificates issued by the CA in {}; the broker holds none",
+                files.ca_cert.display()
+            )?;
+        }
+    }
+    writeln!(out, "  broker key:   {}", files.broker_key.display())?;
+    writeln!(
+        out,
+        "  policy:       {} (revision {}, digest {})",
+        config.policy_dir.display(),
+        policy.bundle_revision(),
+        policy.bundle_digest()
+    )?;
+    writeln!(out, "listening on https://{local}")?;
+    out.flush()?;
+    Ok(())
+}

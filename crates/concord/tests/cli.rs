@@ -1,0 +1,382 @@
+//! The `concord` binary end to end: each test runs the built binary in its
+//! own temporary directory; the broker binds port 0 and says where it
+//! listens, so no port is shared and nothing sleeps.
+
+use std::{
+    io::{BufRead, BufReader, Read},
+    path::{Path, PathBuf},
+    process::{Child, Command, Output, Stdio},
+    sync::{Arc, Mutex, mpsc},
+    thread,
+    time::Duration,
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_concord");
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The binary, run in `dir`, with no `CONCORD_*` variables of the caller's.
+fn concord(dir: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir).env_remove("RUST_LOG");
+    for (name, _) in std::env::vars() {
+        if name.starts_with("CONCORD_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd
+}
+
+fn run(cmd: &mut Command) -> (Output, String, String) {
+    let out = cmd.output().expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out, stdout, stderr)
+}
+
+#[test]
+fn help_lists_the_subcommands() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (out, stdout, _) = run(concord(tmp.path()).arg("--help"));
+    assert!(out.status.success());
+    for sub in ["serve", "pki", "push", "policy"] {
+        assert!(
+            stdout.lines().any(|l| l.trim_start().starts_with(sub)),
+            "{sub} missing from:\n{stdout}"
+        );
+    }
+    let (out, stdout, _) = run(concord(tmp.path()).args(["push", "--help"]));
+    assert!(out.status.success());
+    assert!(stdout.contains("Token CSV format"), "{stdout}");
+}
+
+#[test]
+fn pki_init_writes_once_and_refuses_to_overwrite() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("pki");
+    let partnership = repo().join("policies/data/partnership.json");
+    let init = || {
+        let mut cmd = concord(tmp.path());
+        cmd.args(["pki", "init", "--dir"])
+            .arg(&dir)
+            .arg("--partnership")
+            .arg(&partnership)
+            .args(["--host", "broker.internal"]);
+        run(&mut cmd)
+    };
+    let (out, stdout, stderr) = init();
+    assert!(out.status.success(), "{stderr}");
+    for file in [
+        "ca.pem",
+        "ca.key",
+        "server.pem",
+        "server.key",
+        "keys/broker.json",
+        "keys/linkage.json",
+        "keys/audit.json",
+        "clients/mps-cw-push.pem",
+        "clients/mps-cw-push.key",
+    ] {
+        assert!(dir.join(file).is_file(), "{file} was not written");
+    }
+    assert!(
+        stdout.contains("mps-cw-push@mps-cw (push_agent)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("broker.internal"), "{stdout}");
+    // Paths only: no key material.
+    assert!(!stdout.contains("PRIVATE KEY") && !stdout.contains("secret_hex"));
+
+    let ca_before = std::fs::read(dir.join("ca.pem")).unwrap();
+    let (out, _, stderr) = init();
+    assert!(!out.status.success());
+    assert!(stderr.contains("ca.pem already exists"), "{stderr}");
+    assert_eq!(std::fs::read(dir.join("ca.pem")).unwrap(), ca_before);
+}
+
+#[test]
+fn policy_test_runs_the_shipped_bundle() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (out, stdout, stderr) = run(concord(tmp.path())
+        .args(["policy", "test", "--dir"])
+        .arg(repo().join("policies")));
+    assert!(out.status.success(), "{stdout}{stderr}");
+    let last = stdout.lines().last().unwrap_or_default();
+    assert!(
+        last.contains("passed") && last.ends_with(" 0 failed"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn serve_refuses_a_bad_configuration_by_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (out, _, stderr) = run(concord(tmp.path()).args(["serve", "--listen", "nowhere"]));
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("config: --listen \"nowhere\" is not a socket address"),
+        "{stderr}"
+    );
+    std::fs::write(tmp.path().join("concord.toml"), "lisen = \"127.0.0.1:1\"\n").unwrap();
+    let (out, _, stderr) = run(concord(tmp.path()).arg("serve"));
+    assert!(!out.status.success());
+    assert!(stderr.contains("unknown field `lisen`"), "{stderr}");
+    assert!(
+        !tmp.path().join(".concord").exists(),
+        "nothing is created before the configuration is valid"
+    );
+}
+
+#[test]
+fn serve_refuses_a_pki_table_naming_every_missing_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("concord.toml"),
+        "[pki]\nca_cert = \"ca.pem\"\nserver_cert = \"server.pem\"\nserver_key = \"server.key\"\nbroker_key = \"broker.json\"\n",
+    )
+    .unwrap();
+    std::fs::write(tmp.path().join("ca.pem"), "not really").unwrap();
+    let (out, _, stderr) = run(concord(tmp.path())
+        .args(["serve", "--listen", "127.0.0.1:0", "--policy-dir"])
+        .arg(repo().join("policies")));
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("3 PKI file(s) missing or unreadable"),
+        "{stderr}"
+    );
+    for key in ["pki.server_cert", "pki.server_key", "pki.broker_key"] {
+        assert!(stderr.contains(key), "{key} not named in {stderr}");
+    }
+    assert!(
+        !tmp.path().join(".concord/pki").exists(),
+        "a [pki] table never creates keys"
+    );
+}
+
+/// A running `concord serve`: stopped with SIGTERM by [`Broker::stop`], and
+/// killed if a test fails first.
+struct Broker {
+    child: Option<Child>,
+    port: u16,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Broker {
+    fn start(dir: &Path) -> Broker {
+        let mut child = concord(dir)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.join("data"))
+            .arg("--policy-dir")
+            .arg(repo().join("policies"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("concord serve starts");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut err = child.stderr.take().unwrap();
+        let sink = stderr.clone();
+        thread::spawn(move || {
+            let mut buf = String::new();
+            let _ = err.read_to_string(&mut buf);
+            sink.lock().unwrap().push_str(&buf);
+        });
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut seen = Vec::new();
+        let port = loop {
+            let Some(Ok(line)) = lines.next() else {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "concord serve ended before listening:\n{}\n{}",
+                    seen.join("\n"),
+                    stderr.lock().unwrap()
+                );
+            };
+            if let Some(addr) = line.strip_prefix("listening on https://127.0.0.1:") {
+                break addr.parse::<u16>().expect("a port");
+            }
+            seen.push(line);
+        };
+        let startup = seen.join("\n");
+        assert!(startup.contains("created a development PKI"), "{startup}");
+        assert!(startup.contains("sqlite:"), "{startup}");
+        assert!(startup.contains("revision"), "{startup}");
+        // Keep draining stdout so the broker never blocks on it.
+        thread::spawn(move || lines.for_each(drop));
+        Broker {
+            child: Some(child),
+            port,
+            stderr,
+        }
+    }
+
+    /// SIGTERM, then wait (at most a minute) for a clean exit.
+    fn stop(mut self) -> String {
+        let mut child = self.child.take().unwrap();
+        let pid = child.id().to_string();
+        let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(status.success());
+        let (tx, rx) = mpsc::channel();
+        let waiter = thread::spawn(move || {
+            let _ = tx.send(child.wait());
+        });
+        let Ok(exit) = rx.recv_timeout(Duration::from_secs(60)) else {
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+            panic!("concord serve did not stop within a minute of SIGTERM");
+        };
+        waiter.join().unwrap();
+        assert!(
+            exit.unwrap().success(),
+            "concord serve exited with an error"
+        );
+        self.stderr.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn push(dir: &Path, port: u16, user: &str, extract_id: &str) -> (Output, String, String) {
+    run(concord(dir)
+        .arg("push")
+        .arg("--tokens")
+        .arg(repo().join("deploy/examples/police-2026-10.tokens.csv"))
+        .args(["--source", "police", "--extract-id", extract_id])
+        .args(["--period", "2026-10", "--mode", "snapshot"])
+        .arg("--broker")
+        .arg(format!("https://localhost:{port}"))
+        .arg("--pki")
+        .arg(dir.join("data/pki"))
+        .args(["--user", user]))
+}
+
+#[test]
+fn serve_then_push_the_example_extract() {
+    let tmp = tempfile::tempdir().unwrap();
+    let broker = Broker::start(tmp.path());
+
+    let (out, stdout, stderr) = push(tmp.path(), broker.port, "mps-cw-push", "t1");
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("extract t1 of police"), "{stdout}");
+    assert!(stdout.contains("accepted"), "{stdout}");
+    assert!(!stdout.contains("already accepted"), "{stdout}");
+    let count = |text: &str, what: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(what))
+            .map(|n| n.trim().to_owned())
+    };
+    assert_eq!(count(&stdout, "stored:").as_deref(), Some("5"), "{stdout}");
+    assert_eq!(
+        count(&stdout, "received:").as_deref(),
+        Some("5"),
+        "{stdout}"
+    );
+    let digest = count(&stdout, "stored digest:").unwrap();
+    assert_eq!(digest.len(), 64, "{stdout}");
+
+    // The same extract again: the stored receipt, marked as such.
+    let (out, again, stderr) = push(tmp.path(), broker.port, "mps-cw-push", "t1");
+    assert!(out.status.success(), "{again}{stderr}");
+    assert!(
+        again.contains("(already accepted: this is the stored receipt)"),
+        "{again}"
+    );
+    assert_eq!(count(&again, "stored digest:").unwrap(), digest);
+
+    // Children's services may not push police data.
+    let (out, stdout, stderr) = push(tmp.path(), broker.port, "rbkc-childrens-push", "t2");
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stderr.contains("PermissionDenied"), "{stderr}");
+    assert!(
+        stderr.contains("rbkc-childrens may not push source police"),
+        "{stderr}"
+    );
+
+    let log = broker.stop();
+    assert!(
+        log.contains("shutting down: letting in-flight extracts finish"),
+        "{log}"
+    );
+    // The broker's log never holds a token or source reference it was sent.
+    let tokens =
+        std::fs::read_to_string(repo().join("deploy/examples/police-2026-10.tokens.csv")).unwrap();
+    let first_ref = tokens.lines().nth(1).unwrap().split(',').next().unwrap();
+    assert!(!log.contains(first_ref));
+}
+
+#[test]
+fn a_bad_token_file_sends_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("bad.csv");
+    std::fs::write(
+        &file,
+        "source_ref,kind,event_date,ward_code\nnothex,crime,2026-10-03,E05009391\n",
+    )
+    .unwrap();
+    // No broker at all: the file is refused before any connection is tried.
+    let (out, _, stderr) = run(concord(tmp.path())
+        .arg("push")
+        .arg("--tokens")
+        .arg(&file)
+        .args([
+            "--source",
+            "police",
+            "--extract-id",
+            "t1",
+            "--period",
+            "2026-10",
+        ])
+        .args(["--mode", "snapshot", "--linkage-key-id", "lk-2026a"])
+        .args([
+            "--ca",
+            "/nonexistent/ca.pem",
+            "--cert",
+            "/nonexistent/c.pem",
+        ])
+        .args(["--key", "/nonexistent/c.key"]));
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("cannot read the CA certificate"),
+        "{stderr}"
+    );
+
+    let pki = tmp.path().join("pki");
+    let (out, _, stderr) = run(concord(tmp.path())
+        .args(["pki", "init", "--dir"])
+        .arg(&pki)
+        .arg("--partnership")
+        .arg(repo().join("policies/data/partnership.json")));
+    assert!(out.status.success(), "{stderr}");
+    let (out, _, stderr) = run(concord(tmp.path())
+        .arg("push")
+        .arg("--tokens")
+        .arg(&file)
+        .args([
+            "--source",
+            "police",
+            "--extract-id",
+            "t1",
+            "--period",
+            "2026-10",
+        ])
+        .args(["--mode", "snapshot", "--broker", "https://localhost:1"])
+        .arg("--pki")
+        .arg(&pki)
+        .args(["--user", "mps-cw-push"]));
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("line 2, column source_ref: must be 64 hex characters"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nothing was sent"), "{stderr}");
+    assert!(!stderr.contains("nothex"), "{stderr}");
+    assert!(!stderr.contains("cannot reach the broker"), "{stderr}");
+}
