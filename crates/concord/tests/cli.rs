@@ -2,39 +2,11 @@
 //! own temporary directory; the broker binds port 0 and says where it
 //! listens, so no port is shared and nothing sleeps.
 
-use std::{
-    io::{BufRead, BufReader, Read},
-    path::{Path, PathBuf},
-    process::{Child, Command, Output, Stdio},
-    sync::{Arc, Mutex, mpsc},
-    thread,
-    time::Duration,
-};
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_concord");
+use std::{path::Path, process::Output};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The binary, run in `dir`, with no `CONCORD_*` variables of the caller's.
-fn concord(dir: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.current_dir(dir).env_remove("RUST_LOG");
-    for (name, _) in std::env::vars() {
-        if name.starts_with("CONCORD_") {
-            cmd.env_remove(name);
-        }
-    }
-    cmd
-}
-
-fn run(cmd: &mut Command) -> (Output, String, String) {
-    let out = cmd.output().expect("the binary runs");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    (out, stdout, stderr)
-}
+use common::{Broker, concord, repo, run};
 
 #[test]
 fn help_lists_the_subcommands() {
@@ -155,95 +127,6 @@ fn serve_refuses_a_pki_table_naming_every_missing_file() {
     );
 }
 
-/// A running `concord serve`: stopped with SIGTERM by [`Broker::stop`], and
-/// killed if a test fails first.
-struct Broker {
-    child: Option<Child>,
-    port: u16,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Broker {
-    fn start(dir: &Path) -> Broker {
-        let mut child = concord(dir)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.join("data"))
-            .arg("--policy-dir")
-            .arg(repo().join("policies"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("concord serve starts");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let mut err = child.stderr.take().unwrap();
-        let sink = stderr.clone();
-        thread::spawn(move || {
-            let mut buf = String::new();
-            let _ = err.read_to_string(&mut buf);
-            sink.lock().unwrap().push_str(&buf);
-        });
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut seen = Vec::new();
-        let port = loop {
-            let Some(Ok(line)) = lines.next() else {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "concord serve ended before listening:\n{}\n{}",
-                    seen.join("\n"),
-                    stderr.lock().unwrap()
-                );
-            };
-            if let Some(addr) = line.strip_prefix("listening on https://127.0.0.1:") {
-                break addr.parse::<u16>().expect("a port");
-            }
-            seen.push(line);
-        };
-        let startup = seen.join("\n");
-        assert!(startup.contains("created a development PKI"), "{startup}");
-        assert!(startup.contains("sqlite:"), "{startup}");
-        assert!(startup.contains("revision"), "{startup}");
-        // Keep draining stdout so the broker never blocks on it.
-        thread::spawn(move || lines.for_each(drop));
-        Broker {
-            child: Some(child),
-            port,
-            stderr,
-        }
-    }
-
-    /// SIGTERM, then wait (at most a minute) for a clean exit.
-    fn stop(mut self) -> String {
-        let mut child = self.child.take().unwrap();
-        let pid = child.id().to_string();
-        let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        assert!(status.success());
-        let (tx, rx) = mpsc::channel();
-        let waiter = thread::spawn(move || {
-            let _ = tx.send(child.wait());
-        });
-        let Ok(exit) = rx.recv_timeout(Duration::from_secs(60)) else {
-            let _ = Command::new("kill").args(["-KILL", &pid]).status();
-            panic!("concord serve did not stop within a minute of SIGTERM");
-        };
-        waiter.join().unwrap();
-        assert!(
-            exit.unwrap().success(),
-            "concord serve exited with an error"
-        );
-        self.stderr.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
 fn push(dir: &Path, port: u16, user: &str, extract_id: &str) -> (Output, String, String) {
     run(concord(dir)
         .arg("push")
@@ -262,6 +145,10 @@ fn push(dir: &Path, port: u16, user: &str, extract_id: &str) -> (Output, String,
 fn serve_then_push_the_example_extract() {
     let tmp = tempfile::tempdir().unwrap();
     let broker = Broker::start(tmp.path());
+    let startup = &broker.startup;
+    assert!(startup.contains("created a development PKI"), "{startup}");
+    assert!(startup.contains("sqlite:"), "{startup}");
+    assert!(startup.contains("revision"), "{startup}");
 
     let (out, stdout, stderr) = push(tmp.path(), broker.port, "mps-cw-push", "t1");
     assert!(out.status.success(), "{stdout}{stderr}");
