@@ -234,6 +234,7 @@ vocabulary!(
         PhSnDob = 9, "phsn_dob";
         PhFnSn = 10, "phfn_sn";
         SnDobSwap = 11, "sn_dobswap";
+        NamesDob = 12, "names_dob";
     }
 );
 
