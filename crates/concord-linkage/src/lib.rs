@@ -1,0 +1,92 @@
+//! Record linkage for Concord: which records, from which agencies, belong
+//! to one person, judged only from their match-key pseudonyms (DESIGN §2).
+//! No I/O: the broker runs this after each committed extract, and the
+//! offline `concord link` command runs the same code over token files.
+//!
+//! # Tiers
+//!
+//! 1. **Strong keys.** Records sharing an `nhs` or `pnc` pseudonym are the
+//!    same person. **Deterministic cascade**: records agreeing exactly on at
+//!    least two of `fn_sn`, `fn_dob`, `sn_dob` (so forename, surname and
+//!    date of birth are all identical; the postcode may differ, since people
+//!    move), or on `names_dob` (the same, with the names recorded the wrong
+//!    way round), are the same person.
+//! 2. **Scored** (Fellegi–Sunter). The six pair keys are the six pairs of
+//!    four fields; each pair is a *slot* scoring the best of its agreeing
+//!    variants (`sn_dob` / `phsn_dob` / `sn_dobswap`; `fn_sn` / `phfn_sn`),
+//!    so one field is not counted
+//!    thrice. Agreement weighs `log2(m / u)` with `u = count / N`: `count`
+//!    the records carrying that pseudonym, `N` the records carrying the key
+//!    (at least [`LinkConfig::min_population`]), `m` per key in
+//!    [`LinkConfig::m`]. Disagreement (both records hold the key, with
+//!    different values) weighs `log2(1 - m)`; a missing key weighs nothing.
+//!    `score >= upper` is `Linked` only if the agreeing slots cover the
+//!    forename and the date of birth; otherwise, and for
+//!    `lower <= score < upper`, the pair is `Possible`: queued for review,
+//!    never merged silently. Below `lower`: unlinked.
+//!
+//! A placeholder-like pseudonym (carried by more than
+//! [`LinkConfig::frequent_token_cap`] records) is neither used for blocking
+//! nor scored, and is counted in [`LinkStats::frequent_tokens`].
+//!
+//! # Clustering and anti-chaining
+//!
+//! Union-find over links, strong first, then deterministic, then scored by
+//! descending score. **A cluster never holds two NHS numbers or two PNC
+//! ids**: a link that would join them is refused (and queued for review), so
+//! twins, who differ in NHS number, never merge, and a weak record that
+//! looks like both joins the one it scores best with. A pair that agrees on
+//! one strong key while the other strong key differs goes to review.
+//!
+//! # Stable ids
+//!
+//! [`Linker`] keeps the index and the assignments between runs. New people
+//! get ids from a monotonic counter; records joining a person take its id;
+//! when a delta joins existing people the smallest (oldest) id survives
+//! ([`Merge`]). [`Linker::remove`] re-checks each person that lost a record
+//! and splits it if its records no longer connect; the part with the oldest
+//! record (smallest record id: the broker's ids grow with time) keeps the id
+//! ([`Split`]). Pairs already linked are not re-scored when frequencies
+//! drift; only a removal re-checks a person. [`Linker::from_assignments`]
+//! rebuilds the state from stored rows after a restart.
+//!
+//! # The swap key
+//!
+//! mk1's `sn_dobswap` (crate `concord-matchkey`) hashes the surname with the
+//! unordered pair {date of birth, date with day and month swapped}, so two
+//! records agree on it when their dates are equal or transposed. It is a
+//! variant of the surname · date-of-birth slot, never counted on top of
+//! `sn_dob`. `names_dob` (forename and surname as an unordered pair, with the
+//! date of birth) counts only when `fn_dob` and `sn_dob` do not both agree:
+//! then it means swapped names, and links deterministically.
+
+#![forbid(unsafe_code)]
+
+mod config;
+mod hash;
+mod linker;
+mod metrics;
+mod score;
+
+pub use config::LinkConfig;
+pub use hash::TokenHasher;
+pub use linker::{
+    LinkOutcome, LinkRecord, LinkStats, Linker, Merge, PossibleMatch, RecordOutcome,
+    ReviewDecision, ReviewOutcome, Split, StoredRecord,
+};
+pub use metrics::{Metrics, pairwise_metrics};
+
+/// Why a linker operation was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LinkError {
+    #[error("record {0} is not held by the linker")]
+    UnknownRecord(u64),
+    #[error("person {0} is not held by the linker")]
+    UnknownPerson(u64),
+    #[error("record {0} appears twice in the stored assignments")]
+    DuplicateRecord(u64),
+    #[error("person id {0} is not valid (0 and u64::MAX are reserved)")]
+    InvalidPerson(u64),
+    #[error("record {record} and person {person} hold different NHS numbers or PNC ids")]
+    StrongKeyConflict { record: u64, person: u64 },
+}

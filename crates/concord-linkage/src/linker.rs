@@ -1,0 +1,1092 @@
+//! The stateful linker: the token index, record → person assignments, and
+//! the nightly delta / removal / review operations.
+
+use std::{collections::hash_map::Entry, thread};
+
+use concord_core::{KeyName, Source, Token};
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::{
+    LinkError,
+    config::{LinkConfig, NK},
+    hash::TokenMap,
+    score::{Class, Weights, compare},
+};
+
+/// "No token for this key" in a record's key array.
+pub(crate) const NONE: u32 = u32::MAX;
+/// A person holding more than one value of a strong key (only possible in
+/// stored state that predates this linker's rules).
+const MULTI: u32 = u32::MAX - 1;
+/// A record not yet assigned to a person (inside `add`).
+const UNASSIGNED: u64 = u64::MAX;
+
+/// A record as the linker sees it: its id (the broker's row id, which grows
+/// with time), its source, and its match-key pseudonyms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkRecord {
+    pub id: u64,
+    pub source: Source,
+    pub tokens: Vec<(KeyName, Token)>,
+}
+
+/// A stored assignment, to rebuild a linker after a restart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRecord {
+    pub id: u64,
+    pub source: Source,
+    pub person: u64,
+    pub tokens: Vec<(KeyName, Token)>,
+}
+
+/// What happened to one record of a delta.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecordOutcome {
+    /// The record belongs to a person with other records.
+    Linked { person: u64 },
+    /// The record is a person of its own for now; it may be one of the
+    /// candidate people (person id, score), which a reviewer decides. Never
+    /// merged silently.
+    Possible {
+        person: u64,
+        candidates: Vec<(u64, f64)>,
+    },
+    /// The record is a person of its own.
+    Unlinked { person: u64 },
+    /// The record carries no tokens (an ED attendance): never linked, not
+    /// kept by the linker.
+    NoTokens,
+}
+
+impl RecordOutcome {
+    /// The person the record now belongs to.
+    pub fn person(&self) -> Option<u64> {
+        match self {
+            RecordOutcome::Linked { person }
+            | RecordOutcome::Possible { person, .. }
+            | RecordOutcome::Unlinked { person } => Some(*person),
+            RecordOutcome::NoTokens => None,
+        }
+    }
+}
+
+/// A pair for the review queue: `record` may belong to `person`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PossibleMatch {
+    pub record: u64,
+    pub person: u64,
+    pub score: f64,
+}
+
+/// Existing people joined into one: the survivor is the smallest (oldest)
+/// id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Merge {
+    pub survivor: u64,
+    pub absorbed: Vec<u64>,
+}
+
+/// A person whose records no longer connect: the part holding the oldest
+/// record kept `person`; the other parts got the new ids in `parts`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Split {
+    pub person: u64,
+    pub parts: Vec<u64>,
+}
+
+/// Counters of one operation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinkStats {
+    /// Records stored by this operation.
+    pub added: u64,
+    /// Records removed by this operation (including changed records).
+    pub removed: u64,
+    /// Records re-sent with the same tokens: nothing to do.
+    pub unchanged: u64,
+    /// Candidate pairs that were fully compared.
+    pub pairs_compared: u64,
+    /// Distinct placeholder-like pseudonyms (carried by more than
+    /// `frequent_token_cap` records) met in the delta: skipped for blocking
+    /// and scoring.
+    pub frequent_tokens: u64,
+}
+
+/// Everything an operation changed. The caller stores `records`'
+/// persons, rewrites the rows in `reassigned`, queues `possible` for
+/// review, and drops `retired` people.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LinkOutcome {
+    /// Per delta record, in input order (later duplicates of an id win).
+    pub records: Vec<(u64, RecordOutcome)>,
+    /// Review queue entries, sorted by record then person.
+    pub possible: Vec<PossibleMatch>,
+    pub merges: Vec<Merge>,
+    pub splits: Vec<Split>,
+    /// Records stored before this operation whose person changed
+    /// (record, new person), sorted by record.
+    pub reassigned: Vec<(u64, u64)>,
+    /// People left with no records.
+    pub retired: Vec<u64>,
+    pub stats: LinkStats,
+}
+
+/// A reviewer's decision, as `resolve_possible` returns it for storage and
+/// `from_assignments` takes it back. `anchor` is the oldest record of the
+/// accepted person at the time (a manual link record ↔ anchor that later
+/// splits respect); 0 for a rejection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReviewDecision {
+    pub record: u64,
+    pub person: u64,
+    pub anchor: u64,
+    pub accept: bool,
+}
+
+/// What a review decision changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewOutcome {
+    pub decision: ReviewDecision,
+    pub merge: Option<Merge>,
+    pub reassigned: Vec<(u64, u64)>,
+}
+
+pub(crate) struct Rec {
+    pub(crate) id: u64,
+    pub(crate) source: Source,
+    pub(crate) person: u64,
+    /// Token id per key code, `NONE` if absent.
+    pub(crate) keys: [u32; NK],
+}
+
+/// Inverted index: pseudonym → token id → records carrying it.
+#[derive(Default)]
+pub(crate) struct Index {
+    map: TokenMap<u32>,
+    tokens: Vec<Token>,
+    pub(crate) postings: Vec<Vec<u32>>,
+    free: Vec<u32>,
+    /// Records carrying each key.
+    pub(crate) key_n: [u64; NK],
+}
+
+impl Index {
+    fn intern(&mut self, t: Token, slot: u32) -> u32 {
+        let id = match self.map.entry(t) {
+            Entry::Occupied(e) => *e.get(),
+            Entry::Vacant(e) => {
+                let id = match self.free.pop() {
+                    Some(id) => {
+                        self.tokens[id as usize] = t;
+                        id
+                    }
+                    None => {
+                        self.tokens.push(t);
+                        self.postings.push(Vec::new());
+                        (self.tokens.len() - 1) as u32
+                    }
+                };
+                e.insert(id);
+                id
+            }
+        };
+        self.postings[id as usize].push(slot);
+        id
+    }
+
+    fn release(&mut self, id: u32, slot: u32) {
+        let p = &mut self.postings[id as usize];
+        if let Some(i) = p.iter().position(|&s| s == slot) {
+            p.swap_remove(i);
+        }
+        if p.is_empty() {
+            *p = Vec::new();
+            self.map.remove(&self.tokens[id as usize]);
+            self.free.push(id);
+        }
+    }
+}
+
+#[derive(Default)]
+struct Person {
+    slots: Vec<u32>,
+    nhs: u32,
+    pnc: u32,
+}
+
+/// Strong-key values of a cluster: at most one NHS number and one PNC id.
+#[derive(Clone, Copy)]
+struct Strong {
+    nhs: u32,
+    pnc: u32,
+}
+
+impl Strong {
+    fn of(r: &Rec) -> Strong {
+        Strong {
+            nhs: r.keys[KeyName::Nhs.code() as usize],
+            pnc: r.keys[KeyName::Pnc.code() as usize],
+        }
+    }
+
+    fn fits(self, o: Strong) -> bool {
+        let ok = |a: u32, b: u32| a == NONE || b == NONE || (a == b && a != MULTI);
+        ok(self.nhs, o.nhs) && ok(self.pnc, o.pnc)
+    }
+
+    fn join(self, o: Strong) -> Strong {
+        let j = |a: u32, b: u32| match (a, b) {
+            (NONE, x) | (x, NONE) => x,
+            (x, y) if x == y => x,
+            _ => MULTI,
+        };
+        Strong {
+            nhs: j(self.nhs, o.nhs),
+            pnc: j(self.pnc, o.pnc),
+        }
+    }
+}
+
+struct Uf {
+    parent: Vec<u32>,
+    strong: Vec<Strong>,
+}
+
+impl Uf {
+    fn push(&mut self, s: Strong) -> u32 {
+        self.parent.push(self.parent.len() as u32);
+        self.strong.push(s);
+        (self.parent.len() - 1) as u32
+    }
+
+    fn find(&mut self, mut x: u32) -> u32 {
+        while self.parent[x as usize] != x {
+            let p = self.parent[x as usize];
+            self.parent[x as usize] = self.parent[p as usize];
+            x = p;
+        }
+        x
+    }
+
+    /// Joins unless that would put two values of a strong key in one
+    /// cluster; false if refused.
+    fn union(&mut self, a: u32, b: u32) -> bool {
+        let (ra, rb) = (self.find(a), self.find(b));
+        if ra == rb {
+            return true;
+        }
+        let (sa, sb) = (self.strong[ra as usize], self.strong[rb as usize]);
+        if !sa.fits(sb) {
+            return false;
+        }
+        let (lo, hi) = if ra < rb { (ra, rb) } else { (rb, ra) };
+        self.parent[hi as usize] = lo;
+        self.strong[lo as usize] = sa.join(sb);
+        true
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Edge {
+    a: u32,
+    b: u32,
+    class: Class,
+    score: f32,
+}
+
+/// The linker's state: see the crate doc for the rules.
+pub struct Linker {
+    cfg: LinkConfig,
+    ix: Index,
+    recs: Vec<Option<Rec>>,
+    free_slots: Vec<u32>,
+    by_id: FxHashMap<u64, u32>,
+    persons: FxHashMap<u64, Person>,
+    next_person: u64,
+    /// Manual links (accepted reviews), both directions.
+    accepted: FxHashMap<u64, Vec<u64>>,
+    /// Rejected (record, person) reviews: never proposed again.
+    rejected: FxHashSet<(u64, u64)>,
+}
+
+impl Linker {
+    /// An empty linker; person ids start at 1.
+    pub fn new(cfg: LinkConfig) -> Linker {
+        Linker {
+            cfg,
+            ix: Index::default(),
+            recs: Vec::new(),
+            free_slots: Vec::new(),
+            by_id: FxHashMap::default(),
+            persons: FxHashMap::default(),
+            next_person: 1,
+            accepted: FxHashMap::default(),
+            rejected: FxHashSet::default(),
+        }
+    }
+
+    /// Rebuilds the state from stored rows, so person ids stay stable across
+    /// restarts. Nothing is re-linked: the stored persons are taken as they
+    /// are. `next_person` is the stored counter (the next fresh id is at
+    /// least that and above every stored person). Rows without tokens are
+    /// skipped.
+    pub fn from_assignments(
+        cfg: LinkConfig,
+        rows: impl IntoIterator<Item = StoredRecord>,
+        decisions: impl IntoIterator<Item = ReviewDecision>,
+        next_person: u64,
+    ) -> Result<Linker, LinkError> {
+        let mut l = Linker::new(cfg);
+        l.next_person = next_person.max(1);
+        for row in rows {
+            if row.tokens.is_empty() {
+                continue;
+            }
+            if row.person == UNASSIGNED || row.person == 0 {
+                return Err(LinkError::InvalidPerson(row.person));
+            }
+            if l.by_id.contains_key(&row.id) {
+                return Err(LinkError::DuplicateRecord(row.id));
+            }
+            let slot = l.insert(row.id, row.source, &row.tokens, row.person);
+            let strong = Strong::of(l.rec(slot));
+            let p = l.persons.entry(row.person).or_insert_with(|| Person {
+                slots: Vec::new(),
+                nhs: NONE,
+                pnc: NONE,
+            });
+            p.slots.push(slot);
+            let s = Strong {
+                nhs: p.nhs,
+                pnc: p.pnc,
+            }
+            .join(strong);
+            (p.nhs, p.pnc) = (s.nhs, s.pnc);
+            l.next_person = l.next_person.max(row.person + 1);
+        }
+        for d in decisions {
+            if d.accept {
+                l.add_manual_link(d.record, d.anchor);
+            } else {
+                l.rejected.insert((d.record, d.person));
+            }
+        }
+        Ok(l)
+    }
+
+    pub fn config(&self) -> &LinkConfig {
+        &self.cfg
+    }
+
+    /// The next fresh person id (store it with the assignments).
+    pub fn next_person(&self) -> u64 {
+        self.next_person
+    }
+
+    /// Records held.
+    pub fn record_count(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// People held.
+    pub fn person_count(&self) -> usize {
+        self.persons.len()
+    }
+
+    pub fn person_of(&self, record: u64) -> Option<u64> {
+        self.by_id.get(&record).map(|&s| self.rec(s).person)
+    }
+
+    /// A person's record ids, ascending.
+    pub fn records_of(&self, person: u64) -> Option<Vec<u64>> {
+        self.persons.get(&person).map(|p| {
+            let mut v: Vec<u64> = p.slots.iter().map(|&s| self.rec(s).id).collect();
+            v.sort_unstable();
+            v
+        })
+    }
+
+    /// Every (record, person), sorted by record.
+    pub fn assignments(&self) -> Vec<(u64, u64)> {
+        let mut v: Vec<(u64, u64)> = self
+            .recs
+            .iter()
+            .flatten()
+            .map(|r| (r.id, r.person))
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// The source a stored record came from.
+    pub fn source_of(&self, record: u64) -> Option<Source> {
+        self.by_id.get(&record).map(|&s| self.rec(s).source)
+    }
+
+    fn rec(&self, slot: u32) -> &Rec {
+        self.recs[slot as usize].as_ref().expect("live slot")
+    }
+
+    fn rec_mut(&mut self, slot: u32) -> &mut Rec {
+        self.recs[slot as usize].as_mut().expect("live slot")
+    }
+
+    fn fresh_person(&mut self) -> u64 {
+        let p = self.next_person;
+        self.next_person += 1;
+        p
+    }
+
+    fn insert(&mut self, id: u64, source: Source, tokens: &[(KeyName, Token)], person: u64) -> u32 {
+        let slot = match self.free_slots.pop() {
+            Some(s) => s,
+            None => {
+                self.recs.push(None);
+                (self.recs.len() - 1) as u32
+            }
+        };
+        let mut keys = [NONE; NK];
+        for (k, t) in tokens {
+            let i = k.code() as usize;
+            if keys[i] != NONE {
+                // A key twice: the last one counts (validation forbids it).
+                self.ix.release(keys[i], slot);
+                self.ix.key_n[i] -= 1;
+            }
+            keys[i] = self.ix.intern(*t, slot);
+            self.ix.key_n[i] += 1;
+        }
+        self.recs[slot as usize] = Some(Rec {
+            id,
+            source,
+            person,
+            keys,
+        });
+        self.by_id.insert(id, slot);
+        slot
+    }
+
+    fn same_tokens(&self, slot: u32, source: Source, tokens: &[(KeyName, Token)]) -> bool {
+        let r = self.rec(slot);
+        if r.source != source {
+            return false;
+        }
+        let mut keys = [None; NK];
+        for (k, t) in tokens {
+            keys[k.code() as usize] = Some(*t);
+        }
+        (0..NK).all(|i| {
+            let have = (r.keys[i] != NONE).then(|| self.ix.tokens[r.keys[i] as usize]);
+            have == keys[i]
+        })
+    }
+
+    fn add_manual_link(&mut self, a: u64, b: u64) {
+        if a == b {
+            return;
+        }
+        self.accepted.entry(a).or_default().push(b);
+        self.accepted.entry(b).or_default().push(a);
+    }
+
+    /// Links a delta into the state. A record id already held with the same
+    /// source and tokens is left as it is; with other tokens it is removed
+    /// and linked afresh; without tokens it is removed (never linked).
+    pub fn add(&mut self, records: impl IntoIterator<Item = LinkRecord>) -> LinkOutcome {
+        let mut out = LinkOutcome::default();
+        // Later duplicates of an id win.
+        let mut input: Vec<LinkRecord> = records.into_iter().collect();
+        {
+            let mut last: FxHashMap<u64, usize> = FxHashMap::default();
+            for (i, r) in input.iter().enumerate() {
+                last.insert(r.id, i);
+            }
+            if last.len() != input.len() {
+                let mut i = 0;
+                input.retain(|r| {
+                    let keep = last[&r.id] == i;
+                    i += 1;
+                    keep
+                });
+            }
+        }
+        let mut to_remove = Vec::new();
+        let mut fresh: Vec<&LinkRecord> = Vec::new();
+        // Index in `out.records` for each fresh record (filled after linking).
+        let mut fresh_pos = Vec::new();
+        for r in &input {
+            match self.by_id.get(&r.id) {
+                Some(&slot) if self.same_tokens(slot, r.source, &r.tokens) => {
+                    out.stats.unchanged += 1;
+                    let person = self.rec(slot).person;
+                    let o = if self.persons[&person].slots.len() > 1 {
+                        RecordOutcome::Linked { person }
+                    } else {
+                        RecordOutcome::Unlinked { person }
+                    };
+                    out.records.push((r.id, o));
+                    continue;
+                }
+                Some(_) => to_remove.push(r.id),
+                None => {}
+            }
+            if r.tokens.is_empty() {
+                out.records.push((r.id, RecordOutcome::NoTokens));
+            } else {
+                fresh_pos.push(out.records.len());
+                out.records.push((r.id, RecordOutcome::NoTokens));
+                fresh.push(r);
+            }
+        }
+        if !to_remove.is_empty() {
+            self.remove_into(&to_remove, &mut out);
+        }
+        if fresh.is_empty() {
+            out.reassigned.sort_unstable();
+            return out;
+        }
+        let new: Vec<u32> = fresh
+            .iter()
+            .map(|r| self.insert(r.id, r.source, &r.tokens, UNASSIGNED))
+            .collect();
+        out.stats.added = new.len() as u64;
+
+        let w = Weights::new(&self.ix, &self.cfg);
+        let mut frequent: FxHashSet<u32> = FxHashSet::default();
+        for &s in &new {
+            for &t in &self.rec(s).keys {
+                if t != NONE && self.ix.postings[t as usize].len() > w.cap {
+                    frequent.insert(t);
+                }
+            }
+        }
+        out.stats.frequent_tokens = frequent.len() as u64;
+
+        let (edges, compared) = self.score_new(&new, &w);
+        out.stats.pairs_compared = compared;
+        self.cluster(&new, edges, &mut out);
+        for (pos, &slot) in fresh_pos.iter().zip(&new) {
+            let r = self.rec(slot);
+            let person = r.person;
+            let candidates: Vec<(u64, f64)> = out
+                .possible
+                .iter()
+                .filter(|p| p.record == r.id)
+                .map(|p| (p.person, p.score))
+                .collect();
+            out.records[*pos].1 = if self.persons[&person].slots.len() > 1 {
+                RecordOutcome::Linked { person }
+            } else if !candidates.is_empty() {
+                RecordOutcome::Possible { person, candidates }
+            } else {
+                RecordOutcome::Unlinked { person }
+            };
+        }
+        out.reassigned.sort_unstable();
+        out
+    }
+
+    /// Candidate generation by blocking on shared pseudonyms (the inverted
+    /// index), then full comparison of the pairs that can reach a link or
+    /// the review queue. Pairs of two new records are seen once.
+    fn score_new(&self, new: &[u32], w: &Weights) -> (Vec<Edge>, u64) {
+        let mut is_new = vec![false; self.recs.len()];
+        for &s in new {
+            is_new[s as usize] = true;
+        }
+        let threads = match self.cfg.threads {
+            0 => thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+        .clamp(1, 64);
+        let threads = if new.len() < 4096 { 1 } else { threads };
+        let work = |part: usize| -> (Vec<Edge>, u64) {
+            let n = self.recs.len();
+            let mut stamp = vec![u32::MAX; n];
+            let mut wsum = vec![0f32; n];
+            let mut flags = vec![0u8; n];
+            let mut touched: Vec<u32> = Vec::new();
+            let mut edges = Vec::new();
+            let mut compared = 0u64;
+            for (i, &r) in new.iter().enumerate().skip(part).step_by(threads) {
+                let rec = self.rec(r);
+                let epoch = i as u32;
+                touched.clear();
+                for k in KeyName::ALL {
+                    let t = rec.keys[k.code() as usize];
+                    if t == NONE {
+                        continue;
+                    }
+                    let post = &self.ix.postings[t as usize];
+                    if post.len() > w.cap {
+                        continue;
+                    }
+                    let wt = w.agree(*k, post.len()) as f32;
+                    let bit = if k.is_strong() {
+                        0x80
+                    } else if matches!(k, KeyName::FnSn | KeyName::FnDob | KeyName::SnDob) {
+                        1
+                    } else if *k == KeyName::NamesDob {
+                        2
+                    } else {
+                        0
+                    };
+                    for &s in post {
+                        if s == r || (is_new[s as usize] && s > r) {
+                            continue;
+                        }
+                        let su = s as usize;
+                        if stamp[su] != epoch {
+                            stamp[su] = epoch;
+                            wsum[su] = 0.0;
+                            flags[su] = 0;
+                            touched.push(s);
+                        }
+                        wsum[su] += wt;
+                        flags[su] = (flags[su] | (bit & 0x80)) + (bit & 3);
+                    }
+                }
+                for &s in &touched {
+                    let su = s as usize;
+                    let f = flags[su];
+                    if f & 0x80 == 0 && (f & 0x7f) < 2 && f64::from(wsum[su]) < w.lower {
+                        continue;
+                    }
+                    compared += 1;
+                    let v = compare(rec, self.rec(s), &self.ix, w);
+                    if let Some(class) = v.class {
+                        edges.push(Edge {
+                            a: r,
+                            b: s,
+                            class,
+                            score: v.score as f32,
+                        });
+                    }
+                }
+            }
+            (edges, compared)
+        };
+        if threads == 1 {
+            return work(0);
+        }
+        let parts: Vec<(Vec<Edge>, u64)> = thread::scope(|sc| {
+            let hs: Vec<_> = (0..threads).map(|p| sc.spawn(move || work(p))).collect();
+            hs.into_iter()
+                .map(|h| h.join().expect("scoring thread panicked"))
+                .collect()
+        });
+        let mut edges = Vec::with_capacity(parts.iter().map(|p| p.0.len()).sum());
+        let mut compared = 0;
+        for (e, c) in parts {
+            edges.extend(e);
+            compared += c;
+        }
+        (edges, compared)
+    }
+
+    /// Union-find over the links of the delta: new records and the existing
+    /// people they touch. Strong links first, then deterministic, then
+    /// scored by descending score; a link that would put two NHS numbers or
+    /// two PNC ids into one cluster is refused and queued for review.
+    fn cluster(&mut self, new: &[u32], mut edges: Vec<Edge>, out: &mut LinkOutcome) {
+        let mut uf = Uf {
+            parent: Vec::with_capacity(new.len()),
+            strong: Vec::with_capacity(new.len()),
+        };
+        let mut local: FxHashMap<u32, u32> = FxHashMap::default();
+        local.reserve(new.len());
+        for &s in new {
+            let n = uf.push(Strong::of(self.rec(s)));
+            local.insert(s, n);
+        }
+        let mut person_node: FxHashMap<u64, u32> = FxHashMap::default();
+        for e in &mut edges {
+            // Put the new record first.
+            if !local.contains_key(&e.a) {
+                std::mem::swap(&mut e.a, &mut e.b);
+            }
+        }
+        let key = |e: &Edge, l: &Linker| {
+            let (x, y) = (l.rec(e.a).id, l.rec(e.b).id);
+            (
+                e.class,
+                std::cmp::Reverse(OrdF32(e.score)),
+                x.min(y),
+                x.max(y),
+            )
+        };
+        edges.sort_by_cached_key(|e| key(e, self));
+        let mut maybe: Vec<(u32, u32, f64)> = Vec::new();
+        for e in &edges {
+            if e.class == Class::Possible {
+                maybe.push((e.a, e.b, f64::from(e.score)));
+                continue;
+            }
+            let na = local[&e.a];
+            let nb = match local.get(&e.b) {
+                Some(&n) => n,
+                None => {
+                    let p = self.rec(e.b).person;
+                    if self.rejected.contains(&(self.rec(e.a).id, p)) {
+                        continue;
+                    }
+                    *person_node.entry(p).or_insert_with(|| {
+                        let ps = &self.persons[&p];
+                        uf.push(Strong {
+                            nhs: ps.nhs,
+                            pnc: ps.pnc,
+                        })
+                    })
+                }
+            };
+            if !uf.union(na, nb) {
+                maybe.push((e.a, e.b, f64::from(e.score)));
+            }
+        }
+
+        // Components, in order of their oldest new record.
+        let mut order: Vec<u32> = new.to_vec();
+        order.sort_unstable_by_key(|&s| self.rec(s).id);
+        let mut comp_of_root: FxHashMap<u32, usize> = FxHashMap::default();
+        let mut comps: Vec<(Vec<u64>, Vec<u32>)> = Vec::new();
+        for &s in &order {
+            let root = uf.find(local[&s]);
+            let c = *comp_of_root.entry(root).or_insert_with(|| {
+                comps.push((Vec::new(), Vec::new()));
+                comps.len() - 1
+            });
+            comps[c].1.push(s);
+        }
+        for (&p, &node) in &person_node {
+            let root = uf.find(node);
+            if let Some(&c) = comp_of_root.get(&root) {
+                comps[c].0.push(p);
+            }
+        }
+        for (mut people, slots) in comps {
+            let pid = if people.is_empty() {
+                let p = self.fresh_person();
+                self.persons.insert(
+                    p,
+                    Person {
+                        slots: Vec::new(),
+                        nhs: NONE,
+                        pnc: NONE,
+                    },
+                );
+                p
+            } else {
+                people.sort_unstable();
+                let survivor = people[0];
+                if people.len() > 1 {
+                    for &gone in &people[1..] {
+                        self.absorb(survivor, gone, &mut out.reassigned);
+                    }
+                    out.merges.push(Merge {
+                        survivor,
+                        absorbed: people[1..].to_vec(),
+                    });
+                }
+                survivor
+            };
+            for s in slots {
+                let st = Strong::of(self.rec(s));
+                self.rec_mut(s).person = pid;
+                let p = self.persons.get_mut(&pid).expect("person");
+                p.slots.push(s);
+                let j = Strong {
+                    nhs: p.nhs,
+                    pnc: p.pnc,
+                }
+                .join(st);
+                (p.nhs, p.pnc) = (j.nhs, j.pnc);
+            }
+        }
+
+        // The review queue.
+        let mut best: FxHashMap<(u64, u64), f64> = FxHashMap::default();
+        for (a, b, score) in maybe {
+            let (ra, rb) = (self.rec(a), self.rec(b));
+            if ra.person == rb.person {
+                continue;
+            }
+            // Both new: the newer record is queued against the older's person.
+            let (rec, person) = if local.contains_key(&b) && rb.id > ra.id {
+                (rb.id, ra.person)
+            } else {
+                (ra.id, rb.person)
+            };
+            if self.rejected.contains(&(rec, person)) {
+                continue;
+            }
+            let e = best.entry((rec, person)).or_insert(f64::NEG_INFINITY);
+            *e = e.max(score);
+        }
+        let mut possible: Vec<PossibleMatch> = best
+            .into_iter()
+            .map(|((record, person), score)| PossibleMatch {
+                record,
+                person,
+                score,
+            })
+            .collect();
+        possible.sort_by(|x, y| (x.record, x.person).cmp(&(y.record, y.person)));
+        out.possible = possible;
+    }
+
+    /// Moves every record of `gone` into `survivor`.
+    fn absorb(&mut self, survivor: u64, gone: u64, reassigned: &mut Vec<(u64, u64)>) {
+        let g = self.persons.remove(&gone).expect("absorbed person");
+        for &s in &g.slots {
+            let r = self.rec_mut(s);
+            r.person = survivor;
+            reassigned.push((r.id, survivor));
+        }
+        let p = self.persons.get_mut(&survivor).expect("survivor");
+        p.slots.extend_from_slice(&g.slots);
+        let j = Strong {
+            nhs: p.nhs,
+            pnc: p.pnc,
+        }
+        .join(Strong {
+            nhs: g.nhs,
+            pnc: g.pnc,
+        });
+        (p.nhs, p.pnc) = (j.nhs, j.pnc);
+    }
+
+    /// Removes records (a snapshot replaced them, a delta deleted them) and
+    /// re-links what it must: each person that lost a record is checked,
+    /// and if its remaining records no longer connect it is split; the part
+    /// with the oldest record keeps the id. Unknown ids are ignored.
+    pub fn remove(&mut self, record_ids: &[u64]) -> LinkOutcome {
+        let mut out = LinkOutcome::default();
+        self.remove_into(record_ids, &mut out);
+        out.reassigned.sort_unstable();
+        out
+    }
+
+    fn remove_into(&mut self, ids: &[u64], out: &mut LinkOutcome) {
+        let mut affected: Vec<u64> = Vec::new();
+        for id in ids {
+            let Some(slot) = self.by_id.remove(id) else {
+                continue;
+            };
+            let r = self.recs[slot as usize].take().expect("live slot");
+            for (i, &t) in r.keys.iter().enumerate() {
+                if t != NONE {
+                    self.ix.release(t, slot);
+                    self.ix.key_n[i] -= 1;
+                }
+            }
+            if let Some(p) = self.persons.get_mut(&r.person) {
+                p.slots.retain(|&s| s != slot);
+                affected.push(r.person);
+            }
+            self.free_slots.push(slot);
+            out.stats.removed += 1;
+        }
+        affected.sort_unstable();
+        affected.dedup();
+        if affected.is_empty() {
+            return;
+        }
+        let w = Weights::new(&self.ix, &self.cfg);
+        for p in affected {
+            let slots = self.persons[&p].slots.clone();
+            if slots.is_empty() {
+                self.persons.remove(&p);
+                out.retired.push(p);
+                continue;
+            }
+            self.resplit(p, slots, &w, out);
+        }
+    }
+
+    /// Recomputes which of a person's records still connect (strong,
+    /// deterministic and scored links, and accepted reviews).
+    fn resplit(&mut self, person: u64, slots: Vec<u32>, w: &Weights, out: &mut LinkOutcome) {
+        let mut uf = Uf {
+            parent: Vec::new(),
+            strong: Vec::new(),
+        };
+        for &s in &slots {
+            uf.push(Strong::of(self.rec(s)));
+        }
+        let pos: FxHashMap<u64, u32> = slots
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| (self.rec(s).id, i as u32))
+            .collect();
+        for i in 0..slots.len() {
+            let a = self.rec(slots[i]);
+            if let Some(anchors) = self.accepted.get(&a.id) {
+                for b in anchors {
+                    if let Some(&j) = pos.get(b) {
+                        uf.parent_join(i as u32, j);
+                    }
+                }
+            }
+            for (j, &sb) in slots.iter().enumerate().skip(i + 1) {
+                if uf.find(i as u32) == uf.find(j as u32) {
+                    continue;
+                }
+                let v = compare(a, self.rec(sb), &self.ix, w);
+                if matches!(
+                    v.class,
+                    Some(Class::Strong | Class::Deterministic | Class::Scored)
+                ) {
+                    uf.parent_join(i as u32, j as u32);
+                }
+            }
+        }
+        let mut parts: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
+        for (i, &s) in slots.iter().enumerate() {
+            parts.entry(uf.find(i as u32)).or_default().push(s);
+        }
+        let mut parts: Vec<Vec<u32>> = parts.into_values().collect();
+        let oldest = |l: &Linker, v: &Vec<u32>| v.iter().map(|&s| l.rec(s).id).min();
+        parts.sort_by_cached_key(|v| oldest(self, v));
+        let mut rest = parts.into_iter();
+        let keep = rest.next().expect("a part");
+        let mut new_ids = Vec::new();
+        for part in rest {
+            let np = self.fresh_person();
+            new_ids.push(np);
+            let mut st = Strong {
+                nhs: NONE,
+                pnc: NONE,
+            };
+            for &s in &part {
+                st = st.join(Strong::of(self.rec(s)));
+                let r = self.rec_mut(s);
+                r.person = np;
+                out.reassigned.push((r.id, np));
+            }
+            self.persons.insert(
+                np,
+                Person {
+                    slots: part,
+                    nhs: st.nhs,
+                    pnc: st.pnc,
+                },
+            );
+        }
+        let mut st = Strong {
+            nhs: NONE,
+            pnc: NONE,
+        };
+        for &s in &keep {
+            st = st.join(Strong::of(self.rec(s)));
+        }
+        let p = self.persons.get_mut(&person).expect("person");
+        p.slots = keep;
+        (p.nhs, p.pnc) = (st.nhs, st.pnc);
+        if !new_ids.is_empty() {
+            out.splits.push(Split {
+                person,
+                parts: new_ids,
+            });
+        }
+    }
+
+    /// A reviewer's decision on a possible match. Accepting merges the
+    /// record's person into `person` (the smaller id survives) and keeps a
+    /// manual link; it is refused if the two hold different NHS numbers or
+    /// PNC ids. Rejecting means the pair is never proposed again.
+    pub fn resolve_possible(
+        &mut self,
+        record: u64,
+        person: u64,
+        accept: bool,
+    ) -> Result<ReviewOutcome, LinkError> {
+        let &slot = self
+            .by_id
+            .get(&record)
+            .ok_or(LinkError::UnknownRecord(record))?;
+        let target = self
+            .persons
+            .get(&person)
+            .ok_or(LinkError::UnknownPerson(person))?;
+        if !accept {
+            self.rejected.insert((record, person));
+            return Ok(ReviewOutcome {
+                decision: ReviewDecision {
+                    record,
+                    person,
+                    anchor: 0,
+                    accept: false,
+                },
+                merge: None,
+                reassigned: Vec::new(),
+            });
+        }
+        let anchor = target
+            .slots
+            .iter()
+            .map(|&s| self.rec(s).id)
+            .min()
+            .expect("a person has records");
+        let mine = self.rec(slot).person;
+        let decision = ReviewDecision {
+            record,
+            person,
+            anchor,
+            accept: true,
+        };
+        if mine == person {
+            return Ok(ReviewOutcome {
+                decision,
+                merge: None,
+                reassigned: Vec::new(),
+            });
+        }
+        let a = &self.persons[&mine];
+        let fits = Strong {
+            nhs: a.nhs,
+            pnc: a.pnc,
+        }
+        .fits(Strong {
+            nhs: target.nhs,
+            pnc: target.pnc,
+        });
+        if !fits {
+            return Err(LinkError::StrongKeyConflict { record, person });
+        }
+        let (survivor, gone) = (mine.min(person), mine.max(person));
+        let mut reassigned = Vec::new();
+        self.absorb(survivor, gone, &mut reassigned);
+        reassigned.sort_unstable();
+        self.add_manual_link(record, anchor);
+        Ok(ReviewOutcome {
+            decision,
+            merge: Some(Merge {
+                survivor,
+                absorbed: vec![gone],
+            }),
+            reassigned,
+        })
+    }
+}
+
+impl Uf {
+    /// Joins without the strong-key check (within one existing person).
+    fn parent_join(&mut self, a: u32, b: u32) {
+        let (ra, rb) = (self.find(a), self.find(b));
+        if ra != rb {
+            let (lo, hi) = if ra < rb { (ra, rb) } else { (rb, ra) };
+            self.parent[hi as usize] = lo;
+        }
+    }
+}
+
+/// Total order on scores for sorting (scores are never NaN).
+#[derive(Clone, Copy, PartialEq, PartialOrd)]
+struct OrdF32(f32);
+
+impl Eq for OrdF32 {}
+
+impl Ord for OrdF32 {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&o.0)
+    }
+}
