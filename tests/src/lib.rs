@@ -143,11 +143,18 @@ impl TestBroker {
             crl_pems: vec![],
         })
         .expect("tls config");
+        let linkage = concord_server::linkage::Linkage::start(
+            store.clone(),
+            concord_linkage::LinkConfig::default(),
+        )
+        .await
+        .expect("linkage starts");
         let broker = Arc::new(Broker::new(
             store.clone(),
             policy,
             Arc::new(broker_key.clone()),
             limits,
+            linkage,
         ));
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let addr = listener.local_addr().expect("local addr");
@@ -175,6 +182,18 @@ impl TestBroker {
             _pg: pg,
             _dir: dir,
         }
+    }
+
+    /// Waits (without sleeping) until the linker has finished `runs` runs.
+    pub async fn wait_linked(&self, runs: u64) {
+        let mut w = self.broker.linkage.watch_runs();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            w.wait_for(|n| *n >= runs),
+        )
+        .await
+        .expect("linkage finishes")
+        .expect("linker running");
     }
 
     /// The PostgreSQL URL of this broker's database, if it runs on one.

@@ -20,7 +20,7 @@ use concord_proto::{
 use concord_store::{Begin, CommitInfo, ExtractWriter};
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::{Broker, convert, error::ServerError, identity::caller};
+use crate::{Broker, convert, error::ServerError, identity::caller, linkage::LinkJob};
 
 pub struct IngestService {
     broker: Arc<Broker>,
@@ -174,7 +174,16 @@ impl IngestService {
                     policy_revision: decision.bundle_revision,
                     committed_at: Utc::now(),
                 };
-                Ok((writer.commit(info).await?, false))
+                let committed = writer.commit(info).await?;
+                self.broker
+                    .linkage
+                    .enqueue(LinkJob {
+                        source: header.source,
+                        extract_id: header.extract_id.to_string(),
+                        removed_record_ids: committed.removed_record_ids,
+                    })
+                    .await;
+                Ok((committed.receipt, false))
             }
             Err(e) => {
                 if let Err(rollback) = writer.abort().await {

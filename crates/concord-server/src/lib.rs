@@ -12,6 +12,7 @@ mod convert;
 mod error;
 mod identity;
 mod ingest;
+pub mod linkage;
 pub mod tls;
 
 use std::{future::Future, sync::Arc, time::Duration};
@@ -67,6 +68,8 @@ pub struct Broker {
     pub policy: Arc<PolicyEngine>,
     pub broker_key: Arc<BrokerKey>,
     pub limits: Limits,
+    /// Links every committed extract into people.
+    pub linkage: Arc<linkage::Linkage>,
     /// Rows written inside extract transactions not yet committed or rolled back.
     uncommitted: tokio::sync::watch::Sender<u64>,
 }
@@ -77,12 +80,14 @@ impl Broker {
         policy: Arc<PolicyEngine>,
         broker_key: Arc<BrokerKey>,
         limits: Limits,
+        linkage: Arc<linkage::Linkage>,
     ) -> Broker {
         Broker {
             store,
             policy,
             broker_key,
             limits,
+            linkage,
             uncommitted: tokio::sync::watch::Sender::new(0),
         }
     }

@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 mod error;
+mod linkage;
 mod postgres;
 mod row;
 mod sqlite;
@@ -26,6 +27,7 @@ use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub use error::StoreError;
+pub use linkage::{LinkRow, LinkageUpdate, Review, ReviewStatus};
 pub use row::{pack_tokens, unpack_tokens};
 
 use row::{COLUMNS, ExtractCols};
@@ -38,7 +40,7 @@ const INSERT_EXTRACT: &str = "INSERT INTO extracts (source, extract_id, org, mod
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
 
 const DELETE_PERIOD: &str =
-    "DELETE FROM records WHERE source = $1 AND event_date >= $2 AND event_date <= $3";
+    "DELETE FROM records WHERE source = $1 AND event_date >= $2 AND event_date <= $3 RETURNING id";
 
 /// Binds an [`ExtractRow`] to [`INSERT_EXTRACT`], for either database.
 macro_rules! bind_extract {
@@ -89,19 +91,19 @@ macro_rules! shared_queries {
                 .map(drop)
         }
 
-        /// Deletes the source's records whose event date lies in the period.
+        /// Deletes the source's records whose event date lies in the
+        /// period; returns their ids.
         pub(crate) async fn delete_period(
             tx: &mut sqlx::Transaction<'static, $db>,
             source: concord_core::Source,
             period: &concord_core::Period,
-        ) -> Result<u64, sqlx::Error> {
-            let done = sqlx::query(crate::DELETE_PERIOD)
+        ) -> Result<Vec<i64>, sqlx::Error> {
+            sqlx::query_scalar(crate::DELETE_PERIOD)
                 .bind(source.as_str())
                 .bind(period.start)
                 .bind(period.end)
-                .execute(&mut **tx)
-                .await?;
-            Ok(done.rows_affected())
+                .fetch_all(&mut **tx)
+                .await
         }
     };
 }
@@ -282,16 +284,19 @@ impl Store {
             stored: 0,
             deleted: 0,
             replaced: 0,
+            removed: Vec::new(),
             staging: false,
         };
         if header.mode == ExtractMode::Snapshot {
-            writer.replaced = match &mut writer.tx {
+            let removed = match &mut writer.tx {
                 Tx::Sqlite(tx) => sqlite::delete_period(tx, header.source, &header.period).await,
                 Tx::Postgres(tx) => {
                     postgres::delete_period(tx, header.source, &header.period).await
                 }
             }
             .map_err(error::classify)?;
+            writer.replaced = removed.len() as u64;
+            writer.removed = removed;
         }
         Ok(Begin::New(writer))
     }
@@ -393,7 +398,17 @@ pub struct ExtractWriter {
     stored: u64,
     deleted: u64,
     replaced: u64,
+    /// Ids of the records this extract removed (snapshot or deletions).
+    removed: Vec<i64>,
     staging: bool,
+}
+
+/// A committed extract: its receipt, and the ids of the records it
+/// removed (linkage must forget them).
+#[derive(Debug, Clone)]
+pub struct Committed {
+    pub receipt: Receipt,
+    pub removed_record_ids: Vec<i64>,
 }
 
 impl ExtractWriter {
@@ -438,17 +453,19 @@ impl ExtractWriter {
         for r in refs {
             row::digest_delete(&mut self.digest, r.as_bytes());
         }
-        let n = match &mut self.tx {
+        let removed = match &mut self.tx {
             Tx::Sqlite(tx) => sqlite::delete_refs(tx, self.cols.source, refs).await,
             Tx::Postgres(tx) => postgres::delete_refs(tx, self.cols.source, refs).await,
         }
         .map_err(error::classify)?;
-        self.deleted += n;
+        self.deleted += removed.len() as u64;
+        self.removed.extend(removed);
         Ok(())
     }
 
-    /// Records the extract and commits; returns its receipt.
-    pub async fn commit(mut self, info: CommitInfo) -> Result<Receipt, StoreError> {
+    /// Records the extract and commits; returns its receipt and the ids of
+    /// the records it removed.
+    pub async fn commit(mut self, info: CommitInfo) -> Result<Committed, StoreError> {
         let receipt = Receipt {
             extract_id: self.cols.extract_id.clone(),
             source: self.cols.source,
@@ -495,7 +512,10 @@ impl ExtractWriter {
             Tx::Postgres(tx) => tx.commit().await,
         }
         .map_err(error::classify)?;
-        Ok(receipt)
+        Ok(Committed {
+            receipt,
+            removed_record_ids: self.removed,
+        })
     }
 
     /// Rolls back explicitly (dropping the writer does the same, later).

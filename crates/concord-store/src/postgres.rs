@@ -87,14 +87,15 @@ pub(crate) async fn delete_refs(
     tx: &mut Transaction<'static, Postgres>,
     source: Source,
     refs: &[Token],
-) -> Result<u64, sqlx::Error> {
+) -> Result<Vec<i64>, sqlx::Error> {
     let refs: Vec<&[u8]> = refs.iter().map(|r| r.as_bytes().as_slice()).collect();
-    let done = sqlx::query("DELETE FROM records WHERE source = $1 AND source_ref = ANY($2)")
-        .bind(source.as_str())
-        .bind(refs)
-        .execute(&mut **tx)
-        .await?;
-    Ok(done.rows_affected())
+    sqlx::query_scalar(
+        "DELETE FROM records WHERE source = $1 AND source_ref = ANY($2) RETURNING id",
+    )
+    .bind(source.as_str())
+    .bind(refs)
+    .fetch_all(&mut **tx)
+    .await
 }
 
 /// PostgreSQL's binary COPY format: a signature and header, a tuple per

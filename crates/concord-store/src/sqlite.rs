@@ -87,8 +87,8 @@ pub(crate) async fn delete_refs(
     tx: &mut Transaction<'static, Sqlite>,
     source: Source,
     refs: &[Token],
-) -> Result<u64, sqlx::Error> {
-    let mut n = 0;
+) -> Result<Vec<i64>, sqlx::Error> {
+    let mut ids = Vec::new();
     for chunk in refs.chunks(ROWS_PER_INSERT) {
         let mut q: QueryBuilder<'_, Sqlite> =
             QueryBuilder::new("DELETE FROM records WHERE source = ");
@@ -97,8 +97,8 @@ pub(crate) async fn delete_refs(
         for r in chunk {
             sep.push_bind(r.as_bytes().as_slice());
         }
-        q.push(")");
-        n += q.build().execute(&mut **tx).await?.rows_affected();
+        q.push(") RETURNING id");
+        ids.extend(q.build_query_scalar::<i64>().fetch_all(&mut **tx).await?);
     }
-    Ok(n)
+    Ok(ids)
 }

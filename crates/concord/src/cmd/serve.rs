@@ -120,6 +120,12 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
                     config.database_url
                 )
             })?;
+        let linkage = concord_server::linkage::Linkage::start(
+            store.clone(),
+            concord_linkage::LinkConfig::default(),
+        )
+        .await
+        .context("cannot start linkage from the stored state (check the database)")?;
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| {
@@ -158,6 +164,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             Arc::new(policy),
             Arc::new(broker_key),
             config.limits.clone(),
+            linkage,
         ));
         let shutdown = async move {
             let signal = tokio::select! {

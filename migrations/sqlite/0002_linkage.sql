@@ -1,0 +1,33 @@
+-- Linkage: which person each record belongs to (ids stable across runs),
+-- and the review queue of possible matches, never merged silently. No
+-- foreign keys: the linker applies extracts in commit order and removes
+-- the rows of records an extract deleted itself.
+CREATE TABLE record_person (
+    record_id  INTEGER PRIMARY KEY,
+    person_id  INTEGER NOT NULL,
+    outcome    TEXT    NOT NULL CHECK (outcome IN ('linked', 'possible', 'unlinked'))
+);
+CREATE INDEX record_person_person ON record_person (person_id);
+
+CREATE TABLE link_reviews (
+    id               INTEGER PRIMARY KEY,
+    record_id        INTEGER NOT NULL,
+    candidate_person INTEGER NOT NULL,
+    score            REAL    NOT NULL,
+    status           TEXT    NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'accepted', 'rejected')),
+    created_at       TEXT    NOT NULL,
+    resolved_by      TEXT,
+    -- For an accepted review: the oldest record of the person then (a manual
+    -- link that later splits respect).
+    anchor           BIGINT,
+    resolved_at      TEXT,
+    UNIQUE (record_id, candidate_person)
+);
+CREATE INDEX link_reviews_status ON link_reviews (status);
+
+-- The next person id to hand out; one row.
+CREATE TABLE linkage_state (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    next_person INTEGER NOT NULL
+);
+INSERT INTO linkage_state (id, next_person) VALUES (1, 1);

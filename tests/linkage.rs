@@ -1,0 +1,192 @@
+//! Linkage inside the broker, end to end on both stores: every committed
+//! extract is linked into people by pseudonym; ids survive a rebuild.
+
+use concord_client::{Extract, push_extract};
+use concord_core::KeyName;
+use concord_e2e::{Db, TestBroker, both_stores};
+use concord_proto::v1;
+
+fn token(tb: &TestBroker, name: KeyName, value: &str) -> v1::MatchKeyToken {
+    // A stand-in for the agency's HMAC: distinct values give distinct tokens.
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(name.as_str().as_bytes());
+    ctx.update(value.as_bytes());
+    v1::MatchKeyToken {
+        key_name: name.as_str().into(),
+        key_id: tb.linkage_key_id.clone(),
+        token: ctx.finish().as_ref().to_vec(),
+    }
+}
+
+/// A person's record: forename, surname, date of birth and (optionally)
+/// NHS number stand behind its pair-key tokens.
+fn record(
+    tb: &TestBroker,
+    reference: &str,
+    kind: v1::RecordKind,
+    who: (&str, &str, &str, Option<&str>),
+) -> v1::Record {
+    let (fore, sur, dob, nhs) = who;
+    let mut tokens = vec![
+        token(tb, KeyName::SnDob, &format!("{sur}|{dob}")),
+        token(tb, KeyName::FnDob, &format!("{fore}|{dob}")),
+        token(tb, KeyName::FnSn, &format!("{fore}|{sur}")),
+    ];
+    if let Some(n) = nhs {
+        tokens.push(token(tb, KeyName::Nhs, n));
+    }
+    let mut r = v1::Record {
+        source_ref: ring::digest::digest(&ring::digest::SHA256, reference.as_bytes())
+            .as_ref()
+            .to_vec(),
+        kind: kind as i32,
+        role: v1::PersonRole::Victim as i32,
+        event_date: "2026-10-10".into(),
+        tokens,
+        ..Default::default()
+    };
+    r.tokens.sort_by(|a, b| a.key_name.cmp(&b.key_name));
+    r
+}
+
+fn header(tb: &TestBroker, id: &str, source: v1::Source) -> v1::ExtractHeader {
+    v1::ExtractHeader {
+        extract_id: id.into(),
+        source: source as i32,
+        period_start: "2026-10-01".into(),
+        period_end: "2026-10-31".into(),
+        mode: v1::ExtractMode::Snapshot as i32,
+        schema_version: 1,
+        linkage_key_id: tb.linkage_key_id.clone(),
+        ..Default::default()
+    }
+}
+
+async fn push(tb: &TestBroker, user: &str, h: v1::ExtractHeader, records: Vec<v1::Record>) {
+    push_extract(
+        tb.channel(user).await,
+        Extract::new(h, records, vec![], 100),
+    )
+    .await
+    .expect("accepted");
+}
+
+/// Record id → person id, and the record ids of a source in reference order.
+async fn persons(tb: &TestBroker) -> Vec<(i64, i64)> {
+    tb.store.assignments().await.unwrap()
+}
+
+const AMY: (&str, &str, &str, Option<&str>) = ("AMY", "OKAFOR", "2009-03-14", Some("9990000018"));
+const TWIN: (&str, &str, &str, Option<&str>) = ("ADA", "OKAFOR", "2009-03-14", Some("9990000026"));
+const LEO: (&str, &str, &str, Option<&str>) = ("LEO", "MARSH", "2008-07-01", None);
+
+both_stores!(
+    records_from_two_agencies_link_into_one_person,
+    |db: Db| async move {
+        let tb = TestBroker::start(db).await;
+        // Police hold Amy (no NHS number) and Leo.
+        let amy_police = record(
+            &tb,
+            "p-1",
+            v1::RecordKind::Crime,
+            (AMY.0, AMY.1, AMY.2, None),
+        );
+        push(
+            &tb,
+            "mps-cw-push",
+            header(&tb, "p-oct", v1::Source::Police),
+            vec![amy_police, record(&tb, "p-2", v1::RecordKind::Crime, LEO)],
+        )
+        .await;
+        // Children's services hold Amy and her twin Ada, with NHS numbers.
+        push(
+            &tb,
+            "rbkc-childrens-push",
+            header(&tb, "c-oct", v1::Source::ChildrensServices),
+            vec![
+                record(&tb, "c-1", v1::RecordKind::Referral, AMY),
+                record(&tb, "c-2", v1::RecordKind::Referral, TWIN),
+            ],
+        )
+        .await;
+        tb.wait_linked(2).await;
+
+        let p = persons(&tb).await;
+        assert_eq!(p.len(), 4, "every record has a person: {p:?}");
+        // Record ids grow in push order: police 1, 2; children's 3, 4.
+        let person = |i: usize| p[i].1;
+        assert_eq!(
+            person(0),
+            person(2),
+            "Amy at the police is Amy at children's services"
+        );
+        assert_ne!(person(2), person(3), "twins are not merged");
+        assert_ne!(person(1), person(0), "Leo is someone else");
+
+        // A linker rebuilt from the store (as at a restart) keeps every id.
+        let rebuilt = concord_server::linkage::Linkage::start(
+            tb.store.clone(),
+            concord_linkage::LinkConfig::default(),
+        )
+        .await
+        .unwrap();
+        for (record, person) in &p {
+            assert_eq!(rebuilt.person_of(*record), Some(*person as u64));
+        }
+        tb.stop().await;
+    }
+);
+
+both_stores!(
+    a_snapshot_that_removes_records_relinks,
+    |db: Db| async move {
+        let tb = TestBroker::start(db).await;
+        let amy_police = record(
+            &tb,
+            "p-1",
+            v1::RecordKind::Crime,
+            (AMY.0, AMY.1, AMY.2, None),
+        );
+        push(
+            &tb,
+            "mps-cw-push",
+            header(&tb, "p-1", v1::Source::Police),
+            vec![amy_police],
+        )
+        .await;
+        push(
+            &tb,
+            "rbkc-childrens-push",
+            header(&tb, "c-1", v1::Source::ChildrensServices),
+            vec![record(&tb, "c-1", v1::RecordKind::Referral, AMY)],
+        )
+        .await;
+        tb.wait_linked(2).await;
+        let before = persons(&tb).await;
+        assert_eq!(before[0].1, before[1].1, "linked across agencies");
+
+        // The police's next snapshot for October no longer holds Amy.
+        push(
+            &tb,
+            "mps-cw-push",
+            header(&tb, "p-2", v1::Source::Police),
+            vec![record(&tb, "p-9", v1::RecordKind::Crime, LEO)],
+        )
+        .await;
+        tb.wait_linked(3).await;
+        let after = persons(&tb).await;
+        assert!(
+            !after.iter().any(|(r, _)| *r == before[0].0),
+            "the removed record's link is gone: {after:?}"
+        );
+        let amy = after
+            .iter()
+            .find(|(r, _)| *r == before[1].0)
+            .expect("children's record still linked");
+        assert_eq!(
+            amy.1, before[1].1,
+            "the remaining record keeps its person id"
+        );
+        tb.stop().await;
+    }
+);
