@@ -190,3 +190,67 @@ both_stores!(
         tb.stop().await;
     }
 );
+
+both_stores!(
+    rotating_the_broker_key_keeps_linkage_working,
+    |db: Db| async move {
+        let tb = TestBroker::start(db).await;
+        let amy_police = record(
+            &tb,
+            "p-1",
+            v1::RecordKind::Crime,
+            (AMY.0, AMY.1, AMY.2, None),
+        );
+        push(
+            &tb,
+            "mps-cw-push",
+            header(&tb, "p-1", v1::Source::Police),
+            vec![amy_police],
+        )
+        .await;
+        tb.wait_linked(1).await;
+        let before = tb
+            .store
+            .stored_pseudonyms(concord_core::Source::Police)
+            .await
+            .unwrap();
+        let old_id = tb.broker_key.id().to_owned();
+
+        // Rotate with the broker stopped: every stored pseudonym is re-keyed.
+        let new_key = tb.broker_key.rotated("bk-rotated", &[42; 32]).unwrap();
+        let rekey = new_key.clone();
+        let tb = tb
+            .restart(new_key.clone(), |store| async move {
+                let n = store
+                    .rotate_broker_key(&old_id, "bk-rotated", &|t| rekey.rekey_stored(t))
+                    .await
+                    .unwrap();
+                assert_eq!(n, 1);
+            })
+            .await;
+        let after = tb
+            .store
+            .stored_pseudonyms(concord_core::Source::Police)
+            .await
+            .unwrap();
+        assert_ne!(before, after, "every pseudonym changed");
+        assert_eq!(
+            tb.store.broker_key_ids().await.unwrap(),
+            vec![("bk-rotated".to_owned(), 1)]
+        );
+
+        // A later extract links to the person stored before the rotation.
+        push(
+            &tb,
+            "rbkc-childrens-push",
+            header(&tb, "c-1", v1::Source::ChildrensServices),
+            vec![record(&tb, "c-1", v1::RecordKind::Referral, AMY)],
+        )
+        .await;
+        tb.wait_linked(1).await;
+        let p = persons(&tb).await;
+        assert_eq!(p.len(), 2);
+        assert_eq!(p[0].1, p[1].1, "linked across the rotation: {p:?}");
+        tb.stop().await;
+    }
+);

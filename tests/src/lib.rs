@@ -95,8 +95,21 @@ pub struct TestBroker {
     pub db: Db,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
+    url: String,
     _pg: Option<PgDatabase>,
-    _dir: TempDir,
+    _dir: Option<TempDir>,
+}
+
+/// What a broker is started from.
+struct Setup {
+    dir: TempDir,
+    pki: PkiLayout,
+    broker_key: BrokerKey,
+    linkage_key_id: String,
+    db: Db,
+    pg: Option<PgDatabase>,
+    url: String,
+    limits: Limits,
 }
 
 impl TestBroker {
@@ -129,6 +142,57 @@ impl TestBroker {
                 (Some(pg), url)
             }
         };
+        Self::launch(Setup {
+            dir,
+            pki,
+            broker_key,
+            linkage_key_id,
+            db,
+            pg,
+            url,
+            limits,
+        })
+        .await
+    }
+
+    /// Stops this broker and starts another on the same PKI and database,
+    /// first running `between` on the store (the broker is down then), and
+    /// with `broker_key` from then on.
+    pub async fn restart<F, Fut>(mut self, broker_key: BrokerKey, between: F) -> TestBroker
+    where
+        F: FnOnce(Store) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        self.begin_shutdown();
+        if let Some(h) = self.server.take() {
+            h.await.expect("server task");
+        }
+        between(self.store.clone()).await;
+        self.store.close().await;
+        let setup = Setup {
+            dir: self._dir.take().expect("the test dir"),
+            pki: concord_pki::PkiLayout::at(self.pki.ca_cert.parent().expect("pki dir")),
+            broker_key,
+            linkage_key_id: self.linkage_key_id.clone(),
+            db: self.db,
+            pg: self._pg.take(),
+            url: self.url.clone(),
+            limits: self.broker.limits.clone(),
+        };
+        Self::launch(setup).await
+    }
+
+    async fn launch(setup: Setup) -> TestBroker {
+        let Setup {
+            dir,
+            pki,
+            broker_key,
+            linkage_key_id,
+            db,
+            pg,
+            url,
+            limits,
+        } = setup;
         let store = Store::connect(&url, &StoreOptions::default())
             .await
             .expect("store");
@@ -179,8 +243,9 @@ impl TestBroker {
             db,
             shutdown: Some(tx),
             server: Some(server),
+            url,
             _pg: pg,
-            _dir: dir,
+            _dir: Some(dir),
         }
     }
 

@@ -56,6 +56,16 @@ struct KeyFileJson {
     secret_hex: Option<String>,
     #[serde(default)]
     pkcs8_hex: Option<String>,
+    /// Earlier broker keys, oldest first (see [`BrokerKey`]).
+    #[serde(default)]
+    previous: Vec<PreviousKeyJson>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PreviousKeyJson {
+    key_id: String,
+    secret_hex: String,
 }
 
 /// A parsed key file.
@@ -64,6 +74,8 @@ pub struct KeyFile {
     pub kind: String,
     pub key_id: String,
     pub secret: Secret,
+    /// Earlier keys of a rotated broker key, oldest first.
+    pub previous: Vec<(String, Secret)>,
 }
 
 impl KeyFile {
@@ -94,10 +106,20 @@ impl KeyFile {
         };
         let secret =
             hex::decode(hex_secret.trim()).map_err(|_| malformed("the secret is not hex"))?;
+        let previous = json
+            .previous
+            .into_iter()
+            .map(|p| {
+                let secret = hex::decode(p.secret_hex.trim())
+                    .map_err(|_| malformed("a previous secret is not hex"))?;
+                Ok((p.key_id, Secret(secret)))
+            })
+            .collect::<Result<_, KeyError>>()?;
         Ok(KeyFile {
             kind: json.kind,
             key_id: json.key_id,
             secret: Secret(secret),
+            previous,
         })
     }
 
@@ -119,6 +141,8 @@ impl KeyFile {
 struct HmacKey {
     id: String,
     key: hmac::Key,
+    /// Kept only to write a rotated key file; never printed.
+    secret: Secret,
 }
 
 impl HmacKey {
@@ -132,6 +156,7 @@ impl HmacKey {
         Ok(HmacKey {
             id: id.to_owned(),
             key: hmac::Key::new(hmac::HMAC_SHA256, secret),
+            secret: Secret(secret.to_vec()),
         })
     }
 
@@ -165,30 +190,96 @@ macro_rules! debug_id_only {
 }
 
 /// The broker key: re-keys tokens into stored pseudonyms.
+///
+/// A rotated broker key is a chain of layers, oldest first:
+/// `p = HMAC(K_0, linkage_key_id ‖ token)`, then `p = HMAC(K_i, p)` for each
+/// later layer. Rotation re-keys every stored pseudonym with the new layer
+/// alone (`HMAC(K_new, p)`), which gives exactly what the chain computes for
+/// a token arriving later, so linkage and lookups keep working without
+/// re-ingesting. A leaked earlier key alone no longer opens the store.
 #[derive(Clone)]
-pub struct BrokerKey(HmacKey);
+pub struct BrokerKey {
+    layers: Vec<HmacKey>,
+}
 
-debug_id_only!(BrokerKey);
+impl fmt::Debug for BrokerKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ids: Vec<&str> = self.layers.iter().map(|l| l.id.as_str()).collect();
+        f.debug_struct("BrokerKey")
+            .field("layers", &ids)
+            .finish_non_exhaustive()
+    }
+}
 
 impl BrokerKey {
     /// A broker key from its id and 32 secret bytes.
     pub fn new(id: &str, secret: &[u8]) -> Result<BrokerKey, KeyError> {
-        HmacKey::new("broker", id, secret).map(BrokerKey)
+        Ok(BrokerKey {
+            layers: vec![HmacKey::new("broker", id, secret)?],
+        })
     }
 
-    /// The broker key of a `kind: "broker"` key file.
+    /// The broker key of a `kind: "broker"` key file, with its earlier layers.
     pub fn from_file(file: &KeyFile, what: &str) -> Result<BrokerKey, KeyError> {
-        HmacKey::from_file("broker", file, what).map(BrokerKey)
+        file.expect_kind("broker", what)?;
+        let mut layers = Vec::with_capacity(file.previous.len() + 1);
+        for (id, secret) in &file.previous {
+            layers.push(HmacKey::new("broker", id, secret.expose())?);
+        }
+        layers.push(HmacKey::new("broker", &file.key_id, file.secret.expose())?);
+        Ok(BrokerKey { layers })
     }
 
+    /// The newest layer's id: what stored rows record.
     pub fn id(&self) -> &str {
-        &self.0.id
+        &self.layers[self.layers.len() - 1].id
     }
 
-    /// `HMAC-SHA256(K_broker, linkage_key_id ‖ token)`. The token's length is
-    /// fixed, so the concatenation is unambiguous.
+    /// The pseudonym of an incoming token, through every layer.
     pub fn pseudonymise(&self, linkage_key_id: &str, token: &Token) -> Token {
-        self.0.sign(&[linkage_key_id.as_bytes(), token.as_bytes()])
+        let mut p = self.layers[0].sign(&[linkage_key_id.as_bytes(), token.as_bytes()]);
+        for layer in &self.layers[1..] {
+            p = layer.sign(&[p.as_bytes()]);
+        }
+        p
+    }
+
+    /// This key with a new layer on top (a rotation).
+    pub fn rotated(&self, new_id: &str, secret: &[u8]) -> Result<BrokerKey, KeyError> {
+        if self.layers.iter().any(|l| l.id == new_id) {
+            return Err(KeyError::Malformed {
+                what: format!("broker key {new_id}"),
+                reason: "the new key id is already in the chain".into(),
+            });
+        }
+        let mut layers = self.layers.clone();
+        layers.push(HmacKey::new("broker", new_id, secret)?);
+        Ok(BrokerKey { layers })
+    }
+
+    /// The key file of this key and its earlier layers (secrets included:
+    /// write it with mode 0600 and never print it).
+    pub fn to_key_file_json(&self) -> String {
+        let (newest, previous) = self.layers.split_last().expect("at least one layer");
+        let previous: Vec<serde_json::Value> = previous
+            .iter()
+            .map(|l| serde_json::json!({"key_id": l.id, "secret_hex": hex::encode(l.secret.expose())}))
+            .collect();
+        let mut file = serde_json::json!({
+            "kind": "broker",
+            "key_id": newest.id,
+            "secret_hex": hex::encode(newest.secret.expose()),
+        });
+        if !previous.is_empty() {
+            file["previous"] = serde_json::Value::Array(previous);
+        }
+        serde_json::to_string_pretty(&file).expect("JSON values serialise")
+    }
+
+    /// Moves a pseudonym stored under the previous layer to this key: the
+    /// newest layer applied once.
+    pub fn rekey_stored(&self, pseudonym: &Token) -> Token {
+        self.layers[self.layers.len() - 1].sign(&[pseudonym.as_bytes()])
     }
 }
 
@@ -248,6 +339,44 @@ mod tests {
         );
         let err = KeyFile::parse("{\"secret_hex\": \"deadbeef\" oops", "k.json").unwrap_err();
         assert!(!err.to_string().contains("deadbeef"), "{err}");
+    }
+
+    #[test]
+    fn a_rotated_key_gives_what_rekeying_the_stored_pseudonym_gives() {
+        let old = BrokerKey::new("bk-2026a", &[7; 32]).unwrap();
+        let t = Token([3; 32]);
+        let stored = old.pseudonymise("lk-2026a", &t);
+        let new = old.rotated("bk-2026b", &[9; 32]).unwrap();
+        assert_eq!(new.id(), "bk-2026b");
+        assert_eq!(new.rekey_stored(&stored), new.pseudonymise("lk-2026a", &t));
+        assert_ne!(
+            new.pseudonymise("lk-2026a", &t),
+            stored,
+            "rotation changes every pseudonym"
+        );
+        assert!(
+            old.rotated("bk-2026a", &[1; 32]).is_err(),
+            "ids in a chain are distinct"
+        );
+        // The chain survives a key file round trip.
+        let json = format!(
+            r#"{{"kind":"broker","key_id":"bk-2026b","secret_hex":"{}","previous":[{{"key_id":"bk-2026a","secret_hex":"{}"}}]}}"#,
+            hex::encode([9u8; 32]),
+            hex::encode([7u8; 32])
+        );
+        let file = KeyFile::parse(&json, "broker.json").unwrap();
+        let loaded = BrokerKey::from_file(&file, "broker.json").unwrap();
+        let rewritten = KeyFile::parse(&new.to_key_file_json(), "rewritten").unwrap();
+        let reloaded = BrokerKey::from_file(&rewritten, "rewritten").unwrap();
+        assert_eq!(
+            reloaded.pseudonymise("lk-2026a", &t),
+            new.pseudonymise("lk-2026a", &t)
+        );
+        assert_eq!(
+            loaded.pseudonymise("lk-2026a", &t),
+            new.pseudonymise("lk-2026a", &t)
+        );
+        assert!(!format!("{loaded:?}").contains("0909"));
     }
 
     #[test]

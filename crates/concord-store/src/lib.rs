@@ -16,6 +16,7 @@
 mod error;
 mod linkage;
 mod postgres;
+mod rotate;
 mod row;
 mod sqlite;
 
@@ -256,7 +257,7 @@ impl Store {
         let (tx, guard, existing) = match &self.backend {
             Backend::Sqlite { pool, writer } => {
                 let guard = writer.clone().lock_owned().await;
-                let mut tx = pool.begin().await.map_err(error::classify)?;
+                let mut tx = sqlite::begin_write(pool).await?;
                 let existing = sqlite::get_extract(&mut *tx, header.source, &cols.extract_id).await;
                 (Tx::Sqlite(tx), Some(guard), existing)
             }

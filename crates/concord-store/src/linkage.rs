@@ -204,8 +204,9 @@ impl Store {
     /// Writes one linkage run in one transaction.
     pub async fn save_linkage(&self, u: &LinkageUpdate) -> Result<(), StoreError> {
         match &self.backend {
-            Backend::Sqlite { pool, .. } => {
-                let mut tx = pool.begin().await.map_err(error::classify)?;
+            Backend::Sqlite { pool, writer } => {
+                let _guard = writer.lock().await;
+                let mut tx = crate::sqlite::begin_write(pool).await?;
                 let conn = &mut *tx;
                 write_update!(conn, sqlx::Sqlite, u).map_err(error::classify)?;
                 tx.commit().await

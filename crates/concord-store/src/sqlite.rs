@@ -41,6 +41,18 @@ pub(crate) async fn connect(url: &str, opts: &StoreOptions) -> Result<SqlitePool
 
 crate::shared_queries!(Sqlite);
 
+/// Begins a write transaction. `BEGIN IMMEDIATE` takes SQLite's write
+/// lock up front: a deferred transaction that read first could not upgrade
+/// its snapshot after another writer committed (`SQLITE_BUSY_SNAPSHOT`,
+/// which the busy timeout does not retry).
+pub(crate) async fn begin_write(
+    pool: &SqlitePool,
+) -> Result<Transaction<'static, Sqlite>, StoreError> {
+    pool.begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(error::classify)
+}
+
 pub(crate) async fn insert(
     tx: &mut Transaction<'static, Sqlite>,
     cols: &ExtractCols,
