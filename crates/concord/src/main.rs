@@ -38,6 +38,9 @@ enum Command {
     /// Work with policy bundles
     #[command(subcommand)]
     Policy(cmd::policy::PolicyCommand),
+    /// Work with the broker's keys (rotation)
+    #[command(subcommand)]
+    Keys(cmd::keys::KeysCommand),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => cmd::serve::run(&args),
         Command::Pki(command) => telemetry::init_quiet().and_then(|()| cmd::pki::run(command)),
         Command::Push(args) => telemetry::init_quiet().and_then(|()| cmd::push::run(&args)),
+        Command::Keys(command) => telemetry::init_quiet().and_then(|()| cmd::keys::run(command)),
         Command::Policy(command) => {
             telemetry::init_quiet().and_then(|()| cmd::policy::run(command))
         }

@@ -6,7 +6,7 @@ mod common;
 
 use std::{path::Path, process::Output};
 
-use common::{Broker, concord, repo, run};
+use common::{Broker, concord, push, repo, run};
 
 #[test]
 fn help_lists_the_subcommands() {
@@ -125,20 +125,6 @@ fn serve_refuses_a_pki_table_naming_every_missing_file() {
         !tmp.path().join(".concord/pki").exists(),
         "a [pki] table never creates keys"
     );
-}
-
-fn push(dir: &Path, port: u16, user: &str, extract_id: &str) -> (Output, String, String) {
-    run(concord(dir)
-        .arg("push")
-        .arg("--tokens")
-        .arg(repo().join("deploy/examples/police-2026-10.tokens.csv"))
-        .args(["--source", "police", "--extract-id", extract_id])
-        .args(["--period", "2026-10", "--mode", "snapshot"])
-        .arg("--broker")
-        .arg(format!("https://localhost:{port}"))
-        .arg("--pki")
-        .arg(dir.join("data/pki"))
-        .args(["--user", user]))
 }
 
 #[test]

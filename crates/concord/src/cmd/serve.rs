@@ -184,7 +184,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
 
 /// Reads the config file (`--config`, or `concord.toml` if present) and
 /// layers it with the environment and the flags.
-fn load_config(args: &ServeArgs) -> anyhow::Result<(Config, Option<PathBuf>)> {
+pub(crate) fn load_config(args: &ServeArgs) -> anyhow::Result<(Config, Option<PathBuf>)> {
     let path = match &args.config {
         Some(path) => Some(path.clone()),
         None => {

@@ -141,3 +141,18 @@ impl Drop for Broker {
         }
     }
 }
+
+/// `concord push` of the example police extract as `user`.
+pub fn push(dir: &Path, port: u16, user: &str, extract_id: &str) -> (Output, String, String) {
+    run(concord(dir)
+        .arg("push")
+        .arg("--tokens")
+        .arg(repo().join("deploy/examples/police-2026-10.tokens.csv"))
+        .args(["--source", "police", "--extract-id", extract_id])
+        .args(["--period", "2026-10", "--mode", "snapshot"])
+        .arg("--broker")
+        .arg(format!("https://localhost:{port}"))
+        .arg("--pki")
+        .arg(dir.join("data/pki"))
+        .args(["--user", user]))
+}
