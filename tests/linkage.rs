@@ -254,3 +254,104 @@ both_stores!(
         tb.stop().await;
     }
 );
+
+/// A record agreeing on surname, date of birth and postcode only.
+fn weak_record(tb: &TestBroker, reference: &str, kind: v1::RecordKind, fore: &str) -> v1::Record {
+    let (sur, dob, pc) = ("OKAFOR", "2009-03-14", "W10 5AB");
+    let mut tokens = vec![
+        token(tb, KeyName::SnDob, &format!("{sur}|{dob}")),
+        token(tb, KeyName::SnPc, &format!("{sur}|{pc}")),
+        token(tb, KeyName::DobPc, &format!("{dob}|{pc}")),
+        token(tb, KeyName::FnDob, &format!("{fore}|{dob}")),
+        token(tb, KeyName::FnSn, &format!("{fore}|{sur}")),
+    ];
+    tokens.sort_by(|a, b| a.key_name.cmp(&b.key_name));
+    v1::Record {
+        source_ref: ring::digest::digest(&ring::digest::SHA256, reference.as_bytes())
+            .as_ref()
+            .to_vec(),
+        kind: kind as i32,
+        event_date: "2026-10-10".into(),
+        tokens,
+        ..Default::default()
+    }
+}
+
+both_stores!(
+    a_possible_match_waits_for_an_authorised_reviewer,
+    |db: Db| async move {
+        use v1::linkage_client::LinkageClient;
+        let tb = TestBroker::start(db).await;
+        push(
+            &tb,
+            "mps-cw-push",
+            header(&tb, "p-1", v1::Source::Police),
+            vec![weak_record(&tb, "p-1", v1::RecordKind::Crime, "AMY")],
+        )
+        .await;
+        push(
+            &tb,
+            "rbkc-childrens-push",
+            header(&tb, "c-1", v1::Source::ChildrensServices),
+            vec![weak_record(&tb, "c-1", v1::RecordKind::Referral, "AMELIA")],
+        )
+        .await;
+        tb.wait_linked(2).await;
+        let p = persons(&tb).await;
+        assert_ne!(p[0].1, p[1].1, "a possible match is never merged silently");
+
+        // A MASH officer may not see the queue; a MASH manager may.
+        let denied = LinkageClient::new(tb.channel("mash-officer-1").await)
+            .list_reviews(v1::ListReviewsRequest::default())
+            .await
+            .unwrap_err();
+        assert_eq!(denied.code(), tonic::Code::PermissionDenied);
+        let mut manager = LinkageClient::new(tb.channel("mash-manager-1").await);
+        let queue = manager
+            .list_reviews(v1::ListReviewsRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .reviews;
+        assert_eq!(queue.len(), 1, "{queue:?}");
+        let review = &queue[0];
+        assert_eq!(
+            (review.status.as_str(), review.record_source.as_str()),
+            ("pending", "childrens_services")
+        );
+        assert_eq!(review.candidate_sources, ["police"]);
+
+        let resolved = manager
+            .resolve_review(v1::ResolveReviewRequest {
+                review_id: review.review_id,
+                accept: true,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            (resolved.status.as_str(), resolved.resolved_by.as_str()),
+            ("accepted", "mash-manager-1")
+        );
+        let p = persons(&tb).await;
+        assert_eq!(p[0].1, p[1].1, "accepting links the record to the person");
+        let again = manager
+            .resolve_review(v1::ResolveReviewRequest {
+                review_id: review.review_id,
+                accept: true,
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(again.code(), tonic::Code::NotFound);
+        assert!(
+            manager
+                .list_reviews(v1::ListReviewsRequest::default())
+                .await
+                .unwrap()
+                .into_inner()
+                .reviews
+                .is_empty()
+        );
+        tb.stop().await;
+    }
+);

@@ -8,7 +8,11 @@ use prost::Message as _;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
-    let files = ["concord/v1/record.proto", "concord/v1/ingest.proto"];
+    let files = [
+        "concord/v1/record.proto",
+        "concord/v1/ingest.proto",
+        "concord/v1/linkage.proto",
+    ];
     for f in &files {
         println!("cargo:rerun-if-changed={}", root.join(f).display());
     }

@@ -77,7 +77,7 @@ pub struct PolicyEngine {
     pool: Mutex<Vec<regorus::Engine>>,
     /// Whether `data.concord.<action>.decision` is declared, by
     /// [`Action::index`].
-    declared: [bool; 4],
+    declared: [bool; Action::ALL.len()],
     test_report: Option<TestReport>,
 }
 

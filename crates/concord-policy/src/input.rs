@@ -20,15 +20,18 @@ pub enum Action {
     Aggregate,
     /// Someone reads the audit log.
     AuditRead,
+    /// A reviewer lists or resolves possible matches held by linkage.
+    LinkReview,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 4] = [
+    pub const ALL: [Action; 5] = [
         Action::Ingest,
         Action::Lookup,
         Action::Aggregate,
         Action::AuditRead,
+        Action::LinkReview,
     ];
 
     /// The wire name (`"ingest"`, ..., `"audit_read"`), also the last
@@ -39,6 +42,7 @@ impl Action {
             Action::Lookup => "lookup",
             Action::Aggregate => "aggregate",
             Action::AuditRead => "audit_read",
+            Action::LinkReview => "link_review",
         }
     }
 
@@ -49,6 +53,7 @@ impl Action {
             Action::Lookup => "data.concord.lookup.decision",
             Action::Aggregate => "data.concord.aggregate.decision",
             Action::AuditRead => "data.concord.audit_read.decision",
+            Action::LinkReview => "data.concord.link_review.decision",
         }
     }
 
@@ -58,6 +63,7 @@ impl Action {
             Action::Lookup => 1,
             Action::Aggregate => 2,
             Action::AuditRead => 3,
+            Action::LinkReview => 4,
         }
     }
 }

@@ -31,6 +31,8 @@ pub enum ServerError {
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
+    FailedPrecondition(String),
+    #[error("{0}")]
     Cancelled(String),
     #[error("policy evaluation failed, so the request is refused: {0}")]
     Policy(#[source] PolicyError),
@@ -67,6 +69,7 @@ impl ServerError {
             ServerError::DeadlineExceeded(_) => Code::DeadlineExceeded,
             ServerError::AlreadyExists(_) => Code::AlreadyExists,
             ServerError::NotFound(_) => Code::NotFound,
+            ServerError::FailedPrecondition(_) => Code::FailedPrecondition,
             ServerError::Cancelled(_) => Code::Cancelled,
             ServerError::Policy(_) => Code::Unavailable,
             ServerError::Store(e) => match e {

@@ -13,6 +13,7 @@ mod error;
 mod identity;
 mod ingest;
 pub mod linkage;
+mod review;
 pub mod tls;
 
 use std::{future::Future, sync::Arc, time::Duration};
@@ -22,7 +23,7 @@ use concord_core::Source;
 use concord_keys::BrokerKey;
 use concord_pki::Identity;
 use concord_policy::{Action, Decision, PolicyEngine, PolicyInput, Resource, Subject};
-use concord_proto::v1::ingest_server::IngestServer;
+use concord_proto::v1::{ingest_server::IngestServer, linkage_server::LinkageServer};
 use concord_store::Store;
 use tokio::net::TcpListener;
 
@@ -105,8 +106,20 @@ impl Broker {
         who: &Identity,
         source: Source,
     ) -> Result<Decision, ServerError> {
+        self.authorise(who, Action::Ingest, &[source.as_str()])
+            .await
+    }
+
+    /// Asks the policy whether `who` may take `action` over `sources`. Any
+    /// policy failure refuses: fail closed.
+    pub(crate) async fn authorise(
+        &self,
+        who: &Identity,
+        action: Action,
+        sources: &[&str],
+    ) -> Result<Decision, ServerError> {
         let input = PolicyInput {
-            action: Action::Ingest,
+            action,
             subject: Subject {
                 org: who.org.clone(),
                 role: who.role.clone(),
@@ -115,7 +128,7 @@ impl Broker {
             purpose: None,
             case_ref: None,
             resource: Resource {
-                sources: vec![source.as_str().to_owned()],
+                sources: sources.iter().map(|s| (*s).to_owned()).collect(),
                 record_kinds: vec![],
                 fields: vec![],
             },
@@ -130,7 +143,7 @@ impl Broker {
             Ok(decision)
         } else {
             Err(ServerError::PermissionDenied(format!(
-                "ingest refused by policy: {}",
+                "{action} refused by policy: {}",
                 decision.reason.as_deref().unwrap_or("no rule allows it")
             )))
         }
@@ -156,8 +169,12 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
         .expect("the embedded descriptor sets are valid");
-    let ingest = IngestServer::new(ingest::IngestService::new(broker))
+    let ingest = IngestServer::new(ingest::IngestService::new(broker.clone()))
         .max_decoding_message_size(limits.max_message_bytes);
+    health_reporter
+        .set_serving::<LinkageServer<review::ReviewService>>()
+        .await;
+    let review = LinkageServer::new(review::ReviewService::new(broker.clone()));
     let incoming = tls::incoming(listener, tls, limits.handshake_timeout);
     tonic::transport::Server::builder()
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
@@ -168,6 +185,7 @@ pub async fn serve(
         .add_service(health)
         .add_service(reflection)
         .add_service(ingest)
+        .add_service(review)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await
 }

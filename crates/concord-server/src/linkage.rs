@@ -16,7 +16,7 @@ use concord_core::Source;
 use concord_linkage::{
     LinkConfig, LinkOutcome, LinkRecord, Linker, RecordOutcome, ReviewDecision, StoredRecord,
 };
-use concord_store::{LinkRow, LinkageUpdate, ReviewStatus, Store, StoreError};
+use concord_store::{LinkRow, LinkageUpdate, Resolution, Review, ReviewStatus, Store, StoreError};
 use tokio::sync::{mpsc, watch};
 
 /// One committed extract to link.
@@ -40,6 +40,8 @@ pub enum LinkageError {
     Store(#[from] StoreError),
     #[error("the stored linkage is inconsistent: {0}")]
     Inconsistent(String),
+    #[error("the review cannot be applied: {0}")]
+    Refused(String),
 }
 
 impl Linkage {
@@ -90,6 +92,45 @@ impl Linkage {
     /// Counts linkage runs finished since start (successful or not).
     pub fn watch_runs(&self) -> watch::Receiver<u64> {
         self.linked.clone()
+    }
+
+    /// Applies a reviewer's decision on a pending review: the linker links
+    /// (or keeps apart) the record and the candidate person, and the
+    /// decision is stored with the reassignments it causes, in one
+    /// transaction.
+    pub async fn resolve(
+        &self,
+        store: &Store,
+        review: &Review,
+        accept: bool,
+        by: &str,
+    ) -> Result<(), LinkageError> {
+        let linker = self.linker.clone();
+        let (record, person) = (review.record_id as u64, review.candidate_person as u64);
+        let mut update = tokio::task::spawn_blocking(move || {
+            let mut l = linker.lock().expect("linker lock");
+            let outcome = l
+                .resolve_possible(record, person, accept)
+                .map_err(|e| LinkageError::Refused(e.to_string()))?;
+            let mut u = update(&l, &[], &[]);
+            u.assignments.extend(
+                outcome
+                    .reassigned
+                    .iter()
+                    .map(|&(r, p)| (r as i64, p as i64, "linked")),
+            );
+            Ok::<_, LinkageError>((u, outcome.decision.anchor))
+        })
+        .await
+        .map_err(|_| LinkageError::Inconsistent("the review task panicked".into()))??;
+        update.0.resolution = Some(Resolution {
+            review_id: review.id,
+            accept,
+            anchor: accept.then_some(update.1 as i64),
+            by: by.to_owned(),
+        });
+        store.save_linkage(&update.0).await?;
+        Ok(())
     }
 
     /// The person a record belongs to, as the linker holds it now.

@@ -28,7 +28,7 @@ use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub use error::StoreError;
-pub use linkage::{LinkRow, LinkageUpdate, Review, ReviewStatus};
+pub use linkage::{LinkRow, LinkageUpdate, Resolution, Review, ReviewStatus, ReviewView};
 pub use row::{pack_tokens, unpack_tokens};
 
 use row::{COLUMNS, ExtractCols};

@@ -20,6 +20,17 @@ pub struct LinkRow {
     pub person_id: Option<i64>,
 }
 
+/// A reviewer's decision on a pending review, written with the linkage
+/// changes it causes.
+#[derive(Debug, Clone)]
+pub struct Resolution {
+    pub review_id: i64,
+    pub accept: bool,
+    /// For an accepted review, the oldest record of the person then.
+    pub anchor: Option<i64>,
+    pub by: String,
+}
+
 /// What one linkage run changes, written in one transaction.
 #[derive(Debug, Clone, Default)]
 pub struct LinkageUpdate {
@@ -30,6 +41,19 @@ pub struct LinkageUpdate {
     /// (record, candidate person, score) for the review queue.
     pub reviews: Vec<(i64, i64, f64)>,
     pub next_person: i64,
+    /// A review this update resolves.
+    pub resolution: Option<Resolution>,
+}
+
+/// A review as a reviewer sees it: the record's source, kind and date and
+/// the candidate person's sources; nothing that identifies anyone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReviewView {
+    pub review: Review,
+    pub record_source: String,
+    pub record_kind: String,
+    pub record_event_date: chrono::NaiveDate,
+    pub candidate_sources: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,6 +184,20 @@ macro_rules! write_update {
             q.build().execute(&mut *$tx).await?;
         }
         sqlx::query("UPDATE linkage_state SET next_person = $1 WHERE id = 1").bind($u.next_person).execute(&mut *$tx).await?;
+        if let Some(r) = &$u.resolution {
+            let status = if r.accept { ReviewStatus::Accepted } else { ReviewStatus::Rejected };
+            sqlx::query(
+                "UPDATE link_reviews SET status = $1, resolved_by = $2, resolved_at = $3, anchor = $4 \
+                 WHERE id = $5 AND status = 'pending'",
+            )
+            .bind(status.as_str())
+            .bind(&r.by)
+            .bind(Utc::now())
+            .bind(r.anchor)
+            .bind(r.review_id)
+            .execute(&mut *$tx)
+            .await?;
+        }
         Ok::<(), sqlx::Error>(())
         }
         .await
@@ -234,33 +272,80 @@ impl Store {
         rows.into_iter().map(review).collect()
     }
 
-    /// Marks a pending review accepted or rejected; `None` if there is no
-    /// pending review with that id.
-    pub async fn resolve_review(
-        &self,
-        id: i64,
-        accept: bool,
-        anchor: Option<i64>,
-        by: &str,
-    ) -> Result<Option<Review>, StoreError> {
-        let status = if accept {
-            ReviewStatus::Accepted
-        } else {
-            ReviewStatus::Rejected
-        };
-        let sql = "UPDATE link_reviews SET status = $1, resolved_by = $2, resolved_at = $3, anchor = $4 \
-                   WHERE id = $5 AND status = 'pending' \
-                   RETURNING id, record_id, candidate_person, score, status, created_at, resolved_by, anchor";
-        let row: Option<ReviewTuple> = on_backend!(self, |pool| sqlx::query_as(sql)
-            .bind(status.as_str())
-            .bind(by)
-            .bind(Utc::now())
-            .bind(anchor)
+    /// One review by id.
+    pub async fn review(&self, id: i64) -> Result<Option<Review>, StoreError> {
+        let sql = format!("{REVIEW_COLS} WHERE id = $1");
+        let row: Option<ReviewTuple> = on_backend!(self, |pool| sqlx::query_as(&sql)
             .bind(id)
             .fetch_optional(pool)
             .await)
         .map_err(error::classify)?;
         row.map(review).transpose()
+    }
+
+    /// The review queue as a reviewer sees it.
+    pub async fn review_views(&self, pending_only: bool) -> Result<Vec<ReviewView>, StoreError> {
+        let filter = if pending_only {
+            "WHERE l.status = 'pending'"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT l.id, l.record_id, l.candidate_person, l.score, l.status, l.created_at, l.resolved_by, l.anchor, \
+             r.source, r.kind, r.event_date FROM link_reviews l JOIN records r ON r.id = l.record_id {filter} ORDER BY l.id"
+        );
+        type Row = (
+            i64,
+            i64,
+            i64,
+            f64,
+            String,
+            DateTime<Utc>,
+            Option<String>,
+            Option<i64>,
+            String,
+            String,
+            chrono::NaiveDate,
+        );
+        let rows: Vec<Row> = on_backend!(self, |pool| sqlx::query_as(&sql).fetch_all(pool).await)
+            .map_err(error::classify)?;
+        let sources_sql = "SELECT DISTINCT p.person_id, r.source FROM record_person p JOIN records r ON r.id = p.record_id \
+             WHERE p.person_id IN (SELECT candidate_person FROM link_reviews) ORDER BY p.person_id, r.source";
+        let sources: Vec<(i64, String)> = on_backend!(self, |pool| sqlx::query_as(sources_sql)
+            .fetch_all(pool)
+            .await)
+        .map_err(error::classify)?;
+        rows.into_iter()
+            .map(
+                |(
+                    id,
+                    record_id,
+                    candidate,
+                    score,
+                    status,
+                    created_at,
+                    by,
+                    anchor,
+                    source,
+                    kind,
+                    date,
+                )| {
+                    Ok(ReviewView {
+                        review: review((
+                            id, record_id, candidate, score, status, created_at, by, anchor,
+                        ))?,
+                        record_source: source,
+                        record_kind: kind,
+                        record_event_date: date,
+                        candidate_sources: sources
+                            .iter()
+                            .filter(|(p, _)| *p == candidate)
+                            .map(|(_, s)| s.clone())
+                            .collect(),
+                    })
+                },
+            )
+            .collect()
     }
 
     /// Each linked record's person, ordered by record id.

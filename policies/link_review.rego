@@ -1,0 +1,19 @@
+# Link review: who may list and resolve the possible matches that linkage
+# holds for review (never merged silently). The queue shows pseudonymous
+# record and person ids with a score, nothing that identifies anyone.
+#
+# Allowed for the partnership's MASH managers and its data protection
+# officer, listed in data.partnership.link_reviewers. Everything else is
+# refused.
+package concord.link_review
+
+default decision := {"allow": false, "reason": "request refused"}
+
+decision := {"allow": true} if {
+	input.action == "link_review"
+	some reviewer in data.partnership.link_reviewers
+	reviewer.org == input.subject.org
+	reviewer.role == input.subject.role
+} else := {"allow": false, "reason": "not a link review request"} if {
+	not input.action == "link_review"
+} else := {"allow": false, "reason": sprintf("role %s of %s may not review linkage", [input.subject.role, input.subject.org])}
