@@ -12,6 +12,8 @@
 
 #![forbid(unsafe_code)]
 
+mod linkage;
+
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -42,6 +44,24 @@ enum Command {
         /// Records per batch message.
         #[arg(long, default_value_t = 5_000)]
         batch: u64,
+    },
+    /// Tokenise rate, and link speed from empty and for a nightly delta.
+    Link {
+        /// Synthetic residents whose records are tokenised (and repeated as new people up to --records).
+        #[arg(long, default_value_t = 200_000)]
+        people: usize,
+        #[arg(long, default_value_t = 1_000_000)]
+        records: usize,
+        #[arg(long, default_value_t = 50_000)]
+        delta: usize,
+    },
+    /// Linkage quality on the synthetic population: pairwise and cluster
+    /// precision and recall, overall, by NHS number, and per pair of agencies.
+    Quality {
+        #[arg(long, default_value_t = 20_000)]
+        people: usize,
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
     },
 }
 
@@ -267,6 +287,12 @@ async fn bare_copy(tb: &TestBroker) -> Result<f64> {
 async fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
+        Command::Link {
+            people,
+            records,
+            delta,
+        } => linkage::speed(people, records, delta),
+        Command::Quality { people, seed } => linkage::quality(people, seed),
         Command::Ingest {
             records,
             store,
