@@ -14,16 +14,25 @@
 //! 2. **Scored** (Fellegi–Sunter). The six pair keys are the six pairs of
 //!    four fields; each pair is a *slot* scoring the best of its agreeing
 //!    variants (`sn_dob` / `phsn_dob` / `sn_dobswap`; `fn_sn` / `phfn_sn`),
-//!    so one field is not counted
-//!    thrice. Agreement weighs `log2(m / u)` with `u = count / N`: `count`
+//!    so one field is not counted thrice. Agreement weighs `log2(m / u)` with `u = count / N`: `count`
 //!    the records carrying that pseudonym, `N` the records carrying the key
 //!    (at least [`LinkConfig::min_population`]), `m` per key in
 //!    [`LinkConfig::m`]. Disagreement (both records hold the key, with
 //!    different values) weighs `log2(1 - m)`; a missing key weighs nothing.
-//!    `score >= upper` is `Linked` only if the agreeing slots cover the
-//!    forename and the date of birth; otherwise, and for
+//!    `score >= upper` is `Linked` only if the forename and the date of
+//!    birth agree (in some form) wherever both records hold them: a
+//!    mismatched forename is what tells twins apart, and a mismatched date
+//!    of birth a parent from a child of the same name. Otherwise, and for
 //!    `lower <= score < upper`, the pair is `Possible`: queued for review,
 //!    never merged silently. Below `lower`: unlinked.
+//!
+//! Default weights and thresholds ([`LinkConfig::default`]): `m` = 0.99
+//! for strong keys, 0.95 for the phonetic keys, 0.9 otherwise; `upper` =
+//! 28 bits (about two rare agreeing slots net of one disagreement),
+//! `lower` = 12 bits. On `concord-synth` populations tokenised by
+//! `concord-matchkey` (39,314 records of 60,000 residents), pairwise
+//! precision is 1.000 and recall 0.954; thresholds between 20 and 28 bits
+//! give the same figures, above 32 recall falls (see `tests/quality.rs`).
 //!
 //! A placeholder-like pseudonym (carried by more than
 //! [`LinkConfig::frequent_token_cap`] records) is neither used for blocking
@@ -32,11 +41,26 @@
 //! # Clustering and anti-chaining
 //!
 //! Union-find over links, strong first, then deterministic, then scored by
-//! descending score. **A cluster never holds two NHS numbers or two PNC
-//! ids**: a link that would join them is refused (and queued for review), so
-//! twins, who differ in NHS number, never merge, and a weak record that
-//! looks like both joins the one it scores best with. A pair that agrees on
-//! one strong key while the other strong key differs goes to review.
+//! descending score. Three guards keep chains of plausible links from
+//! joining different people:
+//!
+//! - **A cluster never holds two NHS numbers or two PNC ids**: any link
+//!   that would join them is refused and queued for review. Twins, who
+//!   differ in NHS number, never merge. A pair agreeing on one strong key
+//!   while the other differs goes to review.
+//! - **A weak (deterministic or scored) link never joins two clusters that
+//!   contradict each other**: some pair of their records holds different
+//!   forenames (no agreement in any form, phonetic included) and no pair
+//!   agrees on the forename; likewise for the date of birth. This keeps
+//!   twins without NHS numbers, and a parent and child of one name, apart
+//!   even when a record with no forename scores well against both; a
+//!   person whose own records show a variant (Bill and William, joined by
+//!   NHS number) can still gain a William record.
+//! - **An ambiguous record links weakly to nobody**: if its weak links reach
+//!   two records that contradict each other, all its weak links go to
+//!   review, so it is not put with one twin by a coin toss.
+//!
+//! Refused links are queued for review ([`PossibleMatch`]).
 //!
 //! # Stable ids
 //!
@@ -49,6 +73,16 @@
 //! ([`Split`]). Pairs already linked are not re-scored when frequencies
 //! drift; only a removal re-checks a person. [`Linker::from_assignments`]
 //! rebuilds the state from stored rows after a restart.
+//!
+//! # Candidates and speed
+//!
+//! Candidates come from blocking on shared pseudonyms: an inverted index
+//! (pseudonym → records), interned to `u32` ids and hashed with
+//! [`TokenHasher`]. For each new record a dense per-thread accumulator sums
+//! the agreement weights of every record it shares a pseudonym with; only
+//! pairs sharing a strong key, meeting the deterministic rule, or whose
+//! summed agreement reaches `lower` are compared in full. Scoring runs on
+//! all cores (scoped threads over the delta); clustering is sequential.
 //!
 //! # The swap key
 //!

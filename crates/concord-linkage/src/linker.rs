@@ -10,8 +10,26 @@ use crate::{
     LinkError,
     config::{LinkConfig, NK},
     hash::TokenMap,
-    score::{Class, Weights, compare},
+    score::{Class, Field, Weights, compare},
 };
+
+// Key masks are u16: every key code must fit.
+const _: () = assert!(NK <= 16);
+
+/// The bit of a key in a key mask.
+const fn bit(k: KeyName) -> u16 {
+    1 << k.code()
+}
+
+/// The six field pairs: the exact key and its variants (see `score`).
+const SLOTS: [(KeyName, &[KeyName]); 6] = [
+    (KeyName::SnDob, &[KeyName::PhSnDob, KeyName::SnDobSwap]),
+    (KeyName::FnSn, &[KeyName::PhFnSn]),
+    (KeyName::FnDob, &[]),
+    (KeyName::SnPc, &[]),
+    (KeyName::FnPc, &[]),
+    (KeyName::DobPc, &[]),
+];
 
 /// "No token for this key" in a record's key array.
 pub(crate) const NONE: u32 = u32::MAX;
@@ -564,15 +582,17 @@ impl Linker {
         let (edges, compared) = self.score_new(&new, &w);
         out.stats.pairs_compared = compared;
         self.cluster(&new, edges, &mut out);
+        let mut candidates_of: FxHashMap<u64, Vec<(u64, f64)>> = FxHashMap::default();
+        for p in &out.possible {
+            candidates_of
+                .entry(p.record)
+                .or_default()
+                .push((p.person, p.score));
+        }
         for (pos, &slot) in fresh_pos.iter().zip(&new) {
             let r = self.rec(slot);
             let person = r.person;
-            let candidates: Vec<(u64, f64)> = out
-                .possible
-                .iter()
-                .filter(|p| p.record == r.id)
-                .map(|p| (p.person, p.score))
-                .collect();
+            let candidates = candidates_of.remove(&r.id).unwrap_or_default();
             out.records[*pos].1 = if self.persons[&person].slots.len() > 1 {
                 RecordOutcome::Linked { person }
             } else if !candidates.is_empty() {
@@ -599,11 +619,37 @@ impl Linker {
         }
         .clamp(1, 64);
         let threads = if new.len() < 4096 { 1 } else { threads };
+        // Usable keys of every record (present and not placeholder-like).
+        let usable = |t: u32| t != NONE && self.ix.postings[t as usize].len() <= w.cap;
+        let present: Vec<u16> = self
+            .recs
+            .iter()
+            .map(|r| {
+                r.as_ref().map_or(0, |r| {
+                    KeyName::ALL
+                        .iter()
+                        .filter(|k| usable(r.keys[k.code() as usize]))
+                        .fold(0u16, |m, k| m | bit(*k))
+                })
+            })
+            .collect();
+        // Per slot: the exact key, every key of the slot, the penalty.
+        let slots: Vec<(u16, u16, f32)> = SLOTS
+            .iter()
+            .map(|(e, vs)| {
+                let all = vs.iter().fold(bit(*e), |m, v| m | bit(*v));
+                (bit(*e), all, w.disagree(*e) as f32)
+            })
+            .collect();
+        let strong = bit(KeyName::Nhs) | bit(KeyName::Pnc);
+        let det = [KeyName::FnSn, KeyName::FnDob, KeyName::SnDob].map(bit);
+        let det_mask = det[0] | det[1] | det[2];
+        let names_dob = bit(KeyName::NamesDob);
         let work = |part: usize| -> (Vec<Edge>, u64) {
             let n = self.recs.len();
             let mut stamp = vec![u32::MAX; n];
             let mut wsum = vec![0f32; n];
-            let mut flags = vec![0u8; n];
+            let mut shared = vec![0u16; n];
             let mut touched: Vec<u32> = Vec::new();
             let mut edges = Vec::new();
             let mut compared = 0u64;
@@ -621,15 +667,7 @@ impl Linker {
                         continue;
                     }
                     let wt = w.agree(*k, post.len()) as f32;
-                    let bit = if k.is_strong() {
-                        0x80
-                    } else if matches!(k, KeyName::FnSn | KeyName::FnDob | KeyName::SnDob) {
-                        1
-                    } else if *k == KeyName::NamesDob {
-                        2
-                    } else {
-                        0
-                    };
+                    let b = bit(*k);
                     for &s in post {
                         if s == r || (is_new[s as usize] && s > r) {
                             continue;
@@ -638,18 +676,34 @@ impl Linker {
                         if stamp[su] != epoch {
                             stamp[su] = epoch;
                             wsum[su] = 0.0;
-                            flags[su] = 0;
+                            shared[su] = 0;
                             touched.push(s);
                         }
                         wsum[su] += wt;
-                        flags[su] = (flags[su] | (bit & 0x80)) + (bit & 3);
+                        shared[su] |= b;
                     }
                 }
+                let pr = present[r as usize];
                 for &s in &touched {
                     let su = s as usize;
-                    let f = flags[su];
-                    if f & 0x80 == 0 && (f & 0x7f) < 2 && f64::from(wsum[su]) < w.lower {
-                        continue;
+                    let sh = shared[su];
+                    let must = sh & strong != 0
+                        || sh & names_dob != 0
+                        || (sh & det_mask).count_ones() >= 2;
+                    if !must {
+                        // The score is at most the summed agreement weights
+                        // less one penalty per slot whose exact key both
+                        // hold and nothing of the slot agrees.
+                        let both = pr & present[su];
+                        let mut bound = wsum[su];
+                        for &(exact, all, penalty) in &slots {
+                            if both & exact != 0 && sh & all == 0 {
+                                bound += penalty;
+                            }
+                        }
+                        if f64::from(bound) < w.lower {
+                            continue;
+                        }
                     }
                     compared += 1;
                     let v = compare(rec, self.rec(s), &self.ix, w);
@@ -705,6 +759,7 @@ impl Linker {
                 std::mem::swap(&mut e.a, &mut e.b);
             }
         }
+        self.demote_ambiguous(&mut edges, &local);
         let key = |e: &Edge, l: &Linker| {
             let (x, y) = (l.rec(e.a).id, l.rec(e.b).id);
             (
@@ -715,6 +770,9 @@ impl Linker {
             )
         };
         edges.sort_by_cached_key(|e| key(e, self));
+        // Members of each union-find root, for the anti-chaining check.
+        let mut members: Vec<Vec<u32>> = new.iter().map(|&s| vec![s]).collect();
+        let w = Weights::new(&self.ix, &self.cfg);
         let mut maybe: Vec<(u32, u32, f64)> = Vec::new();
         for e in &edges {
             if e.class == Class::Possible {
@@ -729,18 +787,34 @@ impl Linker {
                     if self.rejected.contains(&(self.rec(e.a).id, p)) {
                         continue;
                     }
-                    *person_node.entry(p).or_insert_with(|| {
-                        let ps = &self.persons[&p];
-                        uf.push(Strong {
-                            nhs: ps.nhs,
-                            pnc: ps.pnc,
-                        })
-                    })
+                    match person_node.entry(p) {
+                        Entry::Occupied(o) => *o.get(),
+                        Entry::Vacant(v) => {
+                            let ps = &self.persons[&p];
+                            members.push(ps.slots.clone());
+                            *v.insert(uf.push(Strong {
+                                nhs: ps.nhs,
+                                pnc: ps.pnc,
+                            }))
+                        }
+                    }
                 }
             };
-            if !uf.union(na, nb) {
-                maybe.push((e.a, e.b, f64::from(e.score)));
+            let (ra, rb) = (uf.find(na), uf.find(nb));
+            if ra == rb {
+                continue;
             }
+            let weak = e.class != Class::Strong;
+            if (weak && self.contradict(&members[ra as usize], &members[rb as usize], &w))
+                || !uf.union(na, nb)
+            {
+                maybe.push((e.a, e.b, f64::from(e.score)));
+                continue;
+            }
+            let root = uf.find(na);
+            let other = if root == ra { rb } else { ra };
+            let moved = std::mem::take(&mut members[other as usize]);
+            members[root as usize].extend(moved);
         }
 
         // Components, in order of their oldest new record.
@@ -829,8 +903,74 @@ impl Linker {
                 score,
             })
             .collect();
-        possible.sort_by(|x, y| (x.record, x.person).cmp(&(y.record, y.person)));
+        possible.sort_by_key(|x| (x.record, x.person));
         out.possible = possible;
+    }
+
+    /// A record whose deterministic or scored links reach two records that
+    /// contradict each other (twins: different NHS numbers, or different
+    /// forenames with the same surname, date of birth and address) could
+    /// be either: all its weak links go to review instead, so it chains
+    /// nobody together and joins nobody by a coin toss.
+    fn demote_ambiguous(&self, edges: &mut [Edge], local: &FxHashMap<u32, u32>) {
+        let w = Weights::new(&self.ix, &self.cfg);
+        let mut by_a: FxHashMap<u32, Vec<usize>> = FxHashMap::default();
+        for (i, e) in edges.iter().enumerate() {
+            if matches!(e.class, Class::Deterministic | Class::Scored) {
+                by_a.entry(e.a).or_default().push(i);
+            }
+        }
+        for (_, idx) in by_a {
+            if idx.len() < 2 {
+                continue;
+            }
+            let mut ambiguous = false;
+            'pairs: for (n, &i) in idx.iter().enumerate() {
+                for &j in &idx[n + 1..] {
+                    let (x, y) = (edges[i].b, edges[j].b);
+                    let (rx, ry) = (self.rec(x), self.rec(y));
+                    let both_old = !local.contains_key(&x) && !local.contains_key(&y);
+                    if both_old && rx.person == ry.person {
+                        continue;
+                    }
+                    if compare(rx, ry, &self.ix, &w).contradicts {
+                        ambiguous = true;
+                        break 'pairs;
+                    }
+                }
+            }
+            if ambiguous {
+                for i in idx {
+                    edges[i].class = Class::Possible;
+                }
+            }
+        }
+    }
+
+    /// Whether two clusters cannot be one person: a strong key differs
+    /// between them, or some pair of their records contradicts on the
+    /// forename (or the date of birth) while no pair agrees on it. A weak
+    /// link never joins such clusters: this keeps a chain of individually
+    /// plausible links from putting twins, or a parent and child of one
+    /// name, in one person; a person whose own records show a forename
+    /// variant (Bill and William, linked by NHS number) can still gain a
+    /// William record.
+    fn contradict(&self, a: &[u32], b: &[u32], w: &Weights) -> bool {
+        let (mut fn_bad, mut fn_ok, mut dob_bad, mut dob_ok) = (false, false, false, false);
+        for &x in a {
+            let rx = self.rec(x);
+            for &y in b {
+                let v = compare(rx, self.rec(y), &self.ix, w);
+                if v.strong_conflict {
+                    return true;
+                }
+                fn_bad |= v.forename == Field::Contradicts;
+                fn_ok |= v.forename == Field::Agrees;
+                dob_bad |= v.dob == Field::Contradicts;
+                dob_ok |= v.dob == Field::Agrees;
+            }
+        }
+        (fn_bad && !fn_ok) || (dob_bad && !dob_ok)
     }
 
     /// Moves every record of `gone` into `survivor`.
@@ -1080,10 +1220,22 @@ impl Uf {
 }
 
 /// Total order on scores for sorting (scores are never NaN).
-#[derive(Clone, Copy, PartialEq, PartialOrd)]
+#[derive(Clone, Copy)]
 struct OrdF32(f32);
 
+impl PartialEq for OrdF32 {
+    fn eq(&self, o: &Self) -> bool {
+        self.cmp(o).is_eq()
+    }
+}
+
 impl Eq for OrdF32 {}
+
+impl PartialOrd for OrdF32 {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
 
 impl Ord for OrdF32 {
     fn cmp(&self, o: &Self) -> std::cmp::Ordering {

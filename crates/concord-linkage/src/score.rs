@@ -23,12 +23,13 @@ pub(crate) enum Class {
     /// among fn_sn, fn_dob, sn_dob agree, or names_dob agrees: the names
     /// swapped) and no strong key differs.
     Deterministic = 1,
-    /// Fellegi–Sunter score at or above `upper`, with forename and
-    /// date-of-birth evidence, and no strong key differs.
+    /// Fellegi–Sunter score at or above `upper`, with agreement on the
+    /// forename and on the date of birth wherever both records hold them,
+    /// and no strong key differs.
     Scored = 2,
     /// For review: score between `lower` and `upper`, or above `upper`
-    /// without forename or date-of-birth evidence, or a strong key agrees
-    /// while the other strong key differs.
+    /// while both records hold a forename (or a date of birth) that does not
+    /// agree, or a strong key agrees while the other strong key differs.
     Possible = 3,
 }
 
@@ -77,10 +78,24 @@ impl Weights {
     }
 
     #[inline]
-    fn disagree(&self, k: KeyName) -> f64 {
+    pub(crate) fn disagree(&self, k: KeyName) -> f64 {
         self.disagree[k.code() as usize]
     }
 }
+
+const FORENAME_KEYS: [KeyName; 4] = [
+    KeyName::FnSn,
+    KeyName::PhFnSn,
+    KeyName::FnDob,
+    KeyName::FnPc,
+];
+const DOB_KEYS: [KeyName; 5] = [
+    KeyName::SnDob,
+    KeyName::PhSnDob,
+    KeyName::SnDobSwap,
+    KeyName::FnDob,
+    KeyName::DobPc,
+];
 
 enum Cmp {
     Agree(f64),
@@ -93,6 +108,23 @@ enum Cmp {
 pub(crate) struct Verdict {
     pub(crate) class: Option<Class>,
     pub(crate) score: f64,
+    /// The two records cannot be one person on the evidence: a strong key
+    /// differs, or both hold a forename (or a date of birth) and it does not
+    /// agree in any form.
+    pub(crate) contradicts: bool,
+    pub(crate) strong_conflict: bool,
+    /// Forename: agrees (in some form), contradicts, or not comparable.
+    pub(crate) forename: Field,
+    /// Date of birth, likewise.
+    pub(crate) dob: Field,
+}
+
+/// What a comparison says about one field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Field {
+    Agrees,
+    Contradicts,
+    Unknown,
 }
 
 #[inline]
@@ -214,18 +246,44 @@ pub(crate) fn compare(a: &Rec, b: &Rec, ix: &Index, w: &Weights) -> Verdict {
         exact = 2;
     }
 
+    // Whether both records hold a key that involves the field.
+    let comparable =
+        |keys: &[KeyName]| keys.iter().any(|&k| usable(key(a, k)) && usable(key(b, k)));
+    let field = |ev: bool, keys: &[KeyName]| {
+        if ev {
+            Field::Agrees
+        } else if comparable(keys) {
+            Field::Contradicts
+        } else {
+            Field::Unknown
+        }
+    };
+    let forename = field(fn_ev, &FORENAME_KEYS);
+    let dob = field(dob_ev, &DOB_KEYS);
+    let contradicts =
+        strong_conflict || forename == Field::Contradicts || dob == Field::Contradicts;
     let class = if strong_conflict {
         strong_agree.then_some(Class::Possible)
     } else if strong_agree {
         Some(Class::Strong)
     } else if exact >= 2 {
         Some(Class::Deterministic)
-    } else if score >= w.upper && fn_ev && dob_ev {
+    } else if score >= w.upper
+        && (fn_ev || !comparable(&FORENAME_KEYS))
+        && (dob_ev || !comparable(&DOB_KEYS))
+    {
         Some(Class::Scored)
     } else if score >= w.lower {
         Some(Class::Possible)
     } else {
         None
     };
-    Verdict { class, score }
+    Verdict {
+        class,
+        score,
+        contradicts,
+        strong_conflict,
+        forename,
+        dob,
+    }
 }

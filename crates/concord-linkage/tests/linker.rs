@@ -37,7 +37,7 @@ fn phonetic(s: &str) -> String {
 fn swapped(dob: &str) -> String {
     let (y, m, d) = (&dob[..4], &dob[5..7], &dob[8..10]);
     let s = format!("{y}-{d}-{m}");
-    let (a, b) = if s < dob.to_owned() {
+    let (a, b) = if s.as_str() < dob {
         (s, dob.to_owned())
     } else {
         (dob.to_owned(), s)
@@ -657,4 +657,31 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn a_placeholder_like_pseudonym_is_skipped_and_counted() {
+    let cfg = LinkConfig {
+        frequent_token_cap: 3,
+        ..LinkConfig::default()
+    };
+    let mut l = Linker::new(cfg);
+    // Five different people whose only shared pseudonym is one sn_dob value
+    // (a placeholder surname and date slipping past the agent). Without the
+    // cap every pair would score as a possible match.
+    let shared = token(KeyName::SnDob, "PLACEHOLDER");
+    let records: Vec<LinkRecord> = (1..=5)
+        .map(|i| LinkRecord {
+            id: i,
+            source: Source::Housing,
+            tokens: vec![
+                (KeyName::SnDob, shared),
+                (KeyName::FnDob, token(KeyName::FnDob, &format!("own{i}"))),
+            ],
+        })
+        .collect();
+    let out = l.add(records);
+    assert_eq!(out.stats.frequent_tokens, 1);
+    assert_eq!(l.person_count(), 5, "nobody is linked through it");
+    assert!(out.possible.is_empty());
 }

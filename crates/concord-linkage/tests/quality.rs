@@ -60,7 +60,6 @@ fn tokenise(pop: &Population) -> (Vec<LinkRecord>, Vec<(u64, u64)>) {
             truth_rows.push((id, person));
         }
     }
-    // Synthetic identifiers are well-formed: only blank fields are missing.
     let rejected: Vec<_> = counts.iter().filter(|(_, n)| *n > 0).collect();
     assert!(
         counts.total() <= 5,
@@ -71,10 +70,17 @@ fn tokenise(pop: &Population) -> (Vec<LinkRecord>, Vec<(u64, u64)>) {
 }
 
 #[test]
-fn linkage_quality_on_a_synthetic_population() {
+fn linkage_quality_on_synthetic_populations() {
+    for seed in [11, 12, 13] {
+        check(seed);
+    }
+}
+
+fn check(seed: u64) {
     let pop = generate(&SynthConfig {
-        seed: 11,
+        seed,
         people: 30_000,
+        activity: 2.0,
         ..SynthConfig::default()
     });
     let (records, truth) = tokenise(&pop);
@@ -83,7 +89,7 @@ fn linkage_quality_on_a_synthetic_population() {
     let out = l.add(records);
     let m = pairwise_metrics(&l.assignments(), &truth);
     eprintln!(
-        "records {} pairs predicted {} true {} precision {:.4} recall {:.4} f1 {:.4} \
+        "seed {seed}: records {} pairs predicted {} true {} precision {:.4} recall {:.4} f1 {:.4} \
          cluster precision {:.4} recall {:.4} possible {}",
         m.records,
         m.predicted_pairs,
@@ -95,10 +101,10 @@ fn linkage_quality_on_a_synthetic_population() {
         m.cluster_recall,
         out.possible.len()
     );
-    assert!(m.precision >= 0.98, "pairwise precision {}", m.precision);
-    assert!(m.recall >= 0.85, "pairwise recall {}", m.recall);
+    assert!(m.precision >= 0.995, "pairwise precision {}", m.precision);
+    assert!(m.recall >= 0.92, "pairwise recall {}", m.recall);
     assert!(
-        m.cluster_precision >= 0.9,
+        m.cluster_precision >= 0.8,
         "cluster precision {}",
         m.cluster_precision
     );

@@ -148,15 +148,23 @@ impl Meaning {
             Meaning::Weapon => "weapon",
             Meaning::LocationType => "location_type",
             Meaning::Role => "role",
-            Meaning::RecordKind => "kind",
+            Meaning::RecordKind => "record_kind",
             Meaning::Rosh => "rosh",
             Meaning::DashScore => "dash_score",
             Meaning::Marac => "marac",
-            Meaning::DomesticAbuse => "flags.domestic_abuse",
-            Meaning::Exploitation => "flags.exploitation",
+            Meaning::DomesticAbuse => "flag_domestic_abuse",
+            Meaning::Exploitation => "flag_exploitation",
             Meaning::SiteCode => "site_code",
             Meaning::Ignore => "ignore",
         }
+    }
+
+    /// Whether the field is true/false (written as TOML booleans).
+    pub const fn is_flag(self) -> bool {
+        matches!(
+            self,
+            Meaning::Marac | Meaning::DomesticAbuse | Meaning::Exploitation
+        )
     }
 
     /// Whether the column identifies a person.
@@ -222,6 +230,8 @@ pub struct Table {
     pub rows: Vec<Vec<String>>,
     pub record_kind: Option<RecordKind>,
     pub role: Option<PersonRole>,
+    /// Fields with one value for the whole file: (field, TOML value).
+    pub fixed: Vec<(&'static str, &'static str)>,
 }
 
 impl Table {
@@ -353,6 +363,7 @@ const ASC_TYPE_MAP: ValueMap = &[
     ("Domestic abuse", "domestic_abuse"),
     ("Sexual abuse", "sexual_assault"),
     ("Modern slavery/exploitation", "exploitation"),
+    ("Financial abuse", ""),
 ];
 
 const MARAC_AGENCIES: &[(&str, f64)] = &[
@@ -381,6 +392,7 @@ const ED_METHOD_MAP: ValueMap = &[
     ("Other", "other"),
     ("Acid/corrosive", "corrosive"),
     ("Gun", "firearm"),
+    ("Not known", ""),
 ];
 const ED_LOCATIONS: &[(&str, f64)] = &[
     ("Street", 40.0),
@@ -420,6 +432,10 @@ const YS_REASON_MAP: ValueMap = &[
 const HOUSING_TYPE_MAP: ValueMap = &[
     ("Domestic abuse", "domestic_abuse"),
     ("Violent harm", "other_violence"),
+    ("Noise nuisance", ""),
+    ("Harassment", ""),
+    ("Drug-related ASB", ""),
+    ("Threatening behaviour", ""),
 ];
 const HOUSING_KIND_MAP: ValueMap = &[
     ("Tenancy incident", "housing_incident"),
@@ -633,6 +649,12 @@ pub(crate) fn police(c: &mut Ctx<'_>) -> Table {
                 } else {
                     *weighted(c.rng, &offences)
                 };
+                // A possession offence has no victim.
+                let offence = if role == "Victim" && offence == "Possession of knife/blade" {
+                    "Common assault"
+                } else {
+                    offence
+                };
                 let weapon = if offence == "Possession of knife/blade" {
                     "Knife/sharp instrument"
                 } else {
@@ -680,6 +702,7 @@ pub(crate) fn police(c: &mut Ctx<'_>) -> Table {
         rows,
         record_kind: Some(RecordKind::Crime),
         role: None,
+        fixed: Vec::new(),
     }
 }
 
@@ -760,6 +783,7 @@ pub(crate) fn childrens(c: &mut Ctx<'_>) -> Table {
         rows,
         record_kind: Some(RecordKind::Referral),
         role: Some(PersonRole::Subject),
+        fixed: Vec::new(),
     }
 }
 
@@ -824,6 +848,7 @@ pub(crate) fn youth_offending(c: &mut Ctx<'_>) -> Table {
         rows,
         record_kind: Some(RecordKind::YouthOffence),
         role: Some(PersonRole::Offender),
+        fixed: Vec::new(),
     }
 }
 
@@ -886,6 +911,7 @@ pub(crate) fn adult_safeguarding(c: &mut Ctx<'_>) -> Table {
         rows,
         record_kind: Some(RecordKind::SafeguardingConcern),
         role: Some(PersonRole::Subject),
+        fixed: Vec::new(),
     }
 }
 
@@ -939,6 +965,11 @@ pub(crate) fn marac(c: &mut Ctx<'_>) -> Table {
         rows,
         record_kind: Some(RecordKind::MaracCase),
         role: Some(PersonRole::Victim),
+        fixed: vec![
+            ("category", "\"domestic_abuse\""),
+            ("marac", "true"),
+            ("flag_domestic_abuse", "true"),
+        ],
     }
 }
 
@@ -982,6 +1013,7 @@ pub(crate) fn ed(c: &mut Ctx<'_>, victims: usize) -> Table {
         rows,
         record_kind: Some(RecordKind::EdAttendance),
         role: Some(PersonRole::Patient),
+        fixed: Vec::new(),
     }
 }
 
@@ -1047,6 +1079,7 @@ pub(crate) fn youth_services(c: &mut Ctx<'_>) -> Table {
         rows,
         record_kind: Some(RecordKind::ServiceContact),
         role: None,
+        fixed: Vec::new(),
     }
 }
 
@@ -1114,6 +1147,7 @@ pub(crate) fn housing(c: &mut Ctx<'_>) -> Table {
         rows,
         record_kind: None,
         role: None,
+        fixed: Vec::new(),
     }
 }
 
@@ -1195,5 +1229,6 @@ pub(crate) fn probation(c: &mut Ctx<'_>) -> Table {
         rows,
         record_kind: Some(RecordKind::Supervision),
         role: Some(PersonRole::Offender),
+        fixed: Vec::new(),
     }
 }

@@ -39,7 +39,7 @@ pub(crate) fn typo(rng: &mut ChaCha8Rng, s: &str) -> String {
     match rng.random_range(0..3) {
         0 => {
             let mut r = ALPHABET[rng.random_range(0..ALPHABET.len())] as char;
-            if r.to_ascii_lowercase() == c[i].to_ascii_lowercase() {
+            if r.eq_ignore_ascii_case(&c[i]) {
                 r = if r == 'z' { 'a' } else { (r as u8 + 1) as char };
             }
             c[i] = r;

@@ -29,14 +29,14 @@
 //!
 //! # Mapping files
 //!
-//! Each `<data set>.csv` comes with `<data set>.mapping.toml`, naming each
-//! column's record field (`source_ref`, `forename`, `date_of_birth`,
-//! `category`, ... or `ignore`), date formats, and value maps from the
-//! agency's words to Concord's vocabulary. The format
-//! (`concord-synth-mapping-1`) is a stand-in until the push agent's own
-//! mapping format exists.
-//!
-//! The only I/O is [`write`], into a directory the caller names.
+//! Each `<data set>.csv` comes with `<data set>.mapping.toml` in
+//! `concord-agent`'s mapping format: `source`, `record_id`, `record_kind`,
+//! the `[identifiers]` columns and the `[fields]` (columns, date formats,
+//! value maps from the agency's words to Concord's vocabulary, fixed
+//! values). `concord-agent` reads every generated file cleanly (a test
+//! checks it).
+
+//! The only I/O is [`write()`], into a directory the caller names.
 
 #![forbid(unsafe_code)]
 

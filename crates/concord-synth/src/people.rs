@@ -159,11 +159,14 @@ fn profile(rng: &mut ChaCha8Rng, sex: Sex, age: i32) -> Profile {
 pub(crate) fn generate(cfg: &SynthConfig, rng: &mut ChaCha8Rng) -> Vec<Person> {
     let s = Sampler::new();
     let on = cfg.period_start;
-    // A pool of postcode units per ward, about a dozen residents each.
+    // A pool of postcode units per ward, about a dozen residents each (more
+    // in a large population: a sector has only 400 possible units).
     let per_ward = (cfg.people / (geo::WARDS.len() * 12)).max(8);
+    let letters = geo::INWARD_LETTERS.len() * geo::INWARD_LETTERS.len();
     let pool: Vec<Vec<String>> = geo::WARDS
         .iter()
         .map(|w| {
+            let per_ward = per_ward.min(w.sectors.len() * letters * 3 / 4);
             let mut v: Vec<String> = Vec::with_capacity(per_ward);
             while v.len() < per_ward {
                 let (d, sec) = w.sectors[rng.random_range(0..w.sectors.len())];

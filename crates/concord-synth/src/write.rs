@@ -7,7 +7,10 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use crate::{Population, SynthError, datasets::Table};
+use crate::{
+    Population, SynthError,
+    datasets::{Column, Meaning, Table},
+};
 
 fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
@@ -26,42 +29,101 @@ fn quote(s: &str) -> String {
     out
 }
 
-/// The mapping file of a table (see the crate doc, "Mapping files").
+fn field_value(c: &Column) -> String {
+    let mut parts = vec![format!("column = {}", quote(c.name))];
+    if let Some(f) = c.format {
+        parts.push(format!("format = {}", quote(f)));
+    }
+    if !c.values.is_empty() {
+        let entries: Vec<String> = c
+            .values
+            .iter()
+            .map(|(from, to)| {
+                let to = if c.meaning.is_flag() {
+                    (*to).to_owned()
+                } else {
+                    quote(to)
+                };
+                format!("{} = {to}", quote(from))
+            })
+            .collect();
+        parts.push(format!("map = {{ {} }}", entries.join(", ")));
+    }
+    if parts.len() == 1 {
+        quote(c.name)
+    } else {
+        format!("{{ {} }}", parts.join(", "))
+    }
+}
+
+/// The mapping file of a table, in `concord-agent`'s format (see that
+/// crate's doc): `source`, `record_id`, `record_kind`, `[identifiers]`
+/// and `[fields]`. Columns the agency keeps to itself are named in a
+/// comment and not mapped.
 pub fn mapping_toml(t: &Table) -> String {
     let ds = t.data_set;
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "# How to read {}.csv: which column holds which record field, and how\n\
-         # the agency's words map to Concord's vocabulary. Values not listed\n\
-         # in a column's `values` are left unset. Written by concord-synth.",
-        ds.name()
+        "# {}: how concord-agent reads {}.csv.\n\
+         # Pushed by {} (synthetic data from concord-synth).",
+        ds.title(),
+        ds.name(),
+        ds.org()
     );
-    let _ = writeln!(s, "format = \"concord-synth-mapping-1\"");
-    let _ = writeln!(s, "data_set = {}", quote(ds.name()));
-    let _ = writeln!(s, "title = {}", quote(ds.title()));
-    let _ = writeln!(s, "org = {}", quote(ds.org()));
     let _ = writeln!(s, "source = {}", quote(ds.source().as_str()));
-    let _ = writeln!(s, "file = {}", quote(&format!("{}.csv", ds.name())));
-    if let Some(k) = t.record_kind {
-        let _ = writeln!(s, "record_kind = {}", quote(k.as_str()));
+    let id = t.column(Meaning::SourceRef).expect("a record id column");
+    let _ = writeln!(s, "record_id = {}", quote(t.columns[id].name));
+    match (t.record_kind, t.column(Meaning::RecordKind)) {
+        (Some(k), _) => {
+            let _ = writeln!(s, "record_kind = {{ value = {} }}", quote(k.as_str()));
+        }
+        (None, Some(c)) => {
+            let _ = writeln!(s, "record_kind = {}", field_value(&t.columns[c]));
+        }
+        (None, None) => unreachable!("every table has a record kind"),
     }
-    if let Some(r) = t.role {
-        let _ = writeln!(s, "role = {}", quote(r.as_str()));
+    let ignored: Vec<&str> = t
+        .columns
+        .iter()
+        .filter(|c| c.meaning == Meaning::Ignore)
+        .map(|c| c.name)
+        .collect();
+    if !ignored.is_empty() {
+        let _ = writeln!(s, "# Not sent: {}.", ignored.join(", "));
     }
+    let identifiers: Vec<&Column> = t
+        .columns
+        .iter()
+        .filter(|c| c.meaning.is_identifier())
+        .collect();
+    if !identifiers.is_empty() {
+        let _ = writeln!(s, "\n[identifiers]");
+        for c in &identifiers {
+            let _ = writeln!(s, "{} = {}", c.meaning.as_str(), quote(c.name));
+        }
+    }
+    let _ = writeln!(s, "\n[fields]");
     for c in &t.columns {
-        let _ = writeln!(s, "\n[[column]]");
-        let _ = writeln!(s, "name = {}", quote(c.name));
-        let _ = writeln!(s, "field = {}", quote(c.meaning.as_str()));
-        if let Some(f) = c.format {
-            let _ = writeln!(s, "date_format = {}", quote(f));
+        if c.meaning.is_identifier()
+            || matches!(
+                c.meaning,
+                Meaning::SourceRef | Meaning::RecordKind | Meaning::Ignore
+            )
+        {
+            continue;
         }
-        if !c.values.is_empty() {
-            let _ = writeln!(s, "[column.values]");
-            for (from, to) in c.values {
-                let _ = writeln!(s, "{} = {}", quote(from), quote(to));
-            }
-        }
+        let _ = writeln!(s, "{} = {}", c.meaning.as_str(), field_value(c));
+    }
+    let _ = writeln!(s, "date_precision = {{ value = \"day\" }}");
+    if let Some(r) = t.role {
+        let _ = writeln!(s, "role = {{ value = {} }}", quote(r.as_str()));
+    }
+    for (field, value) in &t.fixed {
+        let _ = writeln!(s, "{field} = {{ value = {value} }}");
+    }
+    if t.column(Meaning::DateOfBirth).is_some() {
+        let _ = writeln!(s, "age_band_from_date_of_birth = true");
     }
     s
 }
