@@ -2,20 +2,9 @@
 
 use rand::Rng;
 
-/// The modulus-11 check digit of nine digits (weights 10 down to 2;
-/// `11 - sum mod 11`, 11 → 0, 10 → no valid number).
-pub fn nhs_check_digit(first_nine: &[u8; 9]) -> Option<u8> {
-    let sum: u32 = first_nine
-        .iter()
-        .zip((2..=10u32).rev())
-        .map(|(d, w)| u32::from(*d) * w)
-        .sum();
-    match 11 - sum % 11 {
-        11 => Some(0),
-        10 => None,
-        c => Some(c as u8),
-    }
-}
+/// The modulus-11 check digit, as mk1 validates it (one implementation
+/// for the spec and the synthetic data).
+pub use concord_matchkey::nhs_check_digit;
 
 /// Whether `s` is ten digits with a valid modulus-11 check digit.
 pub fn nhs_is_valid(s: &str) -> bool {
