@@ -30,7 +30,10 @@
 //! value" = "concord_name", … }, otherwise = "concord_name" }` or
 //! `{ value = "concord_name" }` for a value fixed for the whole file. Map
 //! keys are compared trimmed and ignoring case; an empty cell is "not held"
-//! unless the map lists `""`. `format` (a chrono format) is accepted by
+//! unless the map lists `""`. A map value or `otherwise` may be `""`: "not
+//! held", for agency values with no Concord counterpart (`{ "Financial
+//! abuse" = "" }` leaves the category empty; not for `record_kind`, which
+//! every row needs). `format` (a chrono format) is accepted by
 //! `event_date` and `event_hour` (the hour of a date-time or time column).
 //! Map values, fixed values and `otherwise` are checked against Concord's
 //! vocabulary when the mapping is loaded.

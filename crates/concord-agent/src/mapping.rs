@@ -137,10 +137,12 @@ pub(crate) struct ColumnSpec<T> {
     pub name: String,
     /// Its position, set when the header is read.
     pub index: usize,
-    /// Agency value (trimmed, lower-cased) → Concord value.
-    pub map: Option<HashMap<String, T>>,
-    /// The value for a non-empty cell the map does not list.
-    pub otherwise: Option<T>,
+    /// Agency value (trimmed, lower-cased) → Concord value; `None` (an
+    /// empty value in the file) means "not held".
+    pub map: Option<HashMap<String, Option<T>>>,
+    /// The value for a non-empty cell the map does not list; `Some(None)`
+    /// (`otherwise = ""`) means "not held".
+    pub otherwise: Option<Option<T>>,
     /// A chrono format (event date and hour only).
     pub format: Option<String>,
 }
@@ -338,6 +340,17 @@ pub struct Mapping {
     pub(crate) site_code: Option<Spec<SiteCode>>,
 }
 
+/// A map value or `otherwise`: a Concord value, or empty for "not held"
+/// (an agency value that has no counterpart, such as a kind of abuse that
+/// is not violence).
+fn target<T: Value>(v: &str) -> Result<Option<T>, String> {
+    if v.trim().is_empty() {
+        Ok(None)
+    } else {
+        T::parse(v).map(Some)
+    }
+}
+
 /// Compiles one field; `path` names it in errors (`fields.weapon`).
 fn compile<T: Value>(raw: RawField, path: &str, allow_format: bool) -> Result<Spec<T>, String> {
     if raw.format.is_some() && !allow_format {
@@ -366,10 +379,11 @@ fn compile<T: Value>(raw: RawField, path: &str, allow_format: bool) -> Result<Sp
             let map = match raw.map {
                 None => None,
                 Some(pairs) => {
-                    let mut m: HashMap<String, T> = HashMap::with_capacity(pairs.len());
+                    let mut m: HashMap<String, Option<T>> = HashMap::with_capacity(pairs.len());
                     for (k, v) in pairs {
                         let v = v.text();
-                        let t = T::parse(&v).map_err(|e| format!("{path}.map.{k:?}: {v:?} {e}"))?;
+                        let t =
+                            target::<T>(&v).map_err(|e| format!("{path}.map.{k:?}: {v:?} {e}"))?;
                         let key = k.trim().to_lowercase();
                         if m.insert(key, t).is_some() {
                             return Err(format!(
@@ -387,7 +401,7 @@ fn compile<T: Value>(raw: RawField, path: &str, allow_format: bool) -> Result<Sp
                 }
                 Some(v) => {
                     let v = v.text();
-                    Some(T::parse(&v).map_err(|e| format!("{path}.otherwise: {v:?} {e}"))?)
+                    Some(target::<T>(&v).map_err(|e| format!("{path}.otherwise: {v:?} {e}"))?)
                 }
             };
             Ok(Spec::Column(ColumnSpec {
@@ -464,6 +478,16 @@ impl Mapping {
             format: None,
         };
         let record_kind = compile(t.record_kind, "record_kind", false).map_err(err)?;
+        if let Spec::Column(c) = &record_kind
+            && (c.map.iter().flat_map(|m| m.values()).any(Option::is_none)
+                || c.otherwise == Some(None))
+        {
+            return Err(err(
+                "record_kind: every row needs a record kind, so no map value (nor `otherwise`) \
+                 may be empty"
+                    .into(),
+            ));
+        }
         let f = t.fields;
         let event_date = event_date(f.event_date).map_err(err)?;
         let m = Mapping {

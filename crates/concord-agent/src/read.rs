@@ -484,13 +484,13 @@ impl<'r> Cells<'r> {
         let s = self.cell(c.index, &c.name)?;
         if let Some(map) = &c.map {
             if let Some(v) = map.get(&s.to_lowercase()) {
-                return Some(v.clone());
+                return v.clone();
             }
             if s.is_empty() {
                 return None;
             }
             if let Some(v) = &c.otherwise {
-                return Some(v.clone());
+                return v.clone();
             }
             self.error(
                 &c.name,

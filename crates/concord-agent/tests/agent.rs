@@ -409,3 +409,40 @@ fn the_token_csv_has_the_agreed_columns_and_the_same_tokens() {
     }
     assert_eq!(text.lines().count(), 5);
 }
+
+#[test]
+fn an_empty_map_value_or_otherwise_means_not_held() {
+    let mapping = format!(
+        "{MINIMAL}weapon = {{ column = \"Method\", map = {{ \"Fist\" = \"body\", \"Not known\" = \"\" }} }}\n\
+         location_type = {{ column = \"Place\", map = {{ \"Street\" = \"street\" }}, otherwise = \"\" }}\n"
+    );
+    let m = Mapping::from_toml(&mapping, "m.toml").unwrap();
+    let csv = "Attendance,Arrival,Method,Place\n\
+               A1,2026-10-03,Fist,Street\n\
+               A2,2026-10-04,not known,Bus stop\n\
+               A3,2026-10-05,Spoon,Street\n";
+    let out = read_extract(csv.as_bytes(), &m, &key(), &opts()).unwrap();
+    assert_eq!(out.records.len(), 2);
+    assert_eq!(out.records[0].weapon, Weapon::Body.code());
+    assert_eq!(out.records[0].location_type, LocationType::Street.code());
+    // Mapped to "": not held, not an error.
+    assert_eq!(out.records[1].weapon, 0);
+    assert_eq!(out.records[1].location_type, 0);
+    // A value the map does not list, with no `otherwise`, is still an error.
+    let shown: Vec<String> = out.rejects.iter().map(RowError::to_string).collect();
+    assert_eq!(
+        shown,
+        [
+            "line 4, column \"Method\": holds a value that fields.weapon.map does not list (add it to the map, or set fields.weapon.otherwise)"
+        ]
+    );
+    // Every row needs a kind: an empty kind is refused when the mapping loads.
+    let e = mapping_error(&MINIMAL.replace(
+        "{ value = \"ed_attendance\" }",
+        "{ column = \"Kind\", map = { \"ED\" = \"ed_attendance\", \"Other\" = \"\" } }",
+    ));
+    assert!(
+        e.contains("record_kind: every row needs a record kind"),
+        "{e}"
+    );
+}

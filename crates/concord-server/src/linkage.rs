@@ -66,11 +66,9 @@ impl Linkage {
                         }
                     }
                 }
-                if !stale {
-                    if let Err(e) = run(&store, &task_linker, &job).await {
-                        tracing::error!(error = %e, source = %job.source, "linkage failed; the linker is rebuilt from the store next time");
-                        stale = true;
-                    }
+                if !stale && let Err(e) = run(&store, &task_linker, &job).await {
+                    tracing::error!(error = %e, source = %job.source, "linkage failed; the linker is rebuilt from the store next time");
+                    stale = true;
                 }
                 done.send_modify(|n| *n += 1);
             }

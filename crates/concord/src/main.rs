@@ -3,14 +3,22 @@
 //!
 //! * `concord serve`: the broker (mTLS gRPC, policies, store).
 //! * `concord pki init`: a development partnership PKI.
-//! * `concord push`: a duty holder's push agent for a tokenised extract.
+//! * `concord push`: a duty holder's push agent (an export plus a mapping,
+//!   tokenised locally, or an already tokenised file).
+//! * `concord tokenise`: the push agent's tokenising, offline, to a token file.
+//! * `concord link`: linkage over token files, offline, with its quality
+//!   against a synthetic truth.
+//! * `concord synth`: a seeded synthetic population as agency exports.
+//! * `concord demo`: all of it end to end, with a broker in-process.
 //! * `concord policy test`: a policy bundle's unit tests.
 //!
 //! Configuration lives in [`config`], logging in [`telemetry`]. Errors are
 //! printed as `error: …` with their causes, and each says what to do next.
 
+mod agent;
 mod cmd;
 mod config;
+mod quality;
 mod telemetry;
 mod token_csv;
 
@@ -26,6 +34,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per run: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the broker: mTLS gRPC ingest with policy decisions, storing in SQLite or PostgreSQL
@@ -33,8 +43,16 @@ enum Command {
     /// Work with the partnership PKI (certificates and keys)
     #[command(subcommand)]
     Pki(cmd::pki::PkiCommand),
-    /// Push a tokenised extract to the broker and print its receipt
+    /// Push an extract to the broker (an agency export tokenised here, or a token file) and print its receipt
     Push(cmd::push::PushArgs),
+    /// Tokenise an agency export offline: CSV and mapping in, token CSV out
+    Tokenise(cmd::tokenise::TokeniseArgs),
+    /// Link token files offline into people, and measure the linkage against a synthetic truth
+    Link(cmd::link::LinkArgs),
+    /// Write a seeded synthetic population: each agency's export, its mapping, and the truth
+    Synth(cmd::synth::SynthArgs),
+    /// Run the whole chain on synthetic data: PKI, broker, push over mTLS, linkage, quality
+    Demo(cmd::demo::DemoArgs),
     /// Work with policy bundles
     #[command(subcommand)]
     Policy(cmd::policy::PolicyCommand),
@@ -49,6 +67,10 @@ fn main() -> ExitCode {
         Command::Serve(args) => cmd::serve::run(&args),
         Command::Pki(command) => telemetry::init_quiet().and_then(|()| cmd::pki::run(command)),
         Command::Push(args) => telemetry::init_quiet().and_then(|()| cmd::push::run(&args)),
+        Command::Tokenise(args) => telemetry::init_quiet().and_then(|()| cmd::tokenise::run(&args)),
+        Command::Link(args) => telemetry::init_quiet().and_then(|()| cmd::link::run(&args)),
+        Command::Synth(args) => telemetry::init_quiet().and_then(|()| cmd::synth::run(&args)),
+        Command::Demo(args) => telemetry::init_quiet().and_then(|()| cmd::demo::run(&args)),
         Command::Keys(command) => telemetry::init_quiet().and_then(|()| cmd::keys::run(command)),
         Command::Policy(command) => {
             telemetry::init_quiet().and_then(|()| cmd::policy::run(command))

@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::{path::Path, process::Output};
-
 use common::{Broker, concord, push, repo, run};
 
 #[test]

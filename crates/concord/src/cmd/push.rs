@@ -1,20 +1,21 @@
 //! `concord push`: the duty holder's push agent.
 //!
-//! The push runs in three steps, so that other inputs can be added in front
-//! of the same sending code:
+//! The push runs in three steps, so that both inputs share the sending
+//! code (and `concord demo` shares all of it):
 //!
-//! 1. **read**: an input becomes validated domain records
-//!    ([`concord_core::Record`], with the line each came from). Today the
-//!    input is an already tokenised file ([`crate::token_csv`]); a raw
-//!    extract plus a column mapping, tokenised here with the linkage key,
-//!    will produce the same [`Row`]s.
-//! 2. **build**: records become the wire extract ([`wire_record`],
-//!    `concord_client::Extract::new`). This is the client's boundary:
-//!    proto types appear only from here on.
+//! 1. **read**: the input becomes wire records. Either an agency's CSV
+//!    export plus a mapping (`--csv --mapping`), normalised and tokenised
+//!    here with the linkage key by `concord_agent::read_extract`, which
+//!    drops the identifiers; or an already tokenised file
+//!    ([`crate::token_csv`], `--tokens`), whose rows become
+//!    [`concord_core::Record`]s and then wire records ([`wire_record`]).
+//! 2. **build**: the wire extract ([`header`], `concord_client::Extract::new`).
 //! 3. **send**: mTLS channel, client stream with a progress bar, receipt or
-//!    refusal printed.
+//!    refusal printed ([`deliver`]).
 //!
-//! Nothing is sent unless the whole input is valid.
+//! Nothing is sent unless the whole input is valid; with `--rejects FILE`,
+//! the valid rows of an export are sent and the others are written to FILE
+//! (line, column and reason; never a value).
 
 use std::{
     fs,
@@ -34,24 +35,60 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tonic::{Code, Request, Status};
 use tonic_types::StatusExt;
 
-use crate::token_csv::{self, Row, TokenCsvError};
+use crate::{
+    agent,
+    token_csv::{self, Row, TokenCsvError},
+};
 
-/// Files with more rows than this show a progress bar.
+/// Extracts with more records than this show a progress bar.
 const PROGRESS_ABOVE: usize = 10_000;
 
 /// The largest message the client encodes (the broker's limit is
 /// configured separately; a larger batch is refused by name).
 const MAX_ENCODING_BYTES: usize = 64 * 1024 * 1024;
 
+const AFTER_HELP: &str = "\
+Agency export (--csv FILE --mapping FILE.toml): the CSV as the agency's system writes it,
+and a mapping naming which column holds what (the concord-agent mapping format; `concord
+synth` writes examples). Names, dates of birth, NHS numbers, PNC ids and postcodes are
+normalised (mk1) and turned into match-key tokens here, with the linkage key (--linkage-key
+FILE, or keys/linkage.json of --pki DIR); only tokens and keyed record references are sent.
+The source comes from the mapping. Identifiers that are placeholders or invalid (UNKNOWN,
+1900-01-01, ZZ99 3VZ, a bad NHS check digit) are dropped and counted by reason. Any other
+problem with a row (a bad date, a value the mapping does not list, no usable identifier) is
+reported as `line N, column \"C\": reason`, and nothing is sent; --rejects FILE sends the
+valid rows instead and writes the others to FILE as line,column,reason (with --mode
+snapshot, the broker then holds nothing for those rows in the period).
+
+";
+
 #[derive(Debug, clap::Args)]
-#[command(after_long_help = token_csv::FORMAT_HELP)]
+#[command(
+    after_long_help = format!("{AFTER_HELP}{}", token_csv::FORMAT_HELP),
+    group(clap::ArgGroup::new("input").required(true).args(["tokens", "csv"])),
+)]
 pub struct PushArgs {
     /// Tokenised extract: a CSV file in the token CSV format (see the end of --help)
     #[arg(long, value_name = "FILE.csv")]
-    pub tokens: PathBuf,
-    /// The source the extract is of (police, health, probation, youth_justice, childrens_services, adult_social_care, housing, community_safety)
-    #[arg(long, value_parser = parse_source)]
-    pub source: Source,
+    pub tokens: Option<PathBuf>,
+    /// Agency export: a CSV file with identifiers, tokenised here before anything is sent (with --mapping)
+    #[arg(long, value_name = "FILE.csv", requires = "mapping")]
+    pub csv: Option<PathBuf>,
+    /// Mapping of the --csv export's columns (TOML); names the source
+    #[arg(long, value_name = "FILE.toml", requires = "csv")]
+    pub mapping: Option<PathBuf>,
+    /// Linkage key file for --csv [default: DIR/keys/linkage.json of --pki]
+    #[arg(long, value_name = "FILE")]
+    pub linkage_key: Option<PathBuf>,
+    /// With --csv: send the valid rows, and write the rows with problems to FILE (line, column, reason)
+    #[arg(long, value_name = "FILE", requires = "csv")]
+    pub rejects: Option<PathBuf>,
+    /// With --csv: keep rows about unidentified people (no usable identifier) as records without tokens
+    #[arg(long, requires = "csv")]
+    pub keep_untokenised: bool,
+    /// The source the extract is of (police, health, probation, youth_justice, childrens_services, adult_social_care, housing, community_safety); with --csv, the mapping's, which this must match
+    #[arg(long, value_parser = parse_source, required_unless_present = "csv")]
+    pub source: Option<Source>,
     /// Extract id, unique per source: A-Z, a-z, 0-9, '.', '_' and '-', at most 128
     #[arg(long, value_name = "ID")]
     pub extract_id: String,
@@ -73,7 +110,7 @@ pub struct PushArgs {
     /// The broker's address
     #[arg(long, value_name = "URL", default_value = "https://localhost:7443")]
     pub broker: String,
-    /// PKI directory: DIR/ca.pem, DIR/clients/USER.pem and .key, and DIR/keys/linkage.json for the linkage key id
+    /// PKI directory: DIR/ca.pem, DIR/clients/USER.pem and .key, and DIR/keys/linkage.json for the linkage key
     #[arg(long, value_name = "DIR", requires = "user")]
     pub pki: Option<PathBuf>,
     /// The user whose client certificate to use from --pki DIR
@@ -91,7 +128,7 @@ pub struct PushArgs {
     /// Name the broker's certificate must carry [default: the host of --broker]
     #[arg(long, value_name = "NAME")]
     pub server_name: Option<String>,
-    /// Linkage key id the tokens were made with [default: the key_id of DIR/keys/linkage.json]
+    /// With --tokens: the linkage key id the tokens were made with [default: the key_id of --linkage-key FILE or DIR/keys/linkage.json]
     #[arg(long, value_name = "ID")]
     pub linkage_key_id: Option<String>,
     /// Records (or deletions) per batch message
@@ -134,15 +171,170 @@ fn parse_month(s: &str) -> Result<Period, String> {
 struct Plan {
     extract_id: ExtractId,
     period: Period,
-    linkage_key_id: String,
     tls: ClientTls,
+}
+
+/// What is sent, and how to name a record of it in a refusal.
+pub(crate) struct Outgoing {
+    pub source: Source,
+    pub linkage_key_id: String,
+    pub records: Vec<v1::Record>,
+    /// The input line of each record (a token file), if known.
+    pub lines: Vec<u64>,
+    pub input: PathBuf,
 }
 
 pub fn run(args: &PushArgs) -> anyhow::Result<()> {
     let plan = plan(args)?;
 
-    // 1. read: the whole input, validated; nothing is sent if any row is bad.
-    let rows = match token_csv::read(&args.tokens, Some(&plan.period)) {
+    // 1. read: the whole input, validated; nothing is sent if any row is bad
+    //    (unless --rejects sets the bad rows of an export aside).
+    let outgoing = match (&args.csv, &args.mapping, &args.tokens) {
+        (Some(csv), Some(mapping), _) => read_export(args, &plan, csv, mapping)?,
+        (_, _, Some(tokens)) => read_tokens(args, &plan, tokens)?,
+        _ => bail!("give --tokens FILE, or --csv FILE with --mapping FILE.toml"),
+    };
+    let deletes = match &args.deletes {
+        Some(path) => read_deletes(path)?,
+        None => vec![],
+    };
+
+    // 2. build the wire extract.
+    let header = header(
+        &plan.extract_id,
+        outgoing.source,
+        &plan.period,
+        args.mode,
+        &outgoing.linkage_key_id,
+    );
+    let batch = usize::try_from(args.batch).context("--batch is too large")?;
+    let records = outgoing.records.len();
+    let extract = Extract::new(header, outgoing.records, deletes, batch);
+
+    // 3. send.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let bar = send_bar(records, &extract);
+    let result = runtime.block_on(deliver(&args.broker, &plan.tls, extract, &bar))?;
+    bar.finish_and_clear();
+    match result {
+        Ok(response) => {
+            let duplicate = concord_client::is_duplicate(&response);
+            print_receipt(response.get_ref(), duplicate);
+            Ok(())
+        }
+        Err(status) => Err(refusal(&status, &outgoing.lines, &outgoing.input)),
+    }
+}
+
+/// An agency export: tokenised here; the identifiers go no further.
+fn read_export(
+    args: &PushArgs,
+    plan: &Plan,
+    csv: &Path,
+    mapping_file: &Path,
+) -> anyhow::Result<Outgoing> {
+    let mapping = agent::mapping(mapping_file)?;
+    let source = mapping.source();
+    if let Some(given) = args.source
+        && given != source
+    {
+        bail!(
+            "--source {given} disagrees with the mapping {}, which is of {source}; nothing was \
+             sent (drop --source, or use the mapping for {given})",
+            mapping_file.display()
+        );
+    }
+    let key = agent::linkage_key(args.linkage_key.as_deref(), args.pki.as_deref())?;
+    if let Some(id) = &args.linkage_key_id
+        && id != key.id()
+    {
+        bail!(
+            "--linkage-key-id {id} is not the id of the linkage key used ({}); drop \
+             --linkage-key-id with --csv",
+            key.id()
+        );
+    }
+    let opts = agent::read_options(
+        Some(plan.period),
+        args.keep_untokenised,
+        args.rejects.is_some(),
+    );
+    let read = read_export_checked(csv, &mapping, &key, &opts, args.rejects.as_deref(), true)?;
+    println!(
+        "read {} row(s) of {} ({source}, mapping {}): {} record(s) to send{}",
+        read.rows,
+        csv.display(),
+        mapping_file.display(),
+        read.records.len(),
+        match read.untokenised {
+            0 => String::new(),
+            n => format!(", {n} without match-key tokens (--keep-untokenised)"),
+        }
+    );
+    println!("  {}", agent::rejections_line(&read.rejection_counts));
+    if let Some(path) = &args.rejects {
+        println!(
+            "  {} row error(s) set aside in {} (not sent)",
+            read.row_errors,
+            path.display()
+        );
+    }
+    Ok(Outgoing {
+        source,
+        linkage_key_id: key.id().to_owned(),
+        records: read.records,
+        lines: vec![],
+        input: csv.to_owned(),
+    })
+}
+
+/// Reads an export for sending: every row must be good, or with `rejects`
+/// the bad rows are written there (and at least one row must be good).
+/// Shared with `concord demo`.
+pub(crate) fn read_export_checked(
+    csv: &Path,
+    mapping: &concord_agent::Mapping,
+    key: &LinkageKey,
+    opts: &concord_agent::ReadOptions,
+    rejects: Option<&Path>,
+    progress: bool,
+) -> anyhow::Result<concord_agent::AgentOutput> {
+    let read = agent::read_export(csv, mapping, key, opts, progress)?;
+    match rejects {
+        None if !read.is_clean() => {
+            agent::print_row_errors(&read.rejects, read.row_errors);
+            Err(agent::rows_refused(
+                read.row_errors,
+                csv,
+                "nothing was sent",
+                "--rejects",
+            ))
+        }
+        None => Ok(read),
+        Some(path) => {
+            agent::write_rejects(path, &read.rejects)?;
+            if read.records.is_empty() && read.rows > 0 {
+                bail!(
+                    "every row of {} has a problem (see {}); nothing was sent",
+                    csv.display(),
+                    path.display()
+                );
+            }
+            Ok(read)
+        }
+    }
+}
+
+/// An already tokenised file.
+fn read_tokens(args: &PushArgs, plan: &Plan, tokens: &Path) -> anyhow::Result<Outgoing> {
+    let Some(source) = args.source else {
+        bail!("give --source with --tokens: a token file does not say which source it is of");
+    };
+    let linkage_key_id = token_key_id(args)?;
+    let rows = match token_csv::read(tokens, Some(&plan.period)) {
         Ok(rows) => rows,
         Err(TokenCsvError::Rows(problems)) => {
             for problem in &problems {
@@ -152,7 +344,7 @@ pub fn run(args: &PushArgs) -> anyhow::Result<()> {
                 "{} problem(s) in {}: nothing was sent; correct the rows named above and push \
                  again",
                 problems.len(),
-                args.tokens.display()
+                tokens.display()
             );
         }
         Err(e) => {
@@ -160,43 +352,64 @@ pub fn run(args: &PushArgs) -> anyhow::Result<()> {
                 format!(
                     "cannot use the token file {} (see `concord push --help` for the format); \
                      nothing was sent",
-                    args.tokens.display()
+                    tokens.display()
                 )
             });
         }
     };
-    let deletes = match &args.deletes {
-        Some(path) => read_deletes(path)?,
-        None => vec![],
-    };
+    Ok(Outgoing {
+        source,
+        lines: rows.iter().map(|r| r.line).collect(),
+        records: rows
+            .iter()
+            .map(|Row { record, .. }| wire_record(record, source, &linkage_key_id))
+            .collect(),
+        linkage_key_id,
+        input: tokens.to_owned(),
+    })
+}
 
-    // 2. build the wire extract.
-    let header = v1::ExtractHeader {
-        extract_id: plan.extract_id.to_string(),
-        source: args.source.code(),
-        period_start: plan.period.start.to_string(),
-        period_end: plan.period.end.to_string(),
-        mode: args.mode.code(),
+/// The linkage key id of a token file's tokens.
+fn token_key_id(args: &PushArgs) -> anyhow::Result<String> {
+    let id = match (&args.linkage_key_id, &args.linkage_key, &args.pki) {
+        (Some(id), _, _) => id.clone(),
+        (None, Some(file), _) => linkage_key_id(file)?,
+        (None, None, Some(dir)) => linkage_key_id(&PkiLayout::at(dir).linkage_key)?,
+        (None, None, None) => bail!(
+            "give --linkage-key-id, --linkage-key FILE, or --pki DIR holding keys/linkage.json"
+        ),
+    };
+    if !is_key_id(&id) {
+        bail!("--linkage-key-id must look like lk-2026a (a-z, 0-9 and '-', at most 32)");
+    }
+    Ok(id)
+}
+
+/// The header of an extract (counts and checksum are filled in by
+/// `Extract::new`).
+pub(crate) fn header(
+    extract_id: &ExtractId,
+    source: Source,
+    period: &Period,
+    mode: ExtractMode,
+    linkage_key_id: &str,
+) -> v1::ExtractHeader {
+    v1::ExtractHeader {
+        extract_id: extract_id.to_string(),
+        source: source.code(),
+        period_start: period.start.to_string(),
+        period_end: period.end.to_string(),
+        mode: mode.code(),
         schema_version: SCHEMA_VERSION,
-        linkage_key_id: plan.linkage_key_id.clone(),
+        linkage_key_id: linkage_key_id.to_owned(),
         ..v1::ExtractHeader::default()
-    };
-    let lines: Vec<u64> = rows.iter().map(|r| r.line).collect();
-    let records = rows
-        .iter()
-        .map(|Row { record, .. }| wire_record(record, args.source, &plan.linkage_key_id))
-        .collect();
-    let batch = usize::try_from(args.batch).context("--batch is too large")?;
-    let extract = Extract::new(header, records, deletes, batch);
-    let items = extract.header.record_count + extract.header.delete_count;
+    }
+}
 
-    // 3. send.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let bar = if lines.len() > PROGRESS_ABOVE {
-        let bar = ProgressBar::new(items);
+/// A progress bar for sending, on large extracts only.
+fn send_bar(records: usize, extract: &Extract) -> ProgressBar {
+    if records > PROGRESS_ABOVE {
+        let bar = ProgressBar::new(extract.header.record_count + extract.header.delete_count);
         bar.set_style(
             ProgressStyle::with_template("{bar:40} {pos}/{len} records sent ({eta} left)")
                 .expect("the template is valid"),
@@ -204,31 +417,29 @@ pub fn run(args: &PushArgs) -> anyhow::Result<()> {
         bar
     } else {
         ProgressBar::hidden()
-    };
-    let result = runtime.block_on(async {
-        let channel = concord_client::connect(&args.broker, &plan.tls)
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot reach the broker (check --broker {} and that `concord serve` is \
-                     running there); nothing was sent",
-                    args.broker
-                )
-            })?;
-        anyhow::Ok(send(channel, extract, &bar).await)
-    })?;
-    bar.finish_and_clear();
-    match result {
-        Ok(response) => {
-            let duplicate = concord_client::is_duplicate(&response);
-            print_receipt(response.get_ref(), duplicate);
-            Ok(())
-        }
-        Err(status) => Err(refusal(&status, &lines, &args.tokens)),
     }
 }
 
-/// Checks the arguments and reads the TLS material and the linkage key id.
+/// Connects and sends; the outer error is a connection failure, the inner
+/// result the broker's answer. Shared with `concord demo`.
+pub(crate) async fn deliver(
+    broker: &str,
+    tls: &ClientTls,
+    extract: Extract,
+    bar: &ProgressBar,
+) -> anyhow::Result<Result<tonic::Response<v1::ExtractReceipt>, Status>> {
+    let channel = concord_client::connect(broker, tls)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot reach the broker (check --broker {broker} and that `concord serve` is \
+             running there); nothing was sent"
+            )
+        })?;
+    Ok(send(channel, extract, bar).await)
+}
+
+/// Checks the arguments and reads the TLS material.
 fn plan(args: &PushArgs) -> anyhow::Result<Plan> {
     let extract_id = ExtractId::parse(&args.extract_id).map_err(|why| {
         anyhow::anyhow!("--extract-id {why}; use A-Z, a-z, 0-9, '.', '_' and '-'")
@@ -243,14 +454,6 @@ fn plan(args: &PushArgs) -> anyhow::Result<Plan> {
         bail!("--deletes needs --mode delta (a snapshot replaces the whole period instead)");
     }
     let layout = args.pki.as_deref().map(PkiLayout::at);
-    let linkage_key_id = match (&args.linkage_key_id, &layout) {
-        (Some(id), _) => id.clone(),
-        (None, Some(layout)) => linkage_key_id(&layout.linkage_key)?,
-        (None, None) => bail!("give --linkage-key-id, or --pki DIR holding keys/linkage.json"),
-    };
-    if !is_key_id(&linkage_key_id) {
-        bail!("--linkage-key-id must look like lk-2026a (a-z, 0-9 and '-', at most 32)");
-    }
     let (ca, cert, key) = match (&args.ca, &args.cert, &args.key, &layout, &args.user) {
         (Some(ca), Some(cert), Some(key), _, _) => (ca.clone(), cert.clone(), key.clone()),
         (_, _, _, Some(layout), Some(user)) => {
@@ -286,7 +489,6 @@ fn plan(args: &PushArgs) -> anyhow::Result<Plan> {
     Ok(Plan {
         extract_id,
         period,
-        linkage_key_id,
         tls,
     })
 }
@@ -427,7 +629,7 @@ async fn send(
         .await
 }
 
-fn print_receipt(r: &v1::ExtractReceipt, duplicate: bool) {
+pub(crate) fn print_receipt(r: &v1::ExtractReceipt, duplicate: bool) {
     let source = Source::from_code(r.source).map_or("unknown source", Source::as_str);
     let mode = ExtractMode::from_code(r.mode).map_or("unknown mode", ExtractMode::as_str);
     let what = format!(
@@ -455,7 +657,7 @@ fn print_receipt(r: &v1::ExtractReceipt, duplicate: bool) {
 
 /// The refusal as an error: the gRPC code and message, every field
 /// violation (with the token file line of a record), and what to do.
-fn refusal(status: &Status, lines: &[u64], tokens: &Path) -> anyhow::Error {
+pub(crate) fn refusal(status: &Status, lines: &[u64], input: &Path) -> anyhow::Error {
     let mut text = format!(
         "the broker refused the extract ({:?}): {}; nothing was stored",
         status.code(),
@@ -465,7 +667,7 @@ fn refusal(status: &Status, lines: &[u64], tokens: &Path) -> anyhow::Error {
         for v in &bad.field_violations {
             text.push_str(&format!("\n  {}: {}", v.field, v.description));
             if let Some(line) = record_line(&v.field, lines) {
-                text.push_str(&format!(" (line {line} of {})", tokens.display()));
+                text.push_str(&format!(" (line {line} of {})", input.display()));
             }
         }
     }
