@@ -235,6 +235,7 @@ vocabulary!(
         PhFnSn = 10, "phfn_sn";
         SnDobSwap = 11, "sn_dobswap";
         NamesDob = 12, "names_dob";
+        FiDob = 13, "fi_dob";
     }
 );
 

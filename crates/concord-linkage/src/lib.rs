@@ -92,7 +92,11 @@
 //! variant of the surname · date-of-birth slot, never counted on top of
 //! `sn_dob`. `names_dob` (forename and surname as an unordered pair, with the
 //! date of birth) counts only when `fn_dob` and `sn_dob` do not both agree:
-//! then it means swapped names, and links deterministically.
+//! then it means swapped names, and links deterministically. `fi_dob` (the
+//! initial of the canonical forename, nicknames resolved, with the date of
+//! birth) is a variant of the forename · date-of-birth slot that scores only
+//! when `fn_dob` does not agree: evidence that forename and date of birth
+//! agree despite a typo or a nickname, never an exact agreement.
 
 #![forbid(unsafe_code)]
 

@@ -213,6 +213,18 @@ pub(crate) fn compare(a: &Rec, b: &Rec, ix: &Index, w: &Weights) -> Verdict {
             _ => {}
         }
     }
+    // mk1's fi_dob: the initial of the canonical forename (nicknames
+    // resolved) with the date of birth. A variant of the fn_dob slot for a
+    // forename with a typo or a nickname: evidence that forename and date
+    // of birth agree, never an exact agreement. It scores only when fn_dob
+    // does not agree; its disagreement adds nothing to fn_dob's.
+    if !matches!(cmp(KeyName::FnDob), Cmp::Agree(_))
+        && let Cmp::Agree(x) = cmp(KeyName::FiDob)
+    {
+        score += x;
+        fn_ev = true;
+        dob_ev = true;
+    }
     for (k, f, d) in [
         (KeyName::FnDob, true, true),
         (KeyName::SnPc, false, false),

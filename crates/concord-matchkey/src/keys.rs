@@ -36,6 +36,16 @@ fn fields(key: KeyName, n: &Normalised) -> Option<([Field<'_>; 3], usize)> {
         KeyName::Pnc => t(&n.pnc_id).map(|a| ([a, a, a], 1)),
         KeyName::SnDob => pair(t(&n.surname), dob),
         KeyName::FnDob => pair(t(&n.forename), dob),
+        // The initial of the canonical forename (nicknames resolved), with
+        // the date of birth: agreement despite a typo in the forename.
+        KeyName::FiDob => pair(
+            n.forename.as_deref().map(|f| {
+                Field::Text(crate::nickname::initial(
+                    crate::nickname::canonical_forename(f),
+                ))
+            }),
+            dob,
+        ),
         KeyName::FnSn => pair(t(&n.forename), t(&n.surname)),
         KeyName::SnPc => pair(t(&n.surname), t(&n.postcode)),
         KeyName::FnPc => pair(t(&n.forename), t(&n.postcode)),

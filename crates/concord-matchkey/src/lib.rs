@@ -177,6 +177,16 @@
 //! | `phfn_sn` | NYSIIS(forename), surname | forename misspelt or a variant |
 //! | `sn_dobswap` | surname, the date of birth and its day/month swap, earlier first | day and month transposed |
 //! | `names_dob` | the forename and the surname in ascending byte order, date of birth | forename and surname recorded the wrong way round |
+//! | `fi_dob` | the first character of the canonical forename, date of birth | forename misspelt beyond NYSIIS, or a nickname (BILL → WILLIAM, from a table of unambiguous forms in `nickname.rs`) |
+//!
+//! `fi_dob` was added after measuring the missed pairs of the linkage on the
+//! synthetic population: most agreed on surname, date of birth and postcode
+//! but on no forename key (a typo or a nickname), exactly as twins do.
+//! With `fi_dob` as a variant of the forename · date-of-birth slot, pairwise
+//! recall without NHS numbers rose from 0.953 to 0.977–0.980 over three
+//! seeds, precision staying 0.9997–1.0000 (`concord-bench quality`). Twins
+//! who share an initial are its risk; a cluster still never holds two NHS
+//! numbers or two PNC ids.
 //!
 //! `sn_dobswap` is formed only when swapping day and month gives a valid,
 //! different date (day ≤ 12 and day ≠ month). Its fields are the surname
@@ -249,6 +259,7 @@ mod date;
 mod ids;
 mod keys;
 mod name;
+mod nickname;
 mod nysiis;
 mod rejection;
 
@@ -256,6 +267,7 @@ pub use date::{PLACEHOLDER_DATES, parse_date};
 pub use ids::{PNC_CHECK_LETTERS, POSTCODE_PLACEHOLDERS, nhs_check_digit, pnc_check_letter};
 pub use keys::{FIELD_SEPARATOR, tokens};
 pub use name::{PLACEHOLDER_LEADS, PLACEHOLDERS, SUFFIXES, TITLES};
+pub use nickname::canonical_forename;
 pub use nysiis::{NYSIIS_MAX, nysiis};
 pub use rejection::{Rejection, RejectionCounts};
 

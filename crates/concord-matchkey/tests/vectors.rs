@@ -139,6 +139,12 @@ fn independent_tokens(n: &Fields, secret: &[u8]) -> BTreeMap<String, String> {
         (Some(f), Some(s)) => (Some(s), Some(f)),
         _ => (None, None),
     };
+    // The initial of the canonical forename (the nickname table is the
+    // spec's own data; the rest of the layout is written out here).
+    let initial = fn_.map(|f| {
+        let c = concord_matchkey::canonical_forename(f);
+        c.chars().next().map(String::from).unwrap_or_default()
+    });
     let table: Vec<(&str, Vec<Option<&str>>)> = vec![
         ("nhs", vec![n.nhs_number.as_deref()]),
         ("pnc", vec![n.pnc_id.as_deref()]),
@@ -152,6 +158,7 @@ fn independent_tokens(n: &Fields, secret: &[u8]) -> BTreeMap<String, String> {
         ("phfn_sn", vec![n.phonetic_forename.as_deref(), sn]),
         ("sn_dobswap", vec![sn, lo, hi]),
         ("names_dob", vec![names.0, names.1, dob]),
+        ("fi_dob", vec![initial.as_deref(), dob]),
     ];
     assert_eq!(table.len(), KeyName::ALL.len(), "a key is missing here");
     let mut out = BTreeMap::new();

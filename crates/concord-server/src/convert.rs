@@ -132,6 +132,6 @@ mod tests {
         same_codes!(AgeBand, v1::AgeBand, "AGE_BAND");
         same_codes!(Sex, v1::Sex, "SEX");
         same_codes!(RoshLevel, v1::RoshLevel, "ROSH_LEVEL");
-        assert_eq!(KeyName::ALL.len(), 12);
+        assert_eq!(KeyName::ALL.len(), 13);
     }
 }

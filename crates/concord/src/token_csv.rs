@@ -28,7 +28,7 @@
 //! | `dash_score` | 0 to 27 |
 //! | `marac`, `flag_domestic_abuse`, `flag_under_25`, `flag_exploitation` | true, false, 1, 0 or empty (false) |
 //! | `site_code` | ODS site code of an emergency department, 3 to 8 of A-Z and 0-9 |
-//! | `tok_<key>` for each mk1 key (`tok_nhs`, `tok_pnc`, `tok_sn_dob`, `tok_fn_dob`, `tok_fn_sn`, `tok_sn_pc`, `tok_fn_pc`, `tok_dob_pc`, `tok_phsn_dob`, `tok_phfn_sn`, `tok_sn_dobswap`) | the match-key token, 64 hex characters, or empty; `ed_attendance` rows carry none |
+//! | `tok_<key>` for each mk1 key (`tok_nhs`, `tok_pnc`, `tok_sn_dob`, `tok_fn_dob`, `tok_fn_sn`, `tok_sn_pc`, `tok_fn_pc`, `tok_dob_pc`, `tok_phsn_dob`, `tok_phfn_sn`, `tok_sn_dobswap`, `tok_names_dob`, `tok_fi_dob`) | the match-key token, 64 hex characters, or empty; `ed_attendance` rows carry none |
 //!
 //! The whole file is parsed before anything is sent. Every problem is
 //! reported as `line N, column C: reason` (the CSV line the row starts
@@ -52,7 +52,7 @@ ward_code (E05…), lsoa_code (E01…), category, weapon, location_type, age_ban
 dash_score (0-27), marac, flag_domestic_abuse, flag_under_25, flag_exploitation
 (true/false/1/0), site_code, and tok_<key> (64 hex) for each mk1 key: tok_nhs, tok_pnc,
 tok_sn_dob, tok_fn_dob, tok_fn_sn, tok_sn_pc, tok_fn_pc, tok_dob_pc, tok_phsn_dob,
-tok_phfn_sn, tok_sn_dobswap. Vocabulary values are concord's snake_case names (e.g. kind
+tok_phfn_sn, tok_sn_dobswap, tok_names_dob, tok_fi_dob. Vocabulary values are concord's snake_case names (e.g. kind
 crime, category gbh, age_band 18-24). Unknown columns are refused; any bad row is
 reported as `line N, column C: reason` and nothing is sent.";
 
