@@ -12,6 +12,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "concord/v1/record.proto",
         "concord/v1/ingest.proto",
         "concord/v1/linkage.proto",
+        "concord/v1/audit.proto",
+        "concord/v1/lookup.proto",
+        "concord/v1/insights.proto",
+        "concord/v1/web.proto",
     ];
     for f in &files {
         println!("cargo:rerun-if-changed={}", root.join(f).display());

@@ -98,6 +98,8 @@ pub struct TestBroker {
     url: String,
     _pg: Option<PgDatabase>,
     _dir: Option<TempDir>,
+    /// The policy bundle directory (its data/partnership.json issued the PKI).
+    policies: PathBuf,
 }
 
 /// What a broker is started from.
@@ -110,6 +112,7 @@ struct Setup {
     pg: Option<PgDatabase>,
     url: String,
     limits: Limits,
+    policies: PathBuf,
 }
 
 impl TestBroker {
@@ -118,10 +121,20 @@ impl TestBroker {
     }
 
     pub async fn start_with(db: Db, limits: Limits) -> TestBroker {
+        Self::start_from(db, limits, repo_root().join("policies")).await
+    }
+
+    /// A broker deciding with the policy bundle in `policies` instead of the
+    /// repository's; its `data/partnership.json` issues the PKI.
+    pub async fn start_with_policies(db: Db, policies: PathBuf) -> TestBroker {
+        Self::start_from(db, Limits::default(), policies).await
+    }
+
+    async fn start_from(db: Db, limits: Limits, policies: PathBuf) -> TestBroker {
         install_crypto_provider();
         let dir = tempfile::tempdir().expect("temp dir");
-        let partnership = Partnership::load(&repo_root().join("policies/data/partnership.json"))
-            .expect("partnership file");
+        let partnership =
+            Partnership::load(&policies.join("data/partnership.json")).expect("partnership file");
         let pki = concord_pki::init(&dir.path().join("pki"), &partnership, &[]).expect("pki init");
         let broker_key = read_key(&pki.broker_key, BrokerKey::from_file);
         let linkage_key_id = KeyFile::parse(
@@ -151,6 +164,7 @@ impl TestBroker {
             pg,
             url,
             limits,
+            policies,
         })
         .await
     }
@@ -178,6 +192,7 @@ impl TestBroker {
             pg: self._pg.take(),
             url: self.url.clone(),
             limits: self.broker.limits.clone(),
+            policies: self.policies.clone(),
         };
         Self::launch(setup).await
     }
@@ -192,11 +207,12 @@ impl TestBroker {
             pg,
             url,
             limits,
+            policies,
         } = setup;
         let store = Store::connect(&url, &StoreOptions::default())
             .await
             .expect("store");
-        let bundle = Bundle::load_dir(&repo_root().join("policies")).expect("policy bundle");
+        let bundle = Bundle::load_dir(&policies).expect("policy bundle");
         let policy =
             Arc::new(PolicyEngine::new(bundle, EngineConfig::default()).expect("policy engine"));
         let read = |p: &PathBuf| std::fs::read(p).expect("pki file");
@@ -213,12 +229,26 @@ impl TestBroker {
         )
         .await
         .expect("linkage starts");
+        let audit_key = KeyFile::parse(
+            &std::fs::read_to_string(&pki.audit_key).expect("audit key"),
+            "audit key",
+        )
+        .expect("audit key file");
+        let signer = concord_audit::AuditSigner::from_key_file(&audit_key).expect("audit signer");
+        let audit = concord_server::audit::AuditLog::start(
+            store.clone(),
+            signer,
+            concord_server::audit::AuditConfig::default(),
+        )
+        .await
+        .expect("the audit log starts");
         let broker = Arc::new(Broker::new(
             store.clone(),
             policy,
             Arc::new(broker_key.clone()),
             limits,
             linkage,
+            audit,
         ));
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let addr = listener.local_addr().expect("local addr");
@@ -246,6 +276,7 @@ impl TestBroker {
             url,
             _pg: pg,
             _dir: Some(dir),
+            policies,
         }
     }
 
@@ -259,6 +290,12 @@ impl TestBroker {
         .await
         .expect("linkage finishes")
         .expect("linker running");
+    }
+
+    /// The URL of this broker's database (`sqlite:PATH` or `postgres://…`),
+    /// for tests that reach into it directly.
+    pub fn database_url(&self) -> &str {
+        &self.url
     }
 
     /// The PostgreSQL URL of this broker's database, if it runs on one.

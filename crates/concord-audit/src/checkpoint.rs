@@ -296,6 +296,38 @@ impl AuditSigner {
     }
 }
 
+/// Parses a signed-note verifier key (`concord-audit/<key id>+<key hash
+/// hex>+<base64(0x01 ‖ public key)>`, as [`AuditSigner::vkey`] writes it);
+/// returns the key id and the 32-byte Ed25519 public key. The key hash must
+/// match the name and key.
+pub fn parse_vkey(vkey: &str) -> Result<(String, [u8; 32]), AuditError> {
+    let bad = |reason: &'static str| AuditError::Key {
+        key_id: "in the verifier key".to_owned(),
+        reason,
+    };
+    let mut parts = vkey.trim().splitn(3, '+');
+    let (Some(name), Some(hash), Some(key), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad("must be <name>+<key hash>+<key>"));
+    };
+    let key_id = name
+        .strip_prefix(ORIGIN_PREFIX)
+        .filter(|id| is_key_id(id))
+        .ok_or_else(|| bad("must be named concord-audit/<key id>"))?;
+    let typed = base64::decode(key).ok_or_else(|| bad("has a key that is not base64"))?;
+    let [ED25519_TYPE, public_key @ ..] = typed.as_slice() else {
+        return Err(bad("is not an Ed25519 key"));
+    };
+    let public_key: [u8; 32] = public_key
+        .try_into()
+        .map_err(|_| bad("is not a 32-byte Ed25519 key"))?;
+    if hex::encode(key_hash(name, &public_key)) != hash {
+        return Err(bad("has a key hash that does not match its name and key"));
+    }
+    Ok((key_id.to_owned(), public_key))
+}
+
 /// Standard base64 (RFC 4648 §4) with padding.
 mod base64 {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

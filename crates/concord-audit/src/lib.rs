@@ -28,10 +28,11 @@
 
 mod checkpoint;
 pub mod event;
+pub mod export;
 pub mod merkle;
 pub mod verify;
 
-pub use checkpoint::{AuditSigner, Checkpoint, ORIGIN_PREFIX, SignedCheckpoint};
+pub use checkpoint::{AuditSigner, Checkpoint, ORIGIN_PREFIX, SignedCheckpoint, parse_vkey};
 pub use event::{Action, AuditEvent, Decision, ENCODING_VERSION, FieldName, SubjectId};
 pub use merkle::{
     Hash, MerkleLog, empty_root, leaf_hash, node_hash, root, verify_consistency, verify_inclusion,

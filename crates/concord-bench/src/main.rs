@@ -12,7 +12,12 @@
 
 #![forbid(unsafe_code)]
 
+mod audit;
+mod dashboard;
 mod linkage;
+mod lookup;
+mod overload;
+mod policy;
 
 use std::time::Instant;
 
@@ -62,6 +67,91 @@ enum Command {
         people: usize,
         #[arg(long, default_value_t = 2026)]
         seed: u64,
+    },
+    /// Audit appends per second through the broker's AuditLog (group
+    /// commit), and the largest gap from an event's commit to a signed
+    /// checkpoint covering it.
+    Audit {
+        #[arg(long, default_value_t = 100_000)]
+        events: u64,
+        /// Callers appending at once.
+        #[arg(long, default_value_t = 256)]
+        concurrency: usize,
+        #[arg(long, value_enum, default_value_t = StoreChoice::Both)]
+        store: StoreChoice,
+    },
+    /// A year's board dashboard over N records: cold and warm request
+    /// times over mTLS, and the counting alone.
+    Dashboard {
+        #[arg(long, default_value_t = 1_000_000)]
+        records: u64,
+        /// Distinct people behind the records that carry tokens.
+        #[arg(long, default_value_t = 250_000)]
+        people: u64,
+        #[arg(long, value_enum, default_value_t = StoreChoice::Both)]
+        store: StoreChoice,
+        /// Warm requests timed after the first.
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+        /// Time only the counting and protection over facts built in
+        /// memory (no broker, no database).
+        #[arg(long)]
+        counting_only: bool,
+    },
+    /// Person lookups under load: N records of N/4 people pushed and
+    /// linked, then concurrent FindPerson callers over mTLS; p50/p99 and
+    /// lookups per second.
+    Lookup {
+        #[arg(long, default_value_t = 1_000_000)]
+        records: u64,
+        #[arg(long, value_enum, default_value_t = StoreChoice::Both)]
+        store: StoreChoice,
+        /// Callers asking at once, each on its own mTLS connection.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// Seconds measured.
+        #[arg(long, default_value_t = 20.0)]
+        seconds: f64,
+        /// Seconds of warm-up before measuring.
+        #[arg(long, default_value_t = 3.0)]
+        warmup: f64,
+        /// Offered lookups per second, shared by the callers (open loop);
+        /// 0 = each caller asks again as soon as it is answered.
+        #[arg(long, default_value_t = 0.0)]
+        rate: f64,
+    },
+    /// One organisation floods the broker past its per-organisation limits
+    /// while another calls at a steady pace: the flooder's refusals and the
+    /// other organisation's p50/p99, alone and during the flood.
+    Overload {
+        /// Flooding callers, each on its own mTLS connection.
+        #[arg(long, default_value_t = 32)]
+        flooders: usize,
+        /// Seconds measured (alone, then again during the flood).
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Milliseconds between the other organisation's calls.
+        #[arg(long, default_value_t = 10)]
+        pace_ms: u64,
+        /// The broker's limits.org_requests_per_second.
+        #[arg(long, default_value_t = 200.0)]
+        rate: f64,
+        /// The broker's limits.org_burst.
+        #[arg(long, default_value_t = 400)]
+        burst: u32,
+        /// The broker's limits.org_max_concurrent.
+        #[arg(long, default_value_t = 64)]
+        concurrent: u32,
+    },
+    /// Policy decision latency (p50/p99) on the repository's bundle,
+    /// building the input inside the timing.
+    Policy {
+        /// Decisions timed per case.
+        #[arg(long, default_value_t = 100_000)]
+        decisions: usize,
+        /// The policy bundle directory.
+        #[arg(long, default_value = "policies")]
+        dir: std::path::PathBuf,
     },
 }
 
@@ -293,6 +383,107 @@ async fn main() -> Result<()> {
             delta,
         } => linkage::speed(people, records, delta),
         Command::Quality { people, seed } => linkage::quality(people, seed),
+        Command::Audit {
+            events,
+            concurrency,
+            store,
+        } => {
+            let dbs: &[Db] = match store {
+                StoreChoice::Sqlite => &[Db::Sqlite],
+                StoreChoice::Postgres => &[Db::Postgres],
+                StoreChoice::Both => &[Db::Sqlite, Db::Postgres],
+            };
+            let mut rows = Vec::new();
+            for db in dbs {
+                rows.push(audit::run(*db, events, concurrency).await?);
+            }
+            println!(
+                "\naudit: {events} lookup-like events through AuditLog::append, {concurrency} concurrent callers"
+            );
+            println!(
+                "| store | events | seconds | appends/s | checkpoints | max commit-to-checkpoint s |"
+            );
+            println!("|---|---|---|---|---|---|");
+            for f in rows {
+                println!(
+                    "| {} | {} | {:.2} | {:.0} | {} | {:.2} |",
+                    f.store,
+                    f.events,
+                    f.seconds,
+                    f.events as f64 / f.seconds,
+                    f.checkpoints,
+                    f.max_gap_seconds
+                );
+            }
+        }
+        Command::Policy { decisions, dir } => policy::run(&dir, decisions)?,
+        Command::Overload {
+            flooders,
+            seconds,
+            pace_ms,
+            rate,
+            burst,
+            concurrent,
+        } => {
+            let limits = concord_server::Limits {
+                org_requests_per_second: rate,
+                org_burst: burst,
+                org_max_concurrent: concurrent,
+                ..concord_server::Limits::default()
+            };
+            let mut f = overload::run(
+                limits.clone(),
+                flooders,
+                seconds,
+                std::time::Duration::from_millis(pace_ms.max(1)),
+            )
+            .await?;
+            overload::print(&mut f, &limits, flooders, seconds);
+        }
+        Command::Lookup {
+            records,
+            store,
+            concurrency,
+            seconds,
+            warmup,
+            rate,
+        } => {
+            let dbs: &[Db] = match store {
+                StoreChoice::Sqlite => &[Db::Sqlite],
+                StoreChoice::Postgres => &[Db::Postgres],
+                StoreChoice::Both => &[Db::Sqlite, Db::Postgres],
+            };
+            let mut rows = Vec::new();
+            for db in dbs {
+                rows.push(lookup::run(*db, records, concurrency, seconds, warmup, rate).await?);
+            }
+            lookup::print(&rows, seconds);
+        }
+        Command::Dashboard {
+            records,
+            people,
+            counting_only: true,
+            runs,
+            ..
+        } => dashboard::counting_only(records, people, runs),
+        Command::Dashboard {
+            records,
+            people,
+            store,
+            runs,
+            counting_only: false,
+        } => {
+            let dbs: &[Db] = match store {
+                StoreChoice::Sqlite => &[Db::Sqlite],
+                StoreChoice::Postgres => &[Db::Postgres],
+                StoreChoice::Both => &[Db::Sqlite, Db::Postgres],
+            };
+            let mut rows = Vec::new();
+            for db in dbs {
+                rows.push(dashboard::run(*db, records, people, runs).await?);
+            }
+            dashboard::print(&rows, runs);
+        }
         Command::Ingest {
             records,
             store,

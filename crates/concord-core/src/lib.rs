@@ -17,6 +17,7 @@ mod receipt;
 mod record;
 mod validate;
 mod vocab;
+mod ward;
 
 pub use extract::{
     ExtractHeader, ExtractId, ExtractMode, Period, RawHeader, SCHEMA_VERSION, is_key_id,
@@ -31,3 +32,4 @@ pub use vocab::{
     AgeBand, DatePrecision, KeyName, LocationType, PersonRole, RecordKind, RoshLevel, Sex, Source,
     UnknownName, ViolenceCategory, Weapon,
 };
+pub use ward::{RBKC_WARDS, ward_name};

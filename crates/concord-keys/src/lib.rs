@@ -191,6 +191,9 @@ macro_rules! debug_id_only {
 
 /// The broker key: re-keys tokens into stored pseudonyms.
 ///
+/// It also derives the per-recipient person pseudonyms a lookup hands out
+/// ([`BrokerKey::person_pseudonym`]).
+///
 /// A rotated broker key is a chain of layers, oldest first:
 /// `p = HMAC(K_0, linkage_key_id ‖ token)`, then `p = HMAC(K_i, p)` for each
 /// later layer. Rotation re-keys every stored pseudonym with the new layer
@@ -200,7 +203,14 @@ macro_rules! debug_id_only {
 #[derive(Clone)]
 pub struct BrokerKey {
     layers: Vec<HmacKey>,
+    /// `HMAC(K_newest, RECIPIENT_LABEL)`: the key of person pseudonyms.
+    recipient: hmac::Key,
 }
+
+/// The label the recipient-pseudonym key is derived under: no other use of
+/// the broker key signs this message (re-keying signs a linkage key id and
+/// a token, or a 32-byte pseudonym), so the derived key is independent.
+const RECIPIENT_LABEL: &[u8] = b"concord/v1/recipient-pseudonym-key";
 
 impl fmt::Debug for BrokerKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -214,9 +224,18 @@ impl fmt::Debug for BrokerKey {
 impl BrokerKey {
     /// A broker key from its id and 32 secret bytes.
     pub fn new(id: &str, secret: &[u8]) -> Result<BrokerKey, KeyError> {
-        Ok(BrokerKey {
-            layers: vec![HmacKey::new("broker", id, secret)?],
-        })
+        Ok(BrokerKey::of_layers(vec![HmacKey::new(
+            "broker", id, secret,
+        )?]))
+    }
+
+    fn of_layers(layers: Vec<HmacKey>) -> BrokerKey {
+        let newest = &layers[layers.len() - 1];
+        let derived = newest.sign(&[RECIPIENT_LABEL]);
+        BrokerKey {
+            recipient: hmac::Key::new(hmac::HMAC_SHA256, derived.as_bytes()),
+            layers,
+        }
     }
 
     /// The broker key of a `kind: "broker"` key file, with its earlier layers.
@@ -227,7 +246,7 @@ impl BrokerKey {
             layers.push(HmacKey::new("broker", id, secret.expose())?);
         }
         layers.push(HmacKey::new("broker", &file.key_id, file.secret.expose())?);
-        Ok(BrokerKey { layers })
+        Ok(BrokerKey::of_layers(layers))
     }
 
     /// The newest layer's id: what stored rows record.
@@ -254,7 +273,7 @@ impl BrokerKey {
         }
         let mut layers = self.layers.clone();
         layers.push(HmacKey::new("broker", new_id, secret)?);
-        Ok(BrokerKey { layers })
+        Ok(BrokerKey::of_layers(layers))
     }
 
     /// The key file of this key and its earlier layers (secrets included:
@@ -274,6 +293,34 @@ impl BrokerKey {
             file["previous"] = serde_json::Value::Array(previous);
         }
         serde_json::to_string_pretty(&file).expect("JSON values serialise")
+    }
+
+    /// The pseudonym of the broker's person `person` for recipient
+    /// organisation `org`, as 64 lowercase hex characters:
+    /// `HMAC-SHA256(K_r, "recipient" ‖ len(org) ‖ org ‖ person)`, with
+    /// `K_r = HMAC-SHA256(K_broker, "concord/v1/recipient-pseudonym-key")`
+    /// under the newest layer, `len(org)` a big-endian u32 and `person` a
+    /// big-endian u64 (so no two (org, person) pairs share a message).
+    ///
+    /// The same organisation always gets the same value for a person, so it
+    /// can recognise them across its own lookups; two organisations get
+    /// values that cannot be joined without `K_broker`. Internal person ids
+    /// never leave the broker.
+    ///
+    /// **Rotation**: `K_r` comes from the newest layer, so rotating the
+    /// broker key changes every person pseudonym handed out from then on. A
+    /// caller holding a pseudonym from before the rotation no longer sees it
+    /// again; that is what rotation is for (a leaked key must stop linking
+    /// new answers to old ones). The audit log names people by internal id
+    /// (`person:N`), which rotation does not change, so who-looked-at-whom
+    /// stays answerable across rotations.
+    pub fn person_pseudonym(&self, org: &str, person: u64) -> String {
+        let mut ctx = hmac::Context::with_key(&self.recipient);
+        ctx.update(b"recipient");
+        ctx.update(&(org.len() as u32).to_be_bytes());
+        ctx.update(org.as_bytes());
+        ctx.update(&person.to_be_bytes());
+        hex::encode(ctx.sign().as_ref())
     }
 
     /// Moves a pseudonym stored under the previous layer to this key: the
@@ -377,6 +424,58 @@ mod tests {
             new.pseudonymise("lk-2026a", &t)
         );
         assert!(!format!("{loaded:?}").contains("0909"));
+    }
+
+    #[test]
+    fn person_pseudonyms_are_per_recipient_stable_and_unjoinable() {
+        let k = BrokerKey::new("bk-2026a", &[7; 32]).unwrap();
+        let a = k.person_pseudonym("rbkc-childrens", 42);
+        assert_eq!(a.len(), 64);
+        assert!(
+            a.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
+        assert_eq!(a, k.person_pseudonym("rbkc-childrens", 42), "stable");
+        assert_ne!(a, k.person_pseudonym("rbkc-adults", 42), "per recipient");
+        assert_ne!(a, k.person_pseudonym("rbkc-childrens", 43), "per person");
+        // The same key loaded again gives the same values.
+        let again = BrokerKey::new("bk-2026a", &[7; 32]).unwrap();
+        assert_eq!(a, again.person_pseudonym("rbkc-childrens", 42));
+        // Another broker key gives other values.
+        let other = BrokerKey::new("bk-2026a", &[8; 32]).unwrap();
+        assert_ne!(a, other.person_pseudonym("rbkc-childrens", 42));
+        // The value is the documented HMAC, under the derived key.
+        let derived = hmac::sign(
+            &hmac::Key::new(hmac::HMAC_SHA256, &[7; 32]),
+            b"concord/v1/recipient-pseudonym-key",
+        );
+        let mut msg = b"recipient".to_vec();
+        msg.extend_from_slice(&14u32.to_be_bytes());
+        msg.extend_from_slice(b"rbkc-childrens");
+        msg.extend_from_slice(&42u64.to_be_bytes());
+        let expected = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref()), &msg);
+        assert_eq!(a, hex::encode(expected.as_ref()));
+        // It is not the re-keying of anything: the derived key differs.
+        assert_ne!(derived.as_ref(), &[7u8; 32][..]);
+    }
+
+    #[test]
+    fn rotation_changes_person_pseudonyms_and_a_reloaded_chain_agrees() {
+        let old = BrokerKey::new("bk-2026a", &[7; 32]).unwrap();
+        let new = old.rotated("bk-2026b", &[9; 32]).unwrap();
+        assert_ne!(
+            old.person_pseudonym("rbkc-childrens", 42),
+            new.person_pseudonym("rbkc-childrens", 42)
+        );
+        let reloaded = BrokerKey::from_file(
+            &KeyFile::parse(&new.to_key_file_json(), "rotated").unwrap(),
+            "rotated",
+        )
+        .unwrap();
+        assert_eq!(
+            reloaded.person_pseudonym("rbkc-childrens", 42),
+            new.person_pseudonym("rbkc-childrens", 42)
+        );
     }
 
     #[test]

@@ -109,7 +109,7 @@ mod score;
 pub use config::LinkConfig;
 pub use hash::TokenHasher;
 pub use linker::{
-    LinkOutcome, LinkRecord, LinkStats, Linker, Merge, PossibleMatch, RecordOutcome,
+    LinkOutcome, LinkRecord, LinkStats, Linker, Merge, PossibleMatch, Probe, RecordOutcome,
     ReviewDecision, ReviewOutcome, Split, StoredRecord,
 };
 pub use metrics::{Metrics, pairwise_metrics};

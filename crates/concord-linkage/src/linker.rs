@@ -6,6 +6,10 @@ use std::{collections::hash_map::Entry, thread};
 use concord_core::{KeyName, Source, Token};
 use rustc_hash::{FxHashMap, FxHashSet};
 
+mod probe;
+
+pub use probe::Probe;
+
 use crate::{
     LinkError,
     config::{LinkConfig, NK},

@@ -39,7 +39,7 @@ pub(crate) struct Weights {
     agree_base: [f64; NK],
     /// log2(1 - m_k).
     disagree: [f64; NK],
-    /// log2(count) for counts up to the cap.
+    /// log2(count) for counts up to the cap (empty: computed when needed).
     log_count: Vec<f64>,
     pub(crate) cap: usize,
     pub(crate) upper: f64,
@@ -48,22 +48,38 @@ pub(crate) struct Weights {
 
 impl Weights {
     pub(crate) fn new(ix: &Index, cfg: &LinkConfig) -> Weights {
+        let mut w = Weights::base(ix, cfg, &[0; NK]);
+        w.log_count = (0..=cfg.frequent_token_cap.max(1))
+            .map(|c| (c.max(1) as f64).log2())
+            .collect();
+        w
+    }
+
+    /// The weights as if one more record carried each key `extra` counts
+    /// (a probe: the record it asks about is not in the index). Without
+    /// the table of `log2(count)`: a probe computes the few it needs.
+    pub(crate) fn with_extra(ix: &Index, cfg: &LinkConfig, extra: &[u64; NK]) -> Weights {
+        let mut w = Weights::base(ix, cfg, extra);
+        w.log_count = Vec::new();
+        w
+    }
+
+    fn base(ix: &Index, cfg: &LinkConfig, extra: &[u64; NK]) -> Weights {
         let mut agree_base = [0.0; NK];
         let mut disagree = [0.0; NK];
         for k in KeyName::ALL {
             let i = k.code() as usize;
             let m = cfg.m[i].clamp(1e-6, 1.0 - 1e-6);
-            let n = (ix.key_n[i] as f64).max(cfg.min_population).max(1.0);
+            let n = ((ix.key_n[i] + extra[i]) as f64)
+                .max(cfg.min_population)
+                .max(1.0);
             agree_base[i] = m.log2() + n.log2();
             disagree[i] = (1.0 - m).log2();
         }
-        let log_count = (0..=cfg.frequent_token_cap.max(1))
-            .map(|c| (c.max(1) as f64).log2())
-            .collect();
         Weights {
             agree_base,
             disagree,
-            log_count,
+            log_count: Vec::new(),
             cap: cfg.frequent_token_cap,
             upper: cfg.upper,
             lower: cfg.lower,
@@ -74,7 +90,12 @@ impl Weights {
     /// few records is strong evidence. Never negative.
     #[inline]
     pub(crate) fn agree(&self, k: KeyName, count: usize) -> f64 {
-        (self.agree_base[k.code() as usize] - self.log_count[count.min(self.cap)]).max(0.0)
+        let c = count.min(self.cap);
+        let log = match self.log_count.get(c) {
+            Some(&l) => l,
+            None => (c.max(1) as f64).log2(),
+        };
+        (self.agree_base[k.code() as usize] - log).max(0.0)
     }
 
     #[inline]
@@ -133,14 +154,22 @@ fn key(r: &Rec, k: KeyName) -> u32 {
 }
 
 pub(crate) fn compare(a: &Rec, b: &Rec, ix: &Index, w: &Weights) -> Verdict {
+    compare_with(a, b, w, |t| ix.postings[t as usize].len())
+}
+
+/// [`compare`] with the number of records carrying each token id given by
+/// `count` (never called with `NONE`): a probe counts the record it asks
+/// about, which is not in the index.
+#[inline]
+pub(crate) fn compare_with(a: &Rec, b: &Rec, w: &Weights, count: impl Fn(u32) -> usize) -> Verdict {
     // A token is usable unless absent or placeholder-like.
-    let usable = |t: u32| t != NONE && ix.postings[t as usize].len() <= w.cap;
+    let usable = |t: u32| t != NONE && count(t) <= w.cap;
     let cmp = |k: KeyName| -> Cmp {
         let (x, y) = (key(a, k), key(b, k));
         if !usable(x) || !usable(y) {
             Cmp::Missing
         } else if x == y {
-            Cmp::Agree(w.agree(k, ix.postings[x as usize].len()))
+            Cmp::Agree(w.agree(k, count(x)))
         } else {
             Cmp::Disagree
         }

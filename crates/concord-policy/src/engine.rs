@@ -1,7 +1,7 @@
 //! The decision engine: a bundle compiled once, evaluated many times.
 
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use regorus::utils::limits::ExecutionTimerConfig;
@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::bundle::{Bundle, FileKind};
 use crate::error::{PolicyError, regorus_message};
 use crate::input::{Action, PolicyInput};
+use crate::retention::{RETENTION_RULE, RetentionPeriods};
 use crate::scan::{self, ModuleRef};
 use crate::testing::{TestReport, run_tests};
 
@@ -61,15 +62,66 @@ pub struct Decision {
     pub bundle_revision: String,
 }
 
+/// Which bundle: its revision and digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BundleId {
+    /// The `revision` from `.manifest`.
+    pub revision: String,
+    /// The bundle digest (hex SHA-256).
+    pub digest: String,
+}
+
+impl BundleId {
+    fn of(bundle: &Bundle) -> BundleId {
+        BundleId {
+            revision: bundle.revision().to_owned(),
+            digest: bundle.digest().to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Display for BundleId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "revision {} (digest {})", self.revision, self.digest)
+    }
+}
+
+/// What [`PolicyEngine::reload`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReloadOutcome {
+    /// The new bundle compiled and passed its tests, and now decides.
+    Swapped {
+        /// The bundle that decided before.
+        from: BundleId,
+        /// The bundle that decides now.
+        to: BundleId,
+    },
+    /// The bundle has the digest of the one already serving: nothing was
+    /// compiled and nothing changed.
+    Unchanged(BundleId),
+}
+
 /// A policy bundle compiled once into a template regorus engine, with a
-/// pool of prepared copies for concurrent decisions.
+/// pool of prepared copies for concurrent decisions; swappable at run time.
 ///
-/// `PolicyEngine` is `Send + Sync`; share it behind an `Arc`. A reload
-/// builds a new `PolicyEngine` and swaps the `Arc`: a bundle that fails to
-/// load never replaces a working one.
+/// `PolicyEngine` is `Send + Sync`; share it behind an `Arc`.
+/// [`PolicyEngine::reload`] compiles and tests a new bundle and swaps it in
+/// atomically: a decision runs wholly on the bundle that was current when it
+/// started (and reports that bundle's digest), and a bundle that fails to
+/// load or whose tests fail never replaces the one serving.
 pub struct PolicyEngine {
-    bundle: Bundle,
     config: EngineConfig,
+    /// The bundle deciding now. Readers clone the `Arc` and let go of the
+    /// lock at once, so a reload waits only for that clone, never for a
+    /// decision.
+    current: RwLock<Arc<Loaded>>,
+    /// Serialises reloads, so two cannot interleave their swap.
+    reloading: Mutex<()>,
+}
+
+/// One compiled bundle.
+struct Loaded {
+    bundle: Bundle,
     /// Policies and data added, analysed and prepared; never evaluated with
     /// request input. Cloning it is cheap (shared, reference-counted state).
     template: regorus::Engine,
@@ -78,15 +130,18 @@ pub struct PolicyEngine {
     /// Whether `data.concord.<action>.decision` is declared, by
     /// [`Action::index`].
     declared: [bool; Action::ALL.len()],
+    /// Whether `data.concord.retention.periods` is declared.
+    declares_retention: bool,
     test_report: Option<TestReport>,
 }
 
 impl std::fmt::Debug for PolicyEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let loaded = self.loaded();
         f.debug_struct("PolicyEngine")
-            .field("bundle", &self.bundle)
+            .field("bundle", &loaded.bundle)
             .field("config", &self.config)
-            .field("declared", &self.declared)
+            .field("declared", &loaded.declared)
             .finish_non_exhaustive()
     }
 }
@@ -103,76 +158,66 @@ impl PolicyEngine {
                 problem: "eval_timeout must be greater than zero",
             });
         }
-        let (mut template, modules) = build_engine(&bundle, false)?;
-        template.set_execution_timer_config(timer_config(config.eval_timeout));
-
-        let rules = scan::declared_rules(&modules);
-        let declared = Action::ALL.map(|action| rules.contains(action.decision_rule()));
-
-        let test_report = if config.run_tests_on_load {
-            let report = run_tests(&bundle)?;
-            if !report.passed() {
-                return Err(PolicyError::TestsFailed { report });
-            }
-            Some(report)
-        } else {
-            None
-        };
-
-        tracing::info!(
-            revision = bundle.revision(),
-            digest = bundle.digest(),
-            policies = bundle.files_of(FileKind::Policy).count(),
-            tests = test_report.as_ref().map(|r| r.results.len()),
-            "policy bundle loaded"
-        );
+        let loaded = Loaded::build(bundle, &config)?;
         Ok(PolicyEngine {
-            bundle,
             config,
-            template,
-            pool: Mutex::new(Vec::new()),
-            declared,
-            test_report,
+            current: RwLock::new(Arc::new(loaded)),
+            reloading: Mutex::new(()),
         })
     }
 
-    /// Decide one request by evaluating `data.concord.<action>.decision`.
+    /// Replace the serving bundle with `bundle`, atomically, if it compiles
+    /// and (with [`EngineConfig::run_tests_on_load`], the default) its tests
+    /// pass: the same checks as [`PolicyEngine::new`]. On `Err` nothing
+    /// changed and the last good bundle keeps deciding.
+    ///
+    /// Decisions already running finish on the bundle they started with;
+    /// every decision that starts after the swap uses the new one. A bundle
+    /// with the serving bundle's digest is [`ReloadOutcome::Unchanged`].
+    /// CPU-bound (it runs the bundle's tests): call it from a blocking
+    /// context, or use [`PolicyEngine::reload_async`].
+    pub fn reload(&self, bundle: Bundle) -> Result<ReloadOutcome, PolicyError> {
+        let _reloading = self
+            .reloading
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let from = BundleId::of(&self.loaded().bundle);
+        if from.digest == bundle.digest() {
+            return Ok(ReloadOutcome::Unchanged(from));
+        }
+        let loaded = Arc::new(Loaded::build(bundle, &self.config)?);
+        let to = BundleId::of(&loaded.bundle);
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = loaded;
+        Ok(ReloadOutcome::Swapped { from, to })
+    }
+
+    /// [`PolicyEngine::reload`] on tokio's blocking pool. Must be called
+    /// within a tokio runtime.
+    pub async fn reload_async(
+        self: &Arc<Self>,
+        bundle: Bundle,
+    ) -> Result<ReloadOutcome, PolicyError> {
+        let engine = Arc::clone(self);
+        tokio::task::spawn_blocking(move || engine.reload(bundle))
+            .await
+            .map_err(|join| PolicyError::TaskFailed {
+                message: if join.is_panic() {
+                    "the reload panicked".to_owned()
+                } else {
+                    "the reload was cancelled".to_owned()
+                },
+            })?
+    }
+
+    /// Decide one request by evaluating `data.concord.<action>.decision`
+    /// with the bundle serving now.
     ///
     /// Synchronous and CPU-bound (tens of microseconds for the shipped
     /// policies): call it from a blocking context, or use
     /// [`PolicyEngine::decide_async`]. Any failure is an `Err`, never an
     /// allow.
     pub fn decide(&self, input: &PolicyInput) -> Result<Decision, PolicyError> {
-        let rule = input.action.decision_rule();
-        if !self.declared[input.action.index()] {
-            return Err(PolicyError::UndefinedDecision {
-                rule: rule.to_owned(),
-            });
-        }
-        let mut engine = self.checkout();
-        engine.set_input(input.to_value());
-        let outcome = engine.eval_rule(rule.to_owned());
-        let value = match outcome {
-            Ok(value) => {
-                self.checkin(engine);
-                value
-            }
-            Err(err) => {
-                // Drop the engine: it is cheap to clone another and this one
-                // stopped part-way.
-                return Err(match err.downcast_ref::<LimitError>() {
-                    Some(LimitError::TimeLimitExceeded { .. }) => PolicyError::Timeout {
-                        rule: rule.to_owned(),
-                        limit: self.config.eval_timeout,
-                    },
-                    _ => PolicyError::Evaluation {
-                        rule: rule.to_owned(),
-                        message: regorus_message(&err),
-                    },
-                });
-            }
-        };
-        self.interpret(rule, &value)
+        self.loaded().decide(input, self.config.eval_timeout)
     }
 
     /// [`PolicyEngine::decide`] on tokio's blocking pool, bounded by
@@ -195,30 +240,137 @@ impl PolicyEngine {
         .await
     }
 
-    /// Digest of the loaded bundle.
-    pub fn bundle_digest(&self) -> &str {
-        self.bundle.digest()
+    /// Digest of the bundle serving now.
+    pub fn bundle_digest(&self) -> String {
+        self.loaded().bundle.digest().to_owned()
     }
 
-    /// Revision of the loaded bundle.
-    pub fn bundle_revision(&self) -> &str {
-        self.bundle.revision()
+    /// Revision of the bundle serving now.
+    pub fn bundle_revision(&self) -> String {
+        self.loaded().bundle.revision().to_owned()
     }
 
-    /// The loaded bundle.
-    pub fn bundle(&self) -> &Bundle {
-        &self.bundle
+    /// Revision and digest of the bundle serving now.
+    pub fn bundle_id(&self) -> BundleId {
+        BundleId::of(&self.loaded().bundle)
     }
 
-    /// Whether the bundle declares a decision rule for `action`; decisions
-    /// for other actions are [`PolicyError::UndefinedDecision`].
+    /// The bundle serving now.
+    pub fn bundle(&self) -> Bundle {
+        self.loaded().bundle.clone()
+    }
+
+    /// Whether the serving bundle declares a decision rule for `action`;
+    /// decisions for other actions are [`PolicyError::UndefinedDecision`].
     pub fn defines(&self, action: Action) -> bool {
-        self.declared[action.index()]
+        self.loaded().declared[action.index()]
     }
 
-    /// The test report from load, if tests were run.
-    pub fn test_report(&self) -> Option<&TestReport> {
-        self.test_report.as_ref()
+    /// The serving bundle's test report from its load, if tests were run.
+    pub fn test_report(&self) -> Option<TestReport> {
+        self.loaded().test_report.clone()
+    }
+
+    /// The retention period of each source, from the serving bundle's
+    /// `data.concord.retention.periods` (see [`RetentionPeriods`]).
+    pub fn retention_periods(&self) -> Result<RetentionPeriods, PolicyError> {
+        let loaded = self.loaded();
+        if !loaded.declares_retention {
+            return Err(PolicyError::UndefinedDecision {
+                rule: RETENTION_RULE.to_owned(),
+            });
+        }
+        let mut engine = loaded.checkout();
+        let value =
+            engine
+                .eval_rule(RETENTION_RULE.to_owned())
+                .map_err(|err| PolicyError::Evaluation {
+                    rule: RETENTION_RULE.to_owned(),
+                    message: regorus_message(&err),
+                })?;
+        loaded.checkin(engine);
+        let json = serde_json::to_value(&value).map_err(|_| PolicyError::InvalidDecision {
+            rule: RETENTION_RULE.to_owned(),
+            problem: "it cannot be represented as JSON".to_owned(),
+        })?;
+        RetentionPeriods::from_json(&json, BundleId::of(&loaded.bundle))
+    }
+
+    fn loaded(&self) -> Arc<Loaded> {
+        Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+impl Loaded {
+    fn build(bundle: Bundle, config: &EngineConfig) -> Result<Loaded, PolicyError> {
+        let (mut template, modules) = build_engine(&bundle, false)?;
+        template.set_execution_timer_config(timer_config(config.eval_timeout));
+
+        let rules = scan::declared_rules(&modules);
+        let declared = Action::ALL.map(|action| rules.contains(action.decision_rule()));
+        let declares_retention = rules.contains(RETENTION_RULE);
+        if rules.contains(INVARIANTS_RULE) {
+            check_invariants(&template)?;
+        }
+
+        let test_report = if config.run_tests_on_load {
+            let report = run_tests(&bundle)?;
+            if !report.passed() {
+                return Err(PolicyError::TestsFailed { report });
+            }
+            Some(report)
+        } else {
+            None
+        };
+
+        tracing::info!(
+            revision = bundle.revision(),
+            digest = bundle.digest(),
+            policies = bundle.files_of(FileKind::Policy).count(),
+            tests = test_report.as_ref().map(|r| r.results.len()),
+            "policy bundle loaded"
+        );
+        Ok(Loaded {
+            bundle,
+            template,
+            pool: Mutex::new(Vec::new()),
+            declared,
+            declares_retention,
+            test_report,
+        })
+    }
+
+    fn decide(&self, input: &PolicyInput, limit: Duration) -> Result<Decision, PolicyError> {
+        let rule = input.action.decision_rule();
+        if !self.declared[input.action.index()] {
+            return Err(PolicyError::UndefinedDecision {
+                rule: rule.to_owned(),
+            });
+        }
+        let mut engine = self.checkout();
+        engine.set_input(input.to_value());
+        let outcome = engine.eval_rule(rule.to_owned());
+        let value = match outcome {
+            Ok(value) => {
+                self.checkin(engine);
+                value
+            }
+            Err(err) => {
+                // Drop the engine: it is cheap to clone another and this one
+                // stopped part-way.
+                return Err(match err.downcast_ref::<LimitError>() {
+                    Some(LimitError::TimeLimitExceeded { .. }) => PolicyError::Timeout {
+                        rule: rule.to_owned(),
+                        limit,
+                    },
+                    _ => PolicyError::Evaluation {
+                        rule: rule.to_owned(),
+                        message: regorus_message(&err),
+                    },
+                });
+            }
+        };
+        self.interpret(rule, &value)
     }
 
     fn checkout(&self) -> regorus::Engine {
@@ -273,6 +425,51 @@ impl PolicyEngine {
             bundle_digest: self.bundle.digest().to_owned(),
             bundle_revision: self.bundle.revision().to_owned(),
         })
+    }
+}
+
+/// The rule listing what is wrong with the bundle's own data: a set of
+/// messages, which must be empty for the bundle to load.
+const INVARIANTS_RULE: &str = "data.concord.invariants.violations";
+
+/// Time limit of the invariants check, as for one policy test.
+const INVARIANTS_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Evaluate [`INVARIANTS_RULE`] once, without input, and refuse the bundle
+/// if it names any violation. Runs whether or not the tests do.
+fn check_invariants(template: &regorus::Engine) -> Result<(), PolicyError> {
+    let mut engine = template.clone();
+    // Load-time work over the whole agreement, not a request: the decision
+    // budget does not apply (a busy machine can take longer than it).
+    engine.set_execution_timer_config(timer_config(INVARIANTS_TIMEOUT));
+    let started = std::time::Instant::now();
+    let value = engine
+        .eval_rule(INVARIANTS_RULE.to_owned())
+        .map_err(|err| PolicyError::Evaluation {
+            rule: INVARIANTS_RULE.to_owned(),
+            message: regorus_message(&err),
+        })?;
+    let violations = match &value {
+        Value::Undefined => Vec::new(),
+        Value::Set(set) => set
+            .iter()
+            .map(|v| match v {
+                Value::String(s) => s.to_string(),
+                other => other.to_string(),
+            })
+            .collect(),
+        _ => {
+            return Err(PolicyError::InvalidDecision {
+                rule: INVARIANTS_RULE.to_owned(),
+                problem: "it is not a set of messages".to_owned(),
+            });
+        }
+    };
+    tracing::debug!(elapsed = ?started.elapsed(), "policy invariants checked");
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(PolicyError::Invariants { violations })
     }
 }
 

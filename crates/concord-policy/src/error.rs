@@ -94,6 +94,14 @@ pub enum PolicyError {
         report: TestReport,
     },
 
+    /// The bundle's data breaks its own invariants
+    /// (`data.concord.invariants.violations` is not empty).
+    #[error("policy bundle data breaks {} invariant(s): {}", .violations.len(), .violations.join("; "))]
+    Invariants {
+        /// One message per violation, naming purposes, sources and fields.
+        violations: Vec<String>,
+    },
+
     /// The engine configuration is unusable.
     #[error("policy engine configuration is invalid: {problem}")]
     InvalidConfig {

@@ -98,9 +98,9 @@ pub struct Resource {
 
 /// The input document of a decision.
 ///
-/// Serialises to the shape in DESIGN.md section 4; `purpose` and `case_ref`
-/// are omitted (undefined in Rego) when `None`, and `time` is RFC 3339 in
-/// UTC with a `Z` suffix.
+/// Serialises to the shape in DESIGN.md section 4; `purpose`, `case_ref`
+/// and `reason` are omitted (undefined in Rego) when `None`, and `time` is
+/// RFC 3339 in UTC with a `Z` suffix.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyInput {
     /// The action asked for.
@@ -113,6 +113,11 @@ pub struct PolicyInput {
     /// The case the request is made for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub case_ref: Option<String>,
+    /// The caller's written justification, required for break-glass
+    /// (`emergency`) lookups. Policies test its length only; refusals never
+    /// quote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// What is touched.
     pub resource: Resource,
     /// When the request was made.
@@ -185,6 +190,9 @@ impl PolicyInput {
         if let Some(case_ref) = &self.case_ref {
             fields.insert(Value::from("case_ref"), Value::from(case_ref.as_str()));
         }
+        if let Some(reason) = &self.reason {
+            fields.insert(Value::from("reason"), Value::from(reason.as_str()));
+        }
         fields.insert(
             Value::from("resource"),
             object([
@@ -205,6 +213,7 @@ mod tests {
 
     fn sample(purpose: Option<&str>) -> PolicyInput {
         PolicyInput {
+            reason: None,
             action: Action::AuditRead,
             subject: Subject {
                 org: "rbkc-childrens".to_owned(),
@@ -241,8 +250,26 @@ mod tests {
     }
 
     #[test]
+    fn reason_is_serialised_only_when_given() {
+        let mut input = sample(Some("emergency"));
+        let json = serde_json::to_value(&input).unwrap();
+        assert!(json.get("reason").is_none(), "{json}");
+        input.reason = Some("immediate risk to life".to_owned());
+        let json = serde_json::to_value(&input).unwrap();
+        assert_eq!(json["reason"], "immediate risk to life");
+        let back: PolicyInput = serde_json::from_value(json).unwrap();
+        assert_eq!(back, input);
+    }
+
+    #[test]
     fn direct_value_equals_serde_value() {
-        for input in [sample(Some("safeguarding_children")), sample(None)] {
+        let mut with_reason = sample(Some("emergency"));
+        with_reason.reason = Some("immediate risk to life".to_owned());
+        for input in [
+            sample(Some("safeguarding_children")),
+            sample(None),
+            with_reason,
+        ] {
             let via_serde = Value::from(serde_json::to_value(&input).unwrap());
             assert_eq!(input.to_value(), via_serde);
         }

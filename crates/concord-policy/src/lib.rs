@@ -48,7 +48,8 @@
 //!   "time": "2026-11-22T10:00:00Z" }
 //! ```
 //!
-//! `purpose` and `case_ref` are absent (undefined in Rego) when not given.
+//! `purpose`, `case_ref` and `reason` (a break-glass justification) are
+//! absent (undefined in Rego) when not given.
 //! The engine evaluates `data.concord.<action>.decision`, which must be an
 //! object with a boolean `allow` and, when `allow` is false, a string
 //! `reason`. Other keys are passed through in [`Decision::body`]. If the
@@ -82,16 +83,33 @@
 //!   with `tokio::time::timeout`.
 //! - **Coverage**: [`run_tests`] enables regorus's line coverage and reports
 //!   covered lines of each non-test policy file in [`TestReport`].
+//!
+//! # Reload
+//!
+//! [`PolicyEngine::reload`] compiles a new bundle and runs its tests beside
+//! the one serving, then swaps it in under a lock held only for the pointer
+//! swap. A decision clones the serving bundle's `Arc` when it starts and
+//! runs on it to the end, so every [`Decision`] names the bundle that
+//! actually decided; a bundle that does not load or fails a test is an
+//! `Err` and changes nothing.
+//!
+//! # Retention
+//!
+//! [`PolicyEngine::retention_periods`] reads
+//! `data.concord.retention.periods` (source name to `{"years": n}` or
+//! `{"days": n}`) from the serving bundle, for the broker's purge task.
 
 mod bundle;
 mod engine;
 mod error;
 mod input;
+mod retention;
 mod scan;
 mod testing;
 
 pub use bundle::{Bundle, MANIFEST_FILE};
-pub use engine::{Decision, EngineConfig, PolicyEngine};
+pub use engine::{BundleId, Decision, EngineConfig, PolicyEngine, ReloadOutcome};
 pub use error::PolicyError;
 pub use input::{Action, PolicyInput, Resource, Subject};
+pub use retention::{RetentionPeriod, RetentionPeriods};
 pub use testing::{FileCoverage, TestReport, TestResult, run_tests};

@@ -34,10 +34,21 @@ pub enum ServerError {
     FailedPrecondition(String),
     #[error("{0}")]
     Cancelled(String),
+    /// Something the broker needs failed for now (e.g. the system random
+    /// source); the request is refused and may be retried.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("policy evaluation failed, so the request is refused: {0}")]
     Policy(#[source] PolicyError),
     #[error(transparent)]
     Store(StoreError),
+    /// The audit log could not record the request: it is refused (nothing
+    /// is disclosed or stored unaudited).
+    #[error("the audit log could not record this request, so it was refused: {0}")]
+    Audit(String),
+    /// An aggregate question that cannot be answered as asked.
+    #[error(transparent)]
+    Disclosure(#[from] concord_disclosure::DisclosureError),
 }
 
 impl ServerError {
@@ -72,6 +83,9 @@ impl ServerError {
             ServerError::FailedPrecondition(_) => Code::FailedPrecondition,
             ServerError::Cancelled(_) => Code::Cancelled,
             ServerError::Policy(_) => Code::Unavailable,
+            ServerError::Audit(_) => Code::Unavailable,
+            ServerError::Unavailable(_) => Code::Unavailable,
+            ServerError::Disclosure(_) => Code::InvalidArgument,
             ServerError::Store(e) => match e {
                 StoreError::Unavailable(_) => Code::Unavailable,
                 StoreError::NotWritable(_) => Code::Unavailable,

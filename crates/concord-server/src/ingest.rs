@@ -8,11 +8,17 @@
 //! record. Nothing is committed unless the stream ended cleanly, every
 //! count and the checksum agree, and no record was invalid.
 
-use std::{collections::HashSet, sync::Arc, time::Instant};
+use std::{
+    collections::{BTreeSet, HashSet},
+    sync::Arc,
+    time::Instant,
+};
 
 use chrono::Utc;
-use concord_core::{ExtractHeader, ExtractMode, Record, Source, Token, Violations};
+use concord_audit::AuditEvent;
+use concord_core::{ExtractHeader, ExtractId, ExtractMode, Record, Source, Token, Violations};
 use concord_keys::BrokerKey;
+use concord_policy::Action;
 use concord_proto::{
     checksum::ExtractChecksum,
     v1::{self, ingest_server::Ingest, push_extract_request::Message},
@@ -20,7 +26,14 @@ use concord_proto::{
 use concord_store::{Begin, CommitInfo, ExtractWriter};
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::{Broker, convert, error::ServerError, identity::caller, linkage::LinkJob};
+use crate::{
+    Broker,
+    audit::{self, policy_input},
+    convert,
+    error::ServerError,
+    identity::caller,
+    linkage::LinkJob,
+};
 
 pub struct IngestService {
     broker: Arc<Broker>,
@@ -40,7 +53,17 @@ impl Ingest for IngestService {
         request: Request<Streaming<v1::PushExtractRequest>>,
     ) -> Result<Response<v1::ExtractReceipt>, Status> {
         let started = Instant::now();
-        let result = self.push(request).await;
+        let mut labels = crate::metrics::PushLabels::default();
+        let result = self.push(request, &mut labels).await;
+        self.broker.metrics.push(
+            &labels,
+            match &result {
+                Ok((_, true)) => crate::metrics::PushOutcome::Duplicate,
+                Ok((_, false)) => crate::metrics::PushOutcome::Accepted,
+                Err(e) => crate::metrics::PushOutcome::of_error(e.code()),
+            },
+            result.as_ref().map_or(0, |(r, _)| r.records_received),
+        );
         match &result {
             Ok((r, duplicate)) => tracing::info!(
                 records = r.records_received,
@@ -74,7 +97,17 @@ impl Ingest for IngestService {
         let source = Source::from_code(req.source).ok_or_else(|| {
             ServerError::InvalidStream("source is missing or not a known source".into())
         })?;
-        self.broker.authorise_ingest(&identity, source).await?;
+        let decision = self
+            .broker
+            .decide_audited(
+                &identity,
+                policy_input(&identity, Action::Ingest, &[source.as_str()]),
+                |e| describe_receipt_read(e, source, &req.extract_id),
+            )
+            .await?;
+        let mut event = audit::event(&identity, concord_audit::Action::PolicyDecision, &decision);
+        describe_receipt_read(&mut event, source, &req.extract_id);
+        self.broker.audit.append(event).await?;
         let receipt = self
             .broker
             .store
@@ -92,10 +125,12 @@ impl IngestService {
     async fn push(
         &self,
         request: Request<Streaming<v1::PushExtractRequest>>,
+        labels: &mut crate::metrics::PushLabels,
     ) -> Result<(concord_core::Receipt, bool), ServerError> {
         let identity = caller(&request)?;
         let span = tracing::Span::current();
         span.record("org", identity.org.as_str());
+        labels.org = Some(identity.org.clone());
         let limits = &self.broker.limits;
         let deadline = tokio::time::Instant::now() + limits.max_stream_duration;
         let mut stream = request.into_inner();
@@ -111,6 +146,7 @@ impl IngestService {
             return Err(ServerError::invalid("extract header rejected", violations));
         };
         span.record("source", header.source.as_str());
+        labels.source = Some(header.source.as_str());
         span.record("extract_id", header.extract_id.as_str());
         let announced = header.record_count.saturating_add(header.delete_count);
         if announced > limits.max_extract_records {
@@ -119,10 +155,21 @@ impl IngestService {
                 limits.max_extract_records
             )));
         }
+        // The decision is audited before any transaction opens: a refusal
+        // as such, an allow as the push it permits. If the audit write
+        // fails, nothing is written at all (an open extract transaction
+        // would hold SQLite's one write lock, which the audit writer needs).
         let decision = self
             .broker
-            .authorise_ingest(&identity, header.source)
+            .decide_audited(
+                &identity,
+                policy_input(&identity, Action::Ingest, &[header.source.as_str()]),
+                |e| describe_push(e, &header),
+            )
             .await?;
+        let mut event = audit::event(&identity, concord_audit::Action::Ingest, &decision);
+        describe_push(&mut event, &header);
+        self.broker.audit.append(event).await?;
         let header = Arc::new(header);
 
         let (writer, existing) = match self
@@ -193,6 +240,20 @@ impl IngestService {
             }
         }
     }
+}
+
+/// An ingest event names the extract and, as what the agency disclosed to
+/// the broker, its source (with no field names).
+fn describe_push(e: &mut AuditEvent, header: &ExtractHeader) {
+    e.extract_id = Some(header.extract_id.clone());
+    e.disclosed.insert(header.source, BTreeSet::new());
+}
+
+/// Reading a receipt is recorded as an ingest-policy decision on its own,
+/// naming the source and (if it is a well-formed id) the extract.
+fn describe_receipt_read(e: &mut AuditEvent, source: Source, extract_id: &str) {
+    e.extract_id = ExtractId::parse(extract_id).ok();
+    e.disclosed.insert(source, BTreeSet::new());
 }
 
 /// The next message, within the stream's deadline. A broken stream is

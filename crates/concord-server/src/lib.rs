@@ -8,21 +8,30 @@
 
 #![forbid(unsafe_code)]
 
+pub mod audit;
+mod audit_service;
 mod convert;
 mod error;
 mod identity;
 mod ingest;
+pub mod insights;
 pub mod linkage;
+mod lookup;
+pub mod metrics;
+pub mod org_limits;
+pub mod retention;
 mod review;
 pub mod tls;
+pub mod web;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
 use chrono::Utc;
-use concord_core::Source;
 use concord_keys::BrokerKey;
 use concord_pki::Identity;
 use concord_policy::{Action, Decision, PolicyEngine, PolicyInput, Resource, Subject};
+use concord_proto::v1::audit_server::AuditServer;
+use concord_proto::v1::dashboard_access_server::DashboardAccessServer;
 use concord_proto::v1::{ingest_server::IngestServer, linkage_server::LinkageServer};
 use concord_store::Store;
 use tokio::net::TcpListener;
@@ -47,6 +56,13 @@ pub struct Limits {
     pub max_reported_violations: usize,
     /// Records buffered before they are written to the store.
     pub write_chunk_records: usize,
+    /// Requests per second each organisation may make (its token bucket's
+    /// refill rate; `org_limits`).
+    pub org_requests_per_second: f64,
+    /// Requests an organisation may make at once above its rate.
+    pub org_burst: u32,
+    /// Requests an organisation may have in flight at once.
+    pub org_max_concurrent: u32,
 }
 
 impl Default for Limits {
@@ -59,6 +75,9 @@ impl Default for Limits {
             handshake_timeout: Duration::from_secs(10),
             max_reported_violations: 100,
             write_chunk_records: 20_000,
+            org_requests_per_second: 200.0,
+            org_burst: 400,
+            org_max_concurrent: 64,
         }
     }
 }
@@ -71,6 +90,15 @@ pub struct Broker {
     pub limits: Limits,
     /// Links every committed extract into people.
     pub linkage: Arc<linkage::Linkage>,
+    /// The audit log: every decision is appended here before anything is
+    /// disclosed or stored.
+    pub audit: Arc<audit::AuditLog>,
+    /// The web dashboard's one-time sign-in links and browser sessions.
+    pub sign_ins: Arc<web::SignIns>,
+    /// The facts the aggregates count, loaded once per insights generation.
+    pub insights: Arc<insights::InsightsCache>,
+    /// Prometheus counters and gauges (`metrics::serve` exposes them).
+    pub metrics: Arc<metrics::Metrics>,
     /// Rows written inside extract transactions not yet committed or rolled back.
     uncommitted: tokio::sync::watch::Sender<u64>,
 }
@@ -82,6 +110,7 @@ impl Broker {
         broker_key: Arc<BrokerKey>,
         limits: Limits,
         linkage: Arc<linkage::Linkage>,
+        audit: Arc<audit::AuditLog>,
     ) -> Broker {
         Broker {
             store,
@@ -89,6 +118,10 @@ impl Broker {
             broker_key,
             limits,
             linkage,
+            audit,
+            sign_ins: Arc::new(web::SignIns::default()),
+            insights: Arc::new(insights::InsightsCache::default()),
+            metrics: Arc::new(metrics::Metrics::new()),
             uncommitted: tokio::sync::watch::Sender::new(0),
         }
     }
@@ -97,17 +130,6 @@ impl Broker {
     /// have not yet been committed or rolled back.
     pub fn watch_uncommitted(&self) -> tokio::sync::watch::Receiver<u64> {
         self.uncommitted.subscribe()
-    }
-
-    /// Asks the ingest policy whether `who` may push (or read receipts of)
-    /// `source`. Any policy failure refuses: fail closed.
-    pub(crate) async fn authorise_ingest(
-        &self,
-        who: &Identity,
-        source: Source,
-    ) -> Result<Decision, ServerError> {
-        self.authorise(who, Action::Ingest, &[source.as_str()])
-            .await
     }
 
     /// Asks the policy whether `who` may take `action` over `sources`. Any
@@ -127,6 +149,7 @@ impl Broker {
             },
             purpose: None,
             case_ref: None,
+            reason: None,
             resource: Resource {
                 sources: sources.iter().map(|s| (*s).to_owned()).collect(),
                 record_kinds: vec![],
@@ -175,17 +198,52 @@ pub async fn serve(
         .set_serving::<LinkageServer<review::ReviewService>>()
         .await;
     let review = LinkageServer::new(review::ReviewService::new(broker.clone()));
+    health_reporter
+        .set_serving::<DashboardAccessServer<web::DashboardAccessService>>()
+        .await;
+    let dashboard_access =
+        DashboardAccessServer::new(web::DashboardAccessService::new(broker.clone()));
+    health_reporter
+        .set_serving::<concord_proto::v1::insights_server::InsightsServer<insights::InsightsService>>()
+        .await;
+    let insights = concord_proto::v1::insights_server::InsightsServer::new(
+        insights::InsightsService::new(broker.clone()),
+    );
+    // Keeps the aggregates' facts loaded ahead of requests.
+    let insights_refresher = insights::spawn_refresher(broker.clone());
+    health_reporter
+        .set_serving::<AuditServer<audit_service::AuditService>>()
+        .await;
+    let audit = AuditServer::new(audit_service::AuditService::new(broker.clone()));
+    health_reporter
+        .set_serving::<concord_proto::v1::lookup_server::LookupServer<lookup::LookupService>>()
+        .await;
+    let lookup = concord_proto::v1::lookup_server::LookupServer::new(lookup::LookupService::new(
+        broker.clone(),
+    ));
     let incoming = tls::incoming(listener, tls, limits.handshake_timeout);
-    tonic::transport::Server::builder()
+    let org_limits = org_limits::OrgLimitLayer::new(org_limits::OrgLimiter::new(&limits));
+    let served = tonic::transport::Server::builder()
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         // Room for whole batches in flight, so the client is not held to
         // one round trip per 64 KiB window.
         .initial_stream_window_size(Some(8 * 1024 * 1024))
         .initial_connection_window_size(Some(16 * 1024 * 1024))
+        .layer(org_limits)
         .add_service(health)
         .add_service(reflection)
         .add_service(ingest)
         .add_service(review)
+        .add_service(dashboard_access)
+        .add_service(insights)
+        .add_service(audit)
+        .add_service(lookup)
         .serve_with_incoming_shutdown(incoming, shutdown)
-        .await
+        .await;
+    insights_refresher.abort();
+    // Every event of the requests that finished is covered by a signature.
+    if let Err(e) = broker.audit.checkpoint().await {
+        tracing::error!(error = %e, "the audit checkpoint at shutdown failed");
+    }
+    served
 }

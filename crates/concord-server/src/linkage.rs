@@ -12,9 +12,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use concord_core::Source;
+use concord_core::{KeyName, Source, Token};
 use concord_linkage::{
-    LinkConfig, LinkOutcome, LinkRecord, Linker, RecordOutcome, ReviewDecision, StoredRecord,
+    LinkConfig, LinkOutcome, LinkRecord, Linker, Probe, RecordOutcome, ReviewDecision, StoredRecord,
 };
 use concord_store::{LinkRow, LinkageUpdate, Resolution, Review, ReviewStatus, Store, StoreError};
 use tokio::sync::{mpsc, watch};
@@ -129,6 +129,39 @@ impl Linkage {
         });
         store.save_linkage(&update.0).await?;
         Ok(())
+    }
+
+    /// The person whom a record carrying these (already re-keyed)
+    /// pseudonyms would be linked to by the linkage rules: `Some` only when
+    /// the rules would *link* it to exactly one person (a strong key, the
+    /// deterministic cascade or the scored tier), never for a possible
+    /// match. Read-only: nothing is stored or changed.
+    ///
+    /// Takes the linker's lock for the probe alone (microseconds); it waits
+    /// while a linkage run holds the lock, so call it off the async runtime
+    /// (`spawn_blocking`).
+    pub fn find_person(&self, pseudonyms: &[(KeyName, Token)]) -> Option<u64> {
+        let probe = self.linker.lock().expect("linker lock").probe(pseudonyms);
+        match probe {
+            Probe::Linked(person) => Some(person),
+            Probe::Possible | Probe::NoMatch => None,
+        }
+    }
+
+    /// [`find_person`](Self::find_person) without waiting: `None` when a
+    /// linkage run holds the linker at this moment (then call
+    /// `find_person` off the async runtime). Lets a lookup resolve on the
+    /// runtime thread in the common case, with no thread hop.
+    pub fn try_find_person(&self, pseudonyms: &[(KeyName, Token)]) -> Option<Option<u64>> {
+        let linker = match self.linker.try_lock() {
+            Ok(l) => l,
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+            Err(std::sync::TryLockError::Poisoned(_)) => panic!("linker lock poisoned"),
+        };
+        Some(match linker.probe(pseudonyms) {
+            Probe::Linked(person) => Some(person),
+            Probe::Possible | Probe::NoMatch => None,
+        })
     }
 
     /// The person a record belongs to, as the linker holds it now.

@@ -16,6 +16,8 @@ pub enum StoreError {
     SourceRefElsewhere { of: Source },
     #[error("extract {extract_id} from {of} was committed concurrently")]
     ExtractRace { of: Source, extract_id: String },
+    #[error("another writer appended to the audit log at the same position")]
+    AuditConflict,
     #[error("stored data is malformed: {0}")]
     Corrupt(String),
     #[error("database migration failed")]

@@ -13,9 +13,13 @@
 
 #![forbid(unsafe_code)]
 
+mod audit;
 mod error;
+mod insights;
 mod linkage;
+mod lookup;
 mod postgres;
+mod retention;
 mod rotate;
 mod row;
 mod sqlite;
@@ -27,8 +31,10 @@ use concord_core::{ExtractHeader, ExtractMode, Period, Receipt, Record, Source, 
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+pub use audit::{AuditRow, CheckpointRow, StoredEvent};
 pub use error::StoreError;
 pub use linkage::{LinkRow, LinkageUpdate, Resolution, Review, ReviewStatus, ReviewView};
+pub use lookup::{LOOKUP_FIELDS, PersonRecord, lookup_field};
 pub use row::{pack_tokens, unpack_tokens};
 
 use row::{COLUMNS, ExtractCols};

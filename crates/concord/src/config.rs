@@ -20,12 +20,17 @@
 //! data_dir = ".concord"              # the SQLite file and the development PKI
 //! database_url = "postgres://concord:secret@db/concord"  # default sqlite:<data_dir>/concord.sqlite
 //! policy_dir = "policies"            # the policy bundle
+//! web_listen = "127.0.0.1:7444"      # the board's web dashboard (HTTPS); "off" for none
+//! web_public_url = "https://board.example.org"  # its address in sign-in links
+//! metrics_listen = "127.0.0.1:9464"  # Prometheus /metrics over plain HTTP; "off" for none
+//! retention_interval = 3600          # seconds between retention purges (one runs at start)
 //!
 //! [pki]                              # omit for development mode: <data_dir>/pki
 //! ca_cert = "/etc/concord/ca.pem"
 //! server_cert = "/etc/concord/server.pem"
 //! server_key = "/etc/concord/server.key"
 //! broker_key = "/etc/concord/keys/broker.json"
+//! audit_key = "/etc/concord/keys/audit.json"   # default: audit.json beside broker_key
 //! crl_files = []
 //!
 //! [limits]                           # concord_server::Limits; durations in seconds
@@ -36,6 +41,9 @@
 //! handshake_timeout = 10
 //! max_reported_violations = 100
 //! write_chunk_records = 20000
+//! org_requests_per_second = 200      # per organisation (client certificate O)
+//! org_burst = 400
+//! org_max_concurrent = 64
 //!
 //! [log]
 //! format = "text"                    # or "json"
@@ -74,6 +82,21 @@ pub struct Config {
     pub database_url: DatabaseUrl,
     /// The policy bundle directory.
     pub policy_dir: PathBuf,
+    /// Where the board's web dashboard listens (HTTPS); `None` when
+    /// `web_listen = "off"`. Default: `listen`'s address on the next port
+    /// (port 0 when `listen` uses port 0).
+    pub web_listen: Option<SocketAddr>,
+    /// The dashboard's address as browsers reach it (`https://host[:port]`),
+    /// for the sign-in links; default `https://localhost:PORT` for a
+    /// loopback `web_listen`, else `https://ADDR`.
+    pub web_public_url: Option<String>,
+    /// Where Prometheus scrapes `/metrics` (plain HTTP, no identifiers);
+    /// `None` when `metrics_listen = "off"`. Default `127.0.0.1:9464`
+    /// (port 0 when `listen` uses port 0).
+    pub metrics_listen: Option<SocketAddr>,
+    /// How often records past the agreement's retention period are purged
+    /// (one purge runs at start). Default one hour.
+    pub retention_interval: Duration,
     /// The PKI files; `None` is development mode (`<data_dir>/pki`).
     pub pki: Option<PkiFiles>,
     /// What a push must keep to.
@@ -90,6 +113,10 @@ pub struct PkiFiles {
     pub server_cert: PathBuf,
     pub server_key: PathBuf,
     pub broker_key: PathBuf,
+    /// The Ed25519 key that signs audit checkpoints (a `kind:
+    /// "audit_signing"` key file); by default `audit.json` beside the
+    /// broker key.
+    pub audit_key: PathBuf,
     pub crl_files: Vec<PathBuf>,
 }
 
@@ -204,6 +231,9 @@ pub struct Overrides {
     /// Directory of the policy bundle [config: policy_dir]
     #[arg(long, value_name = "DIR")]
     pub policy_dir: Option<PathBuf>,
+    /// Address of the board's web dashboard (HTTPS), or "off" [config: web_listen]
+    #[arg(long, value_name = "ADDR")]
+    pub web_listen: Option<String>,
 }
 
 /// Where a value was set; names the key as it is spelled there.
@@ -246,6 +276,11 @@ struct Layer {
     data_dir: Option<PathBuf>,
     database_url: Option<DatabaseUrl>,
     policy_dir: Option<PathBuf>,
+    web_listen: Option<String>,
+    web_public_url: Option<String>,
+    metrics_listen: Option<String>,
+    /// Seconds.
+    retention_interval: Option<u64>,
     pki: Option<PkiLayer>,
     #[serde(default)]
     limits: LimitsLayer,
@@ -260,6 +295,7 @@ struct PkiLayer {
     server_cert: Option<PathBuf>,
     server_key: Option<PathBuf>,
     broker_key: Option<PathBuf>,
+    audit_key: Option<PathBuf>,
     crl_files: Option<Vec<PathBuf>>,
 }
 
@@ -275,6 +311,9 @@ struct LimitsLayer {
     handshake_timeout: Option<u64>,
     max_reported_violations: Option<u64>,
     write_chunk_records: Option<u64>,
+    org_requests_per_second: Option<u64>,
+    org_burst: Option<u64>,
+    org_max_concurrent: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -290,10 +329,15 @@ const ENV_KEYS: &[&str] = &[
     "data_dir",
     "database_url",
     "policy_dir",
+    "web_listen",
+    "web_public_url",
+    "metrics_listen",
+    "retention_interval",
     "pki.ca_cert",
     "pki.server_cert",
     "pki.server_key",
     "pki.broker_key",
+    "pki.audit_key",
     "pki.crl_files",
     "limits.max_message_bytes",
     "limits.max_batch_records",
@@ -302,6 +346,9 @@ const ENV_KEYS: &[&str] = &[
     "limits.handshake_timeout",
     "limits.max_reported_violations",
     "limits.write_chunk_records",
+    "limits.org_requests_per_second",
+    "limits.org_burst",
+    "limits.org_max_concurrent",
     "log.format",
     "log.level",
 ];
@@ -358,10 +405,15 @@ impl Layer {
                 "data_dir" => layer.data_dir = Some(value.into()),
                 "database_url" => layer.database_url = Some(DatabaseUrl(value)),
                 "policy_dir" => layer.policy_dir = Some(value.into()),
+                "web_listen" => layer.web_listen = Some(value),
+                "web_public_url" => layer.web_public_url = Some(value),
+                "metrics_listen" => layer.metrics_listen = Some(value),
+                "retention_interval" => layer.retention_interval = number()?,
                 "pki.ca_cert" => layer_pki(&mut layer.pki).ca_cert = Some(value.into()),
                 "pki.server_cert" => layer_pki(&mut layer.pki).server_cert = Some(value.into()),
                 "pki.server_key" => layer_pki(&mut layer.pki).server_key = Some(value.into()),
                 "pki.broker_key" => layer_pki(&mut layer.pki).broker_key = Some(value.into()),
+                "pki.audit_key" => layer_pki(&mut layer.pki).audit_key = Some(value.into()),
                 "pki.crl_files" => {
                     layer_pki(&mut layer.pki).crl_files =
                         Some(std::env::split_paths(&value).collect());
@@ -375,6 +427,11 @@ impl Layer {
                     layer.limits.max_reported_violations = number()?;
                 }
                 "limits.write_chunk_records" => layer.limits.write_chunk_records = number()?,
+                "limits.org_requests_per_second" => {
+                    layer.limits.org_requests_per_second = number()?;
+                }
+                "limits.org_burst" => layer.limits.org_burst = number()?,
+                "limits.org_max_concurrent" => layer.limits.org_max_concurrent = number()?,
                 "log.format" => layer.log.format = Some(value),
                 "log.level" => layer.log.level = Some(value),
                 other => unreachable!("ENV_KEYS entry {other} is not handled"),
@@ -389,6 +446,7 @@ impl Layer {
             data_dir: flags.data_dir.clone(),
             database_url: flags.database_url.clone().map(DatabaseUrl),
             policy_dir: flags.policy_dir.clone(),
+            web_listen: flags.web_listen.clone(),
             ..Layer::default()
         }
     }
@@ -472,8 +530,79 @@ impl Config {
                 data_dir.join("concord.sqlite").display()
             )),
         };
+        let web_listen = match layers.get(|l| l.web_listen.as_deref()) {
+            Some((value, _)) if value.trim().eq_ignore_ascii_case("off") => None,
+            Some((value, origin)) => Some(value.trim().parse::<SocketAddr>().map_err(|_| {
+                anyhow::anyhow!(
+                    "config: {} is not a socket address such as 127.0.0.1:7444, or \"off\"",
+                    origin.setting("web_listen", value)
+                )
+            })?),
+            None => {
+                let port = match listen.port() {
+                    0 => 0,
+                    p => p.checked_add(1).ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "config: listen uses port 65535, so the dashboard has no next port: \
+                             set web_listen (or \"off\")"
+                        )
+                    })?,
+                };
+                Some(SocketAddr::new(listen.ip(), port))
+            }
+        };
+        if web_listen.is_some_and(|w| w.port() != 0 && w == listen) {
+            bail!("config: web_listen must differ from listen (the dashboard has its own port)");
+        }
+        let web_public_url = match layers.get(|l| l.web_public_url.as_deref()) {
+            Some((value, origin)) => {
+                let v = value.trim().trim_end_matches('/');
+                let rest = v.strip_prefix("https://").unwrap_or("");
+                if rest.is_empty() || rest.contains(['/', '?', '#', ' ']) {
+                    bail!(
+                        "config: {} must be an https:// address with no path, such as \
+                         https://board.example.org",
+                        origin.setting("web_public_url", value)
+                    );
+                }
+                Some(v.to_owned())
+            }
+            None => None,
+        };
+        let metrics_listen = match layers.get(|l| l.metrics_listen.as_deref()) {
+            Some((value, _)) if value.trim().eq_ignore_ascii_case("off") => None,
+            Some((value, origin)) => Some(value.trim().parse::<SocketAddr>().map_err(|_| {
+                anyhow::anyhow!(
+                    "config: {} is not a socket address such as 127.0.0.1:9464, or \"off\"",
+                    origin.setting("metrics_listen", value)
+                )
+            })?),
+            // Port 0 for a broker on port 0, so tests share nothing.
+            None if listen.port() == 0 => Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            None => Some(SocketAddr::from(([127, 0, 0, 1], 9464))),
+        };
+        if metrics_listen
+            .is_some_and(|m| m.port() != 0 && (m == listen || web_listen.is_some_and(|w| w == m)))
+        {
+            bail!(
+                "config: metrics_listen must differ from listen and web_listen \
+                 (metrics are served on their own port)"
+            );
+        }
+        let retention_interval = match layers.get(|l| l.retention_interval.as_ref()) {
+            Some((&0, origin)) => bail!(
+                "config: {} must be at least 1 (seconds between retention purges)",
+                origin.setting("retention_interval", "0")
+            ),
+            Some((&n, _)) => Duration::from_secs(n),
+            None => Duration::from_secs(60 * 60),
+        };
         Ok(Config {
             listen,
+            web_listen,
+            web_public_url,
+            metrics_listen,
+            retention_interval,
             database_url,
             pki: pki(layers)?,
             limits: limits(layers)?,
@@ -510,11 +639,20 @@ fn pki(layers: &Layers) -> anyhow::Result<Option<PkiFiles>> {
             ),
         }
     };
+    let ca_cert = required("ca_cert", |p| p.ca_cert.as_deref())?;
+    let server_cert = required("server_cert", |p| p.server_cert.as_deref())?;
+    let server_key = required("server_key", |p| p.server_key.as_deref())?;
+    let broker_key = required("broker_key", |p| p.broker_key.as_deref())?;
+    let audit_key = match layers.pki(|p| p.audit_key.as_deref()) {
+        Some(found) => path(Some(found), "pki.audit_key")?.expect("set"),
+        None => broker_key.with_file_name("audit.json"),
+    };
     Ok(Some(PkiFiles {
-        ca_cert: required("ca_cert", |p| p.ca_cert.as_deref())?,
-        server_cert: required("server_cert", |p| p.server_cert.as_deref())?,
-        server_key: required("server_key", |p| p.server_key.as_deref())?,
-        broker_key: required("broker_key", |p| p.broker_key.as_deref())?,
+        ca_cert,
+        server_cert,
+        server_key,
+        broker_key,
+        audit_key,
         crl_files: layers
             .pki(|p| p.crl_files.as_ref())
             .map(|(files, _)| files.clone())
@@ -537,6 +675,11 @@ fn limits(layers: &Layers) -> anyhow::Result<Limits> {
     let size = |key: &str, field: fn(&LimitsLayer) -> Option<&u64>, default: usize| {
         get(key, field)?.map_or(Ok(default), |n| {
             usize::try_from(n).with_context(|| format!("config: limits.{key} is too large"))
+        })
+    };
+    let small = |key: &str, field: fn(&LimitsLayer) -> Option<&u64>, default: u32| {
+        get(key, field)?.map_or(Ok(default), |n| {
+            u32::try_from(n).with_context(|| format!("config: limits.{key} is too large"))
         })
     };
     let secs = |key: &str, field: fn(&LimitsLayer) -> Option<&u64>, default: Duration| {
@@ -574,6 +717,16 @@ fn limits(layers: &Layers) -> anyhow::Result<Limits> {
             "write_chunk_records",
             |l| l.write_chunk_records.as_ref(),
             d.write_chunk_records,
+        )?,
+        org_requests_per_second: get("org_requests_per_second", |l| {
+            l.org_requests_per_second.as_ref()
+        })?
+        .map_or(d.org_requests_per_second, |n| n as f64),
+        org_burst: small("org_burst", |l| l.org_burst.as_ref(), d.org_burst)?,
+        org_max_concurrent: small(
+            "org_max_concurrent",
+            |l| l.org_max_concurrent.as_ref(),
+            d.org_max_concurrent,
         )?,
     })
 }
@@ -824,6 +977,147 @@ mod tests {
         assert_eq!(pki.server_key, PathBuf::from("/run/secrets/server.key"));
         assert_eq!(pki.ca_cert, PathBuf::from("ca.pem"));
         assert_eq!(pki.crl_files.len(), 2);
+    }
+
+    #[test]
+    fn retention_runs_hourly_unless_told() {
+        let c = Config::load(None, no_env(), &Overrides::default()).unwrap();
+        assert_eq!(c.retention_interval, Duration::from_secs(3600));
+        let c = Config::load(
+            Some("retention_interval = 600\n"),
+            env(&[("CONCORD_RETENTION_INTERVAL", "60")]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(c.retention_interval, Duration::from_secs(60));
+        let err = Config::load(
+            Some("retention_interval = 0\n"),
+            no_env(),
+            &Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("retention_interval"), "{err}");
+    }
+
+    #[test]
+    fn metrics_listen_on_loopback_9464_unless_told() {
+        let c = Config::load(None, no_env(), &Overrides::default()).unwrap();
+        assert_eq!(c.metrics_listen, Some("127.0.0.1:9464".parse().unwrap()));
+        let c = Config::load(
+            Some("metrics_listen = \"off\"\n"),
+            no_env(),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(c.metrics_listen, None);
+        let c = Config::load(
+            None,
+            env(&[("CONCORD_METRICS_LISTEN", "0.0.0.0:9500")]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(c.metrics_listen, Some("0.0.0.0:9500".parse().unwrap()));
+        let err = Config::load(
+            Some("metrics_listen = \"x\""),
+            no_env(),
+            &Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("metrics_listen = \"x\""), "{err}");
+        let err = Config::load(
+            Some("metrics_listen = \"127.0.0.1:7443\""),
+            no_env(),
+            &Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("metrics_listen must differ"), "{err}");
+    }
+
+    #[test]
+    fn the_dashboard_listens_next_to_the_broker_unless_told() {
+        let c = Config::load(None, no_env(), &Overrides::default()).unwrap();
+        assert_eq!(c.web_listen, Some("127.0.0.1:7444".parse().unwrap()));
+        assert_eq!(c.web_public_url, None);
+        let flags = Overrides {
+            listen: Some("127.0.0.1:0".into()),
+            ..Overrides::default()
+        };
+        let c = Config::load(None, no_env(), &flags).unwrap();
+        assert_eq!(
+            c.web_listen,
+            Some("127.0.0.1:0".parse().unwrap()),
+            "port 0 for a broker on port 0, so tests share nothing"
+        );
+        let c = Config::load(
+            Some("web_listen = \"off\"\n"),
+            env(&[("CONCORD_WEB_PUBLIC_URL", "https://board.example.org/")]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(c.web_listen, None);
+        assert_eq!(
+            c.web_public_url.as_deref(),
+            Some("https://board.example.org")
+        );
+        let flags = Overrides {
+            web_listen: Some("0.0.0.0:8443".into()),
+            ..Overrides::default()
+        };
+        let c = Config::load(Some("web_listen = \"off\"\n"), no_env(), &flags).unwrap();
+        assert_eq!(c.web_listen, Some("0.0.0.0:8443".parse().unwrap()));
+
+        let err = Config::load(Some("web_listen = \"x\""), no_env(), &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("web_listen = \"x\""), "{err}");
+        let err = Config::load(
+            Some("listen = \"127.0.0.1:9000\"\nweb_listen = \"127.0.0.1:9000\""),
+            no_env(),
+            &Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("must differ from listen"), "{err}");
+        let err = Config::load(
+            None,
+            env(&[("CONCORD_WEB_PUBLIC_URL", "http://board.example.org")]),
+            &Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("CONCORD_WEB_PUBLIC_URL"), "{err}");
+    }
+
+    #[test]
+    fn the_audit_key_defaults_beside_the_broker_key() {
+        let file = "[pki]\nca_cert = \"ca.pem\"\nserver_cert = \"s.pem\"\nserver_key = \"s.key\"\n\
+                    broker_key = \"/run/secrets/keys/broker.json\"\n";
+        let c = Config::load(Some(file), no_env(), &Overrides::default()).unwrap();
+        assert_eq!(
+            c.pki.unwrap().audit_key,
+            PathBuf::from("/run/secrets/keys/audit.json")
+        );
+        let c = Config::load(
+            Some(file),
+            env(&[("CONCORD_PKI_AUDIT_KEY", "/run/audit/ak.json")]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            c.pki.unwrap().audit_key,
+            PathBuf::from("/run/audit/ak.json")
+        );
+        let err = Config::load(
+            Some(&format!("{file}audit_key = \"\"\n")),
+            no_env(),
+            &Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("pki.audit_key must not be empty"), "{err}");
     }
 
     #[test]

@@ -8,9 +8,15 @@
 //! * `concord tokenise`: the push agent's tokenising, offline, to a token file.
 //! * `concord link`: linkage over token files, offline, with its quality
 //!   against a synthetic truth.
+//! * `concord lookup`: a MASH practitioner's authorised, audited view of what
+//!   partner agencies know about someone (identifiers tokenised locally).
 //! * `concord synth`: a seeded synthetic population as agency exports.
 //! * `concord demo`: all of it end to end, with a broker in-process.
 //! * `concord policy test`: a policy bundle's unit tests.
+//! * `concord audit verify`: the audit log checked offline against its
+//!   signed checkpoints (also `audit export`, `audit vkey`).
+//! * `concord report`: the board's dashboard as a self-contained HTML file.
+//! * `concord dashboard-link`: a one-time sign-in link to the web dashboard.
 //!
 //! Configuration lives in [`config`], logging in [`telemetry`]. Errors are
 //! printed as `error: …` with their causes, and each says what to do next.
@@ -49,6 +55,8 @@ enum Command {
     Tokenise(cmd::tokenise::TokeniseArgs),
     /// Link token files offline into people, and measure the linkage against a synthetic truth
     Link(cmd::link::LinkArgs),
+    /// Look someone up for a case: what partner agencies hold, as the policy allows (identifiers are tokenised here, never sent)
+    Lookup(cmd::lookup::LookupArgs),
     /// Write a seeded synthetic population: each agency's export, its mapping, and the truth
     Synth(cmd::synth::SynthArgs),
     /// Run the whole chain on synthetic data: PKI, broker, push over mTLS, linkage, quality
@@ -59,6 +67,13 @@ enum Command {
     /// Work with the broker's keys (rotation)
     #[command(subcommand)]
     Keys(cmd::keys::KeysCommand),
+    /// Verify or export the audit log offline, straight from the database (no broker needed)
+    #[command(subcommand)]
+    Audit(cmd::audit::AuditCommand),
+    /// Write the board's dashboard for a period as one self-contained HTML file (charts and tables, no network needed)
+    Report(cmd::report::ReportArgs),
+    /// Get a one-time link that signs you in to the board's web dashboard (board members and analysts)
+    DashboardLink(cmd::dashboard_link::DashboardLinkArgs),
 }
 
 fn main() -> ExitCode {
@@ -69,9 +84,15 @@ fn main() -> ExitCode {
         Command::Push(args) => telemetry::init_quiet().and_then(|()| cmd::push::run(&args)),
         Command::Tokenise(args) => telemetry::init_quiet().and_then(|()| cmd::tokenise::run(&args)),
         Command::Link(args) => telemetry::init_quiet().and_then(|()| cmd::link::run(&args)),
+        Command::Lookup(args) => telemetry::init_quiet().and_then(|()| cmd::lookup::run(&args)),
         Command::Synth(args) => telemetry::init_quiet().and_then(|()| cmd::synth::run(&args)),
         Command::Demo(args) => telemetry::init_quiet().and_then(|()| cmd::demo::run(&args)),
         Command::Keys(command) => telemetry::init_quiet().and_then(|()| cmd::keys::run(command)),
+        Command::Audit(command) => telemetry::init_quiet().and_then(|()| cmd::audit::run(command)),
+        Command::Report(args) => telemetry::init_quiet().and_then(|()| cmd::report::run(&args)),
+        Command::DashboardLink(args) => {
+            telemetry::init_quiet().and_then(|()| cmd::dashboard_link::run(&args))
+        }
         Command::Policy(command) => {
             telemetry::init_quiet().and_then(|()| cmd::policy::run(command))
         }

@@ -113,10 +113,16 @@ fn serve_refuses_a_pki_table_naming_every_missing_file() {
         .arg(repo().join("policies")));
     assert!(!out.status.success());
     assert!(
-        stderr.contains("3 PKI file(s) missing or unreadable"),
+        stderr.contains("4 PKI file(s) missing or unreadable"),
         "{stderr}"
     );
-    for key in ["pki.server_cert", "pki.server_key", "pki.broker_key"] {
+    // pki.audit_key defaults to audit.json beside the broker key.
+    for key in [
+        "pki.server_cert",
+        "pki.server_key",
+        "pki.broker_key",
+        "pki.audit_key",
+    ] {
         assert!(stderr.contains(key), "{key} not named in {stderr}");
     }
     assert!(

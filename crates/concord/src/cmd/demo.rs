@@ -14,6 +14,11 @@
 //! 6. What was linked, from the broker's store: records per source, people,
 //!    people known to two or more sources, pending reviews, and linkage
 //!    quality against the synthetic truth.
+//! 7. Two lookups through `concord lookup`'s code, as `mash-officer-1`: a
+//!    synthetic person known to several agencies, for safeguarding_children
+//!    (allowed: the per-agency view, what was withheld, the audit receipt),
+//!    and the same person for serious_violence_analysis (refused: that
+//!    purpose is aggregate only).
 //!
 //! The truth names agency record ids, which never reach the broker. To
 //! measure what the broker linked, each pushed record is recognised in the
@@ -65,6 +70,9 @@ pub struct DemoArgs {
     /// The policy bundle (its data/partnership.json names the organisations and push agents)
     #[arg(long, value_name = "DIR", default_value = "policies")]
     pub policy_dir: PathBuf,
+    /// At the end, keep the broker and its web dashboard running, print a sign-in link, and stop at Ctrl-C
+    #[arg(long)]
+    pub serve: bool,
 }
 
 const AFTER_HELP: &str = "\
@@ -127,6 +135,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
     let (layout, created) = pki(&pki_dir, &partnership_file)?;
 
     let broker_key = broker_key(&layout.broker_key)?;
+    let audit_signer = audit_signer(&layout.audit_key)?;
     let linkage_key = agent::linkage_key(Some(&layout.linkage_key), None)?;
     let read = |path: &Path| {
         fs::read(path).with_context(|| {
@@ -180,7 +189,13 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let running = runtime.block_on(start(&database, policy, broker_key.clone(), &server_pems))?;
+    let running = runtime.block_on(start(
+        &database,
+        policy,
+        broker_key.clone(),
+        audit_signer,
+        &server_pems,
+    ))?;
 
     println!("concord demo in {}", dir.display());
     println!(
@@ -358,6 +373,21 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
         print!("{}", quality::measure(&judged).render());
     }
 
+    // 7. Lookups: a MASH officer's, allowed, and one the policy refuses.
+    lookups(&runtime, &broker_url, &layout, &linkage_key, &pop)?;
+
+    // 8. The board: the report for the last month, and the web dashboard.
+    board(
+        &runtime,
+        &running,
+        &broker_url,
+        &layout,
+        dir,
+        &format!("{}", cfg.period_end.format("%Y-%m")),
+        &server_pems,
+        args.serve,
+    )?;
+
     let _ = running.stop.send(());
     runtime
         .block_on(running.task)
@@ -401,6 +431,15 @@ fn broker_key(path: &Path) -> anyhow::Result<BrokerKey> {
     Ok(BrokerKey::from_file(&file, &what)?)
 }
 
+fn audit_signer(path: &Path) -> anyhow::Result<concord_audit::AuditSigner> {
+    let what = path.display().to_string();
+    let text = fs::read_to_string(path)
+        .with_context(|| format!("cannot read the audit signing key {what}"))?;
+    let file = KeyFile::parse(&text, &what)?;
+    concord_audit::AuditSigner::from_key_file(&file)
+        .with_context(|| format!("the audit signing key {what} is not usable"))
+}
+
 fn client_tls(layout: &PkiLayout, user: &str) -> anyhow::Result<ClientTls> {
     let read = |path: PathBuf| {
         fs::read(&path).with_context(|| {
@@ -425,6 +464,7 @@ async fn start(
     database: &Path,
     policy: PolicyEngine,
     broker_key: BrokerKey,
+    audit_signer: concord_audit::AuditSigner,
     [ca_pem, cert_pem, key_pem]: &[Vec<u8>; 3],
 ) -> anyhow::Result<Running> {
     let tls = concord_server::tls::server_config(&TlsMaterial {
@@ -444,6 +484,13 @@ async fn start(
     )
     .await
     .context("cannot start linkage")?;
+    let audit = concord_server::audit::AuditLog::start(
+        store.clone(),
+        audit_signer,
+        concord_server::audit::AuditConfig::default(),
+    )
+    .await
+    .context("cannot start the audit log")?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .context("cannot listen on 127.0.0.1")?;
@@ -456,6 +503,7 @@ async fn start(
         Arc::new(broker_key),
         Limits::default(),
         linkage,
+        audit,
     ));
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(concord_server::serve(
@@ -544,4 +592,196 @@ async fn summarise(running: &Running, committed: u64) -> anyhow::Result<Summary>
         unlinked,
         rows,
     })
+}
+
+/// The synthetic person known to the most agencies (not a twin), whom a
+/// MASH officer would hold the true identifiers of.
+fn person_to_look_up(pop: &concord_synth::Population) -> Option<(&concord_synth::Person, usize)> {
+    let mut sources: HashMap<u64, HashSet<Source>> = HashMap::new();
+    for t in &pop.truth {
+        sources
+            .entry(t.person)
+            .or_default()
+            .insert(t.data_set.source());
+    }
+    pop.people
+        .iter()
+        .filter(|p| p.twin_of.is_none())
+        .filter_map(|p| sources.get(&p.id).map(|s| (p, s.len())))
+        .filter(|(_, n)| *n >= 2)
+        .max_by_key(|(p, n)| (*n, std::cmp::Reverse(p.id)))
+}
+
+/// One allowed lookup and one refused, as `mash-officer-1`, through the
+/// code of `concord lookup` (identifiers tokenised here, the answer
+/// rendered as the command prints it).
+fn lookups(
+    runtime: &tokio::runtime::Runtime,
+    broker_url: &str,
+    layout: &PkiLayout,
+    linkage_key: &concord_keys::LinkageKey,
+    pop: &concord_synth::Population,
+) -> anyhow::Result<()> {
+    use concord_proto::v1;
+
+    use super::lookup;
+
+    let Some((person, known_to)) = person_to_look_up(pop) else {
+        println!("lookups: skipped (no synthetic person is known to two agencies)");
+        return Ok(());
+    };
+    let dob = person.dob.to_string();
+    let tokens = lookup::tokens_from_flags(
+        &concord_matchkey::Identifiers {
+            forename: Some(&person.forename),
+            surname: Some(&person.surname),
+            date_of_birth: Some(&dob),
+            nhs_number: Some(&person.nhs_number),
+            postcode: Some(&person.postcode),
+            pnc_id: person.pnc_id.as_deref(),
+        },
+        linkage_key,
+    )?;
+    let user = "mash-officer-1";
+    let tls = client_tls(layout, user)?;
+    let ask = |purpose: &str, case_ref: &str| v1::FindPersonRequest {
+        tokens: tokens.clone(),
+        purpose: purpose.to_owned(),
+        case_ref: case_ref.to_owned(),
+        reason: String::new(),
+    };
+    let (purpose, case_ref) = ("safeguarding_children", "MASH-2026-0042");
+    println!(
+        "lookup by {user} (MASH officer, rbkc-childrens) of a synthetic person known to \
+         {known_to} agencies, from their identifiers (tokenised here):"
+    );
+    match runtime.block_on(lookup::find(broker_url, &tls, ask(purpose, case_ref)))? {
+        Ok(answer) => {
+            for line in lookup::render(&answer, purpose, case_ref).lines() {
+                if line.is_empty() {
+                    println!();
+                } else {
+                    println!("  {line}");
+                }
+            }
+        }
+        Err(status) => println!(
+            "  refused ({:?}): {} (the policy bundle given does not allow it)",
+            status.code(),
+            status.message()
+        ),
+    }
+    let (purpose, case_ref) = ("serious_violence_analysis", "MASH-2026-0042");
+    println!("the same lookup by {user} for {purpose}:");
+    match runtime.block_on(lookup::find(broker_url, &tls, ask(purpose, case_ref)))? {
+        Err(status) => println!(
+            "  refused ({:?}): {}; recorded in the audit log, nothing read",
+            status.code(),
+            status.message()
+        ),
+        Ok(_) => bail!(
+            "the policy bundle allowed a person lookup for {purpose}, which is aggregate only: \
+             fix the lookup policy"
+        ),
+    }
+    Ok(())
+}
+
+/// Step 8: the board's report for `period` written to `DIR/board.html`
+/// (fetched as `board-member-1` through `concord report`'s code), and the
+/// web dashboard started beside the broker. With `serve`, a one-time
+/// sign-in link is printed and everything keeps running until Ctrl-C.
+#[allow(clippy::too_many_arguments)]
+fn board(
+    runtime: &tokio::runtime::Runtime,
+    running: &Running,
+    broker_url: &str,
+    layout: &PkiLayout,
+    dir: &Path,
+    period: &str,
+    [_, cert_pem, key_pem]: &[Vec<u8>; 3],
+    serve: bool,
+) -> anyhow::Result<()> {
+    use super::{dashboard_link, report};
+
+    let user = "board-member-1";
+    let tls = client_tls(layout, user)?;
+    let web_tls = concord_server::web::server_config(cert_pem, key_pem)
+        .context("the demo PKI's server certificate is not usable for the web dashboard")?;
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .context("cannot listen on 127.0.0.1 for the web dashboard")?;
+    let addr = listener
+        .local_addr()
+        .context("cannot read the dashboard's address")?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let web = runtime.spawn(concord_server::web::serve(
+        listener,
+        web_tls,
+        running.broker.clone(),
+        concord_server::web::WebOptions::default(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+
+    let wire = runtime.block_on(report::fetch(broker_url, &tls, period))?;
+    let dashboard = report::dashboard_from_wire(wire)?;
+    let html = concord_report::report(
+        &dashboard,
+        &concord_report::PageContext {
+            viewer: None,
+            generated_at: chrono::Utc::now(),
+        },
+    );
+    let file = dir.join("board.html");
+    report::write_atomically(&file, html.as_bytes())?;
+    let suppressed: usize = dashboard
+        .panels
+        .iter()
+        .map(|p| p.table.suppressed_cells())
+        .sum();
+    println!(
+        "the board (as {user}, through the aggregate policy; small counts suppressed, the rest \
+         rounded):"
+    );
+    println!(
+        "  report:     {} ({}: {} panels, {} suppressed cells; self-contained, open it in a \
+         browser)",
+        file.display(),
+        dashboard.period_label,
+        dashboard.panels.len(),
+        suppressed
+    );
+    let base = concord_server::web::default_public_url(addr);
+    if serve {
+        let link = runtime.block_on(dashboard_link::request(broker_url, &tls, period))?;
+        println!("  dashboard:  {base}/dashboard");
+        println!(
+            "  sign in:    {} (one use, within {} minutes; the browser must trust {} or accept \
+             the development certificate)",
+            link.url,
+            link.expires_in_seconds / 60,
+            layout.ca_cert.display()
+        );
+        println!(
+            "  more links: concord dashboard-link --broker {broker_url} --pki {} --user {user}",
+            layout.ca_cert.parent().unwrap_or(dir).display()
+        );
+        println!("the broker and the dashboard keep running: press Ctrl-C to stop");
+        runtime
+            .block_on(tokio::signal::ctrl_c())
+            .context("cannot wait for Ctrl-C")?;
+    } else {
+        println!(
+            "  dashboard:  {base}/dashboard while the demo runs (`concord demo --serve` keeps it \
+             up and prints a sign-in link)"
+        );
+    }
+    let _ = stop.send(());
+    runtime
+        .block_on(web)
+        .context("the demo's web dashboard stopped abnormally")?
+        .context("the demo's web dashboard stopped with an error")?;
+    Ok(())
 }

@@ -453,12 +453,44 @@ fn plan(args: &PushArgs) -> anyhow::Result<Plan> {
     if args.deletes.is_some() && args.mode != ExtractMode::Delta {
         bail!("--deletes needs --mode delta (a snapshot replaces the whole period instead)");
     }
-    let layout = args.pki.as_deref().map(PkiLayout::at);
-    let (ca, cert, key) = match (&args.ca, &args.cert, &args.key, &layout, &args.user) {
-        (Some(ca), Some(cert), Some(key), _, _) => (ca.clone(), cert.clone(), key.clone()),
+    let tls = client_tls(&TlsChoice {
+        broker: &args.broker,
+        pki: args.pki.as_deref(),
+        user: args.user.as_deref(),
+        ca: args.ca.as_deref(),
+        cert: args.cert.as_deref(),
+        key: args.key.as_deref(),
+        server_name: args.server_name.as_deref(),
+    })?;
+    Ok(Plan {
+        extract_id,
+        period,
+        tls,
+    })
+}
+
+/// Whose certificate a client presents, from the flags `push` and `lookup`
+/// share: `--pki DIR --user USER`, or `--ca --cert --key`; and the name the
+/// broker's certificate must carry (`--server-name`, else the host of
+/// `--broker`).
+pub(crate) struct TlsChoice<'a> {
+    pub broker: &'a str,
+    pub pki: Option<&'a Path>,
+    pub user: Option<&'a str>,
+    pub ca: Option<&'a Path>,
+    pub cert: Option<&'a Path>,
+    pub key: Option<&'a Path>,
+    pub server_name: Option<&'a str>,
+}
+
+/// Reads the TLS material a [`TlsChoice`] names.
+pub(crate) fn client_tls(c: &TlsChoice<'_>) -> anyhow::Result<ClientTls> {
+    let layout = c.pki.map(PkiLayout::at);
+    let (ca, cert, key) = match (c.ca, c.cert, c.key, &layout, c.user) {
+        (Some(ca), Some(cert), Some(key), _, _) => (ca.to_owned(), cert.to_owned(), key.to_owned()),
         (_, _, _, Some(layout), Some(user)) => {
             if !concord_pki::is_valid_identifier(user) {
-                bail!("--user must be a user name such as mps-cw-push");
+                bail!("--user must be a user name such as mps-cw-push or mash-officer-1");
             }
             (
                 layout.ca_cert.clone(),
@@ -477,19 +509,14 @@ fn plan(args: &PushArgs) -> anyhow::Result<Plan> {
             )
         })
     };
-    let tls = ClientTls {
+    Ok(ClientTls {
         ca_pem: read(&ca, "CA certificate")?,
         cert_pem: read(&cert, "client certificate")?,
         key_pem: read(&key, "client private key")?,
-        server_name: match &args.server_name {
-            Some(name) => name.clone(),
-            None => broker_host(&args.broker)?,
+        server_name: match c.server_name {
+            Some(name) => name.to_owned(),
+            None => broker_host(c.broker)?,
         },
-    };
-    Ok(Plan {
-        extract_id,
-        period,
-        tls,
     })
 }
 

@@ -48,6 +48,7 @@ struct PkiMaterial {
     key_pem: Vec<u8>,
     crl_pems: Vec<Vec<u8>>,
     broker_key: String,
+    audit_key: String,
 }
 
 pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
@@ -90,6 +91,17 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             format!("cannot start: the broker key {what} is not usable (fix pki.broker_key)")
         })?;
 
+    let what = files.audit_key.display().to_string();
+    let audit_signer = KeyFile::parse(&material.audit_key, &what)
+        .map_err(anyhow::Error::from)
+        .and_then(|file| concord_audit::AuditSigner::from_key_file(&file).map_err(Into::into))
+        .with_context(|| {
+            format!(
+                "cannot start: the audit signing key {what} is not usable (fix pki.audit_key or \
+                 CONCORD_PKI_AUDIT_KEY)"
+            )
+        })?;
+
     let tls = concord_server::tls::server_config(&TlsMaterial {
         ca_pem: &material.ca_pem,
         cert_pem: &material.cert_pem,
@@ -105,6 +117,16 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             files.server_key.display()
         )
     })?;
+
+    let web_tls = concord_server::web::server_config(&material.cert_pem, &material.key_pem)
+        .with_context(|| {
+            format!(
+                "cannot start: the server certificate {} or key {} is not usable for the web \
+                 dashboard",
+                files.server_cert.display(),
+                files.server_key.display()
+            )
+        })?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -126,6 +148,16 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         )
         .await
         .context("cannot start linkage from the stored state (check the database)")?;
+        let audit = concord_server::audit::AuditLog::start(
+            store.clone(),
+            audit_signer,
+            concord_server::audit::AuditConfig::default(),
+        )
+        .await
+        .context(
+            "cannot start the audit log from the stored state (check the database; if it says \
+             the log is inconsistent, run `concord audit verify`)",
+        )?;
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| {
@@ -138,6 +170,38 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         let local = listener
             .local_addr()
             .context("cannot read the listening address")?;
+        let web_listener = match config.web_listen {
+            Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.with_context(|| {
+                format!(
+                    "cannot listen on {addr} for the web dashboard (choose another address with \
+                     web_listen, CONCORD_WEB_LISTEN or --web-listen, or \"off\")"
+                )
+            })?),
+            None => None,
+        };
+        let metrics_listener = match config.metrics_listen {
+            Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.with_context(|| {
+                format!(
+                    "cannot listen on {addr} for metrics (choose another address with \
+                     metrics_listen or CONCORD_METRICS_LISTEN, or \"off\")"
+                )
+            })?),
+            None => None,
+        };
+        let web_url = match &web_listener {
+            Some(l) => {
+                let addr = l
+                    .local_addr()
+                    .context("cannot read the dashboard's listening address")?;
+                Some(
+                    config
+                        .web_public_url
+                        .clone()
+                        .unwrap_or_else(|| concord_server::web::default_public_url(addr)),
+                )
+            }
+            None => None,
+        };
         let mut terminate =
             signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
         let mut interrupt =
@@ -149,6 +213,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             &files,
             &mode,
             &policy,
+            web_url.as_deref(),
             local,
         )?;
         tracing::info!(
@@ -165,17 +230,72 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             Arc::new(broker_key),
             config.limits.clone(),
             linkage,
+            audit,
         ));
+        // Policy hot reload (SIGHUP, or the bundle's files change) and the
+        // retention purge (once now, then every retention_interval).
+        let hangup = signal(SignalKind::hangup()).context("cannot install the SIGHUP handler")?;
+        let reloader = tokio::spawn(super::policy::watch(
+            broker.clone(),
+            config.policy_dir.clone(),
+            hangup,
+        ));
+        let retention = concord_server::retention::spawn(broker.clone(), config.retention_interval);
+        let stop_metrics = Arc::new(tokio::sync::Notify::new());
+        let metrics = match metrics_listener {
+            Some(l) => {
+                let addr = l
+                    .local_addr()
+                    .context("cannot read the metrics listening address")?;
+                tracing::info!(metrics = %format!("http://{addr}/metrics"), "metrics served");
+                let stop = stop_metrics.clone();
+                Some(tokio::spawn(concord_server::metrics::serve(
+                    l,
+                    broker.clone(),
+                    async move { stop.notified().await },
+                )))
+            }
+            None => None,
+        };
+        let stop_web = Arc::new(tokio::sync::Notify::new());
+        let web = web_listener.map(|l| {
+            let stop = stop_web.clone();
+            tokio::spawn(concord_server::web::serve(
+                l,
+                web_tls,
+                broker.clone(),
+                concord_server::web::WebOptions {
+                    public_url: config.web_public_url.clone(),
+                },
+                async move { stop.notified().await },
+            ))
+        });
         let shutdown = async move {
             let signal = tokio::select! {
                 _ = terminate.recv() => "SIGTERM",
                 _ = interrupt.recv() => "SIGINT",
             };
             tracing::info!(signal, "shutting down: letting in-flight extracts finish");
+            stop_web.notify_one();
         };
         concord_server::serve(listener, tls, broker, shutdown)
             .await
             .context("the broker stopped with an error")?;
+        reloader.abort();
+        retention.abort();
+        // Metrics stay up until the last request has finished.
+        stop_metrics.notify_one();
+        if let Some(metrics) = metrics {
+            metrics
+                .await
+                .context("the metrics endpoint stopped abnormally")?
+                .context("the metrics endpoint stopped with an error")?;
+        }
+        if let Some(web) = web {
+            web.await
+                .context("the web dashboard stopped abnormally")?
+                .context("the web dashboard stopped with an error")?;
+        }
         store.close().await;
         tracing::info!("stopped");
         Ok(())
@@ -250,6 +370,7 @@ fn pki_files(config: &Config) -> anyhow::Result<(PkiFiles, PkiMode)> {
         server_cert: layout.server_cert,
         server_key: layout.server_key,
         broker_key: layout.broker_key,
+        audit_key: layout.audit_key,
         crl_files: vec![],
     };
     Ok((files, PkiMode::Development { dir, created }))
@@ -270,6 +391,7 @@ fn read_pki(files: &PkiFiles, mode: &PkiMode, data_dir: &Path) -> anyhow::Result
     let cert_pem = read("server_cert", &files.server_cert);
     let key_pem = read("server_key", &files.server_key);
     let broker_key = read("broker_key", &files.broker_key);
+    let audit_key = read("audit_key", &files.audit_key);
     let crl_pems = files
         .crl_files
         .iter()
@@ -300,12 +422,19 @@ fn read_pki(files: &PkiFiles, mode: &PkiMode, data_dir: &Path) -> anyhow::Result
             files.broker_key.display()
         )
     })?;
+    let audit_key = String::from_utf8(audit_key).map_err(|_| {
+        anyhow::anyhow!(
+            "cannot start: the audit key {} is not a UTF-8 key file (fix pki.audit_key)",
+            files.audit_key.display()
+        )
+    })?;
     Ok(PkiMaterial {
         ca_pem,
         cert_pem,
         key_pem,
         crl_pems,
         broker_key,
+        audit_key,
     })
 }
 
@@ -317,6 +446,7 @@ fn report(
     files: &PkiFiles,
     mode: &PkiMode,
     policy: &PolicyEngine,
+    web_url: Option<&str>,
     local: SocketAddr,
 ) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
@@ -363,6 +493,7 @@ fn report(
         }
     }
     writeln!(out, "  broker key:   {}", files.broker_key.display())?;
+    writeln!(out, "  audit key:    {}", files.audit_key.display())?;
     writeln!(
         out,
         "  policy:       {} (revision {}, digest {})",
@@ -370,6 +501,13 @@ fn report(
         policy.bundle_revision(),
         policy.bundle_digest()
     )?;
+    match web_url {
+        Some(url) => writeln!(
+            out,
+            "  dashboard:    {url}/dashboard (sign in with a link from `concord dashboard-link`)"
+        )?,
+        None => writeln!(out, "  dashboard:    off (web_listen = \"off\")")?,
+    }
     writeln!(out, "listening on https://{local}")?;
     out.flush()?;
     Ok(())

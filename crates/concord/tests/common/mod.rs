@@ -43,6 +43,8 @@ pub struct Broker {
     child: Option<Child>,
     pub port: u16,
     stderr: Arc<Mutex<String>>,
+    /// Reads the broker's standard error to its end into `stderr`.
+    stderr_reader: Option<thread::JoinHandle<()>>,
     /// What it printed before `listening on …`.
     pub startup: String,
 }
@@ -67,7 +69,7 @@ impl Broker {
         let stderr = Arc::new(Mutex::new(String::new()));
         let mut err = child.stderr.take().unwrap();
         let sink = stderr.clone();
-        thread::spawn(move || {
+        let stderr_reader = thread::spawn(move || {
             let mut buf = String::new();
             let _ = err.read_to_string(&mut buf);
             sink.lock().unwrap().push_str(&buf);
@@ -96,6 +98,7 @@ impl Broker {
             child: Some(child),
             port,
             stderr,
+            stderr_reader: Some(stderr_reader),
             startup,
         }
     }
@@ -119,6 +122,10 @@ impl Broker {
             exit.unwrap().success(),
             "concord serve exited with an error"
         );
+        // The log is complete only once its reader has seen the end.
+        if let Some(reader) = self.stderr_reader.take() {
+            reader.join().unwrap();
+        }
         self.stderr.lock().unwrap().clone()
     }
 }

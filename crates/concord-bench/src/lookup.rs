@@ -1,0 +1,336 @@
+//! `concord-bench lookup`: authorised person lookups under load.
+//!
+//! Starts a real broker (mTLS, the repository's policies, a fresh SQLite
+//! file or PostgreSQL database) and pushes N synthetic records over mTLS:
+//! N/4 people, each known to four agencies (police, health, children's
+//! services, community safety: one snapshot extract per source), each
+//! record carrying the person's match-key tokens (an NHS number for half
+//! of them; forename, surname, date of birth and postcode pair keys for
+//! all). It waits until the broker has linked every extract, then
+//! `concurrency` callers, each on its own mTLS connection as
+//! `mash-officer-1`, ask `Lookup.FindPerson` for random known people
+//! (`safeguarding_children`, a MASH case) for `seconds` seconds after a
+//! warm-up. Every answer is checked (matched, four sources, a receipt).
+//! Each lookup is the whole path: the policy decision, re-keying, the
+//! linkage probe, the records query and the audit append (group commit).
+//!
+//! Closed loop by default: each caller asks again as soon as it has its
+//! answer, so the figures are the throughput and the latency at saturation
+//! (by Little's law, mean latency = callers / throughput). With `--rate R`
+//! the callers share a fixed schedule of R lookups per second (open loop)
+//! and each latency is measured from the lookup's scheduled time, so a
+//! broker falling behind shows as latency (no coordinated omission).
+//! The callers run in the same process and share the machine's cores with
+//! the broker (and PostgreSQL).
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result, bail, ensure};
+use concord_client::{Extract, push_extract};
+use concord_core::KeyName;
+use concord_e2e::{Db, TestBroker};
+use concord_proto::v1::{self, lookup_client::LookupClient};
+
+/// splitmix64 of `x`.
+fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+fn bytes32(seed: u64) -> Vec<u8> {
+    (0..4u64)
+        .flat_map(|k| mix(seed ^ (k << 58)).to_le_bytes())
+        .collect()
+}
+
+/// The sources each person is known to, with the pushing agent and kind.
+const SOURCES: [(v1::Source, &str, v1::RecordKind); 4] = [
+    (v1::Source::Police, "mps-cw-push", v1::RecordKind::Crime),
+    (
+        v1::Source::Health,
+        "chelwest-nhs-push",
+        v1::RecordKind::SafeguardingConcern,
+    ),
+    (
+        v1::Source::ChildrensServices,
+        "rbkc-childrens-push",
+        v1::RecordKind::Referral,
+    ),
+    (
+        v1::Source::CommunitySafety,
+        "rbkc-community-safety-push",
+        v1::RecordKind::MaracCase,
+    ),
+];
+
+/// The pair keys every person carries, and the strong key half carry.
+const PAIR_KEYS: [KeyName; 7] = [
+    KeyName::SnDob,
+    KeyName::FnDob,
+    KeyName::FnSn,
+    KeyName::SnPc,
+    KeyName::FnPc,
+    KeyName::DobPc,
+    KeyName::PhSnDob,
+];
+
+/// Person `p`'s match-key tokens, as their agencies compute them.
+fn tokens(p: u64, lk: &str) -> Vec<v1::MatchKeyToken> {
+    let key = |name: KeyName| v1::MatchKeyToken {
+        key_name: name.as_str().into(),
+        key_id: lk.into(),
+        token: bytes32((p << 5) ^ name.code() as u64 ^ 0x70CE_0000_0000),
+    };
+    let mut t: Vec<v1::MatchKeyToken> = PAIR_KEYS.iter().map(|k| key(*k)).collect();
+    if p.is_multiple_of(2) {
+        t.push(key(KeyName::Nhs));
+    }
+    t
+}
+
+/// The ISO date of day `d` (0..365) of 2026.
+fn date(d: u64) -> String {
+    const DAYS: [u64; 12] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let (mut d, mut m) = (d % 365, 0);
+    while d >= DAYS[m] {
+        d -= DAYS[m];
+        m += 1;
+    }
+    format!("2026-{:02}-{:02}", m + 1, d + 1)
+}
+
+/// Person `p`'s record at source `s`.
+fn record(s: usize, p: u64, lk: &str) -> v1::Record {
+    let (source, _, kind) = SOURCES[s];
+    let r = mix(p ^ ((s as u64) << 50));
+    v1::Record {
+        source: source as i32,
+        source_ref: bytes32(p ^ ((s as u64 + 1) << 48) ^ 0x5EED),
+        kind: kind as i32,
+        role: v1::PersonRole::Victim as i32,
+        event_date: date(r % 365),
+        event_date_precision: v1::DatePrecision::Day as i32,
+        event_hour: Some((r >> 20) as u32 % 24),
+        ward_code: format!("E0500{}", 9388 + (r >> 30) % 18),
+        category: 1 + ((r >> 40) % 12) as i32,
+        weapon: 1 + ((r >> 44) % 7) as i32,
+        location_type: 1 + ((r >> 48) % 9) as i32,
+        age_band: 1 + ((r >> 52) % 6) as i32,
+        sex: 1 + ((r >> 56) % 2) as i32,
+        flags: Some(v1::Flags {
+            domestic_abuse: r & 1 == 1,
+            under_25: r & 2 == 2,
+            exploitation: r & 4 == 4,
+        }),
+        tokens: tokens(p, lk),
+        ..Default::default()
+    }
+}
+
+/// Pushes source `s`'s snapshot: one record for each of `people` people.
+async fn push(tb: &TestBroker, s: usize, people: u64) -> Result<()> {
+    let (source, agent, _) = SOURCES[s];
+    let lk = tb.linkage_key_id.clone();
+    let header = v1::ExtractHeader {
+        extract_id: format!("bench-lookup-{s}"),
+        source: source as i32,
+        period_start: "2026-01-01".into(),
+        period_end: "2026-12-31".into(),
+        mode: v1::ExtractMode::Snapshot as i32,
+        schema_version: 1,
+        linkage_key_id: lk.clone(),
+        ..Default::default()
+    };
+    // Extract::new computes the counts and checksum; batches of 5,000.
+    let records: Vec<v1::Record> = (0..people).map(|p| record(s, p, &lk)).collect();
+    let extract = Extract::new(header, records, vec![], 5_000);
+    let receipt = push_extract(tb.channel(agent).await, extract)
+        .await
+        .with_context(|| format!("{agent} pushes"))?
+        .into_inner();
+    ensure!(
+        receipt.records_stored == people,
+        "stored {}",
+        receipt.records_stored
+    );
+    Ok(())
+}
+
+pub struct Figures {
+    pub store: &'static str,
+    pub records: u64,
+    pub people: u64,
+    pub concurrency: usize,
+    pub lookups: usize,
+    pub seconds: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub max_ms: f64,
+    pub load_seconds: f64,
+    /// Offered lookups per second (0: closed loop).
+    pub rate: f64,
+}
+
+pub async fn run(
+    db: Db,
+    records: u64,
+    concurrency: usize,
+    seconds: f64,
+    warmup: f64,
+    rate: f64,
+) -> Result<Figures> {
+    let people = (records / SOURCES.len() as u64).max(1);
+    let tb = TestBroker::start(db).await;
+    let started = Instant::now();
+    for (s, (source, ..)) in SOURCES.iter().enumerate() {
+        eprintln!(
+            "[{db:?}] pushing {people} {} records over mTLS…",
+            source.as_str_name()
+        );
+        push(&tb, s, people).await?;
+    }
+    eprintln!("[{db:?}] waiting for linkage…");
+    tb.wait_linked(SOURCES.len() as u64).await;
+    let load_seconds = started.elapsed().as_secs_f64();
+    let linked = tb.store.assignments().await?.len() as u64;
+    ensure!(
+        linked == people * SOURCES.len() as u64,
+        "linked {linked} records of {}",
+        people * SOURCES.len() as u64
+    );
+
+    eprintln!(
+        "[{db:?}] {concurrency} callers asking FindPerson for {warmup} s of warm-up, then {seconds} s…"
+    );
+    let lk = tb.linkage_key_id.clone();
+    let measuring = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut channels = Vec::with_capacity(concurrency);
+    for _ in 0..concurrency {
+        channels.push(tb.channel("mash-officer-1").await);
+    }
+    // Open loop: caller c asks at start + (k + c / callers) · interval.
+    let interval = (rate > 0.0).then(|| Duration::from_secs_f64(concurrency as f64 / rate));
+    let start = Instant::now();
+    let mut callers = Vec::with_capacity(concurrency);
+    for (c, channel) in channels.into_iter().enumerate() {
+        let (lk, measuring, stop) = (lk.clone(), measuring.clone(), stop.clone());
+        callers.push(tokio::spawn(async move {
+            let mut client = LookupClient::new(channel);
+            let mut latencies: Vec<u32> = Vec::new();
+            let mut x = mix(c as u64 + 1);
+            let mut next = interval.map(|i| start + i.mul_f64(c as f64 / concurrency as f64));
+            while !stop.load(Ordering::Relaxed) {
+                x = mix(x);
+                let p = x % people;
+                let req = v1::FindPersonRequest {
+                    tokens: tokens(p, &lk),
+                    purpose: "safeguarding_children".into(),
+                    case_ref: "MASH-2026-0042".into(),
+                    reason: String::new(),
+                };
+                let t0 = match (next, interval) {
+                    (Some(at), Some(i)) => {
+                        tokio::time::sleep_until(at.into()).await;
+                        next = Some(at + i);
+                        at
+                    }
+                    _ => Instant::now(),
+                };
+                let answer = client.find_person(req).await?.into_inner();
+                let micros = t0.elapsed().as_micros() as u32;
+                if !answer.matched
+                    || answer.sources.len() != SOURCES.len()
+                    || answer.receipt.is_none()
+                {
+                    bail!(
+                        "person {p}: matched {}, {} sources",
+                        answer.matched,
+                        answer.sources.len()
+                    );
+                }
+                if measuring.load(Ordering::Relaxed) {
+                    latencies.push(micros);
+                }
+            }
+            Ok::<_, anyhow::Error>(latencies)
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs_f64(warmup)).await;
+    measuring.store(true, Ordering::Relaxed);
+    let t0 = Instant::now();
+    tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+    measuring.store(false, Ordering::Relaxed);
+    let elapsed = t0.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    let mut all: Vec<u32> = Vec::new();
+    for c in callers {
+        all.extend(c.await.context("caller task")??);
+    }
+    ensure!(!all.is_empty(), "no lookup finished while measuring");
+    all.sort_unstable();
+    let pct = |q: f64| {
+        let i = ((all.len() as f64 * q).ceil() as usize).clamp(1, all.len()) - 1;
+        f64::from(all[i]) / 1000.0
+    };
+    let figures = Figures {
+        store: if db == Db::Sqlite {
+            "sqlite"
+        } else {
+            "postgres"
+        },
+        records: people * SOURCES.len() as u64,
+        people,
+        concurrency,
+        lookups: all.len(),
+        seconds: elapsed,
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+        p999_ms: pct(0.999),
+        max_ms: f64::from(all[all.len() - 1]) / 1000.0,
+        load_seconds,
+        rate,
+    };
+    tb.stop().await;
+    Ok(figures)
+}
+
+pub fn print(rows: &[Figures], seconds: f64) {
+    println!(
+        "\nlookup: FindPerson over mTLS as mash-officer-1 (safeguarding_children), random known people, {seconds} s measured"
+    );
+    println!(
+        "| store | records | people | callers | offered/s | lookups | lookups/s | p50 ms | p99 ms | p99.9 ms | max ms | load + link s |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for f in rows {
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1} |",
+            f.store,
+            f.records,
+            f.people,
+            f.concurrency,
+            if f.rate > 0.0 {
+                format!("{:.0}", f.rate)
+            } else {
+                "closed loop".to_owned()
+            },
+            f.lookups,
+            f.lookups as f64 / f.seconds,
+            f.p50_ms,
+            f.p99_ms,
+            f.p999_ms,
+            f.max_ms,
+            f.load_seconds
+        );
+    }
+}

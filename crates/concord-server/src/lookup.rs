@@ -1,0 +1,671 @@
+//! `concord.v1.Lookup`: authorised, audited person-level views (DESIGN §4,
+//! §6), for MASH practitioners checking what partner agencies know about
+//! someone, for a stated purpose and case.
+//!
+//! One lookup, in order:
+//!
+//! 1. **Who** from the client certificate; the request is checked (tokens
+//!    well formed, mk1 key names, each key once, one linkage key id) and a
+//!    malformed one is `INVALID_ARGUMENT` naming the field.
+//! 2. **Policy first.** The `lookup` rule decides on the caller, purpose,
+//!    case reference and break-glass reason, over *all eight* sources, so
+//!    the decision cannot depend on what is held about anyone. A refusal
+//!    is audited (deny) and returned as `PERMISSION_DENIED` with the
+//!    policy's reason before any data is read: a known and an unknown
+//!    person get the same bytes.
+//! 3. **The person.** The caller's tokens are re-keyed with the broker key
+//!    and resolved by the linkage rules (`Linkage::find_person`): a person
+//!    only when the rules would *link* (never a possible match).
+//! 4. **The records**, in one query, from the allowed sources only, each
+//!    projected to its source's allowed fields.
+//! 5. **Audit, then answer.** The event (purpose, case, lawful basis,
+//!    agreement, policy digest, what was disclosed, the person's internal
+//!    id) is appended and committed; if that fails the lookup fails
+//!    (`UNAVAILABLE`) and nothing is disclosed. The answer carries the
+//!    person under a pseudonym for the caller's organisation only
+//!    (`BrokerKey::person_pseudonym`), what was withheld and why, the
+//!    obligations and the audit receipt with its inclusion proof.
+//!
+//! An allowed lookup of someone the broker does not hold answers
+//! `matched = false`, with the same withheld list, and is audited too.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Arc,
+};
+
+use chrono::Utc;
+use concord_audit::{FieldName, SubjectId};
+use concord_core::{KeyName, Source, Token, Violations, is_key_id};
+use concord_pki::Identity;
+use concord_policy::{Action, Decision, PolicyError, PolicyInput, Resource, Subject};
+use concord_proto::v1::{self, lookup_server::Lookup};
+use concord_store::lookup_field;
+use tonic::{Request, Response, Status};
+
+use crate::{Broker, audit, error::ServerError, identity::caller};
+
+/// Most tokens a lookup may carry (mk1 has 13 keys).
+const MAX_TOKENS: usize = 64;
+/// Longest purpose, case reference and break-glass reason accepted.
+const MAX_PURPOSE: usize = 64;
+const MAX_CASE_REF: usize = 64;
+const MAX_REASON: usize = 2_000;
+
+pub struct LookupService {
+    broker: Arc<Broker>,
+}
+
+impl LookupService {
+    pub fn new(broker: Arc<Broker>) -> Self {
+        LookupService { broker }
+    }
+}
+
+/// A checked request.
+struct Query {
+    tokens: Vec<(KeyName, Token)>,
+    linkage_key_id: String,
+    purpose: Option<String>,
+    case_ref: Option<String>,
+    reason: Option<String>,
+}
+
+/// Checks the request's shape; reads no data.
+fn check(req: v1::FindPersonRequest, max_reported: usize) -> Result<Query, ServerError> {
+    let mut v = Violations::new(max_reported);
+    if req.tokens.is_empty() {
+        v.push(None, "tokens", "at least one match-key token is needed");
+    }
+    if req.tokens.len() > MAX_TOKENS {
+        v.push(
+            None,
+            "tokens",
+            format!("at most {MAX_TOKENS} tokens, {} given", req.tokens.len()),
+        );
+    }
+    let mut seen = BTreeSet::new();
+    let mut tokens = Vec::with_capacity(req.tokens.len());
+    for (i, t) in req.tokens.iter().enumerate() {
+        let key: Option<KeyName> = t.key_name.parse().ok();
+        match key {
+            None => v.push(
+                None,
+                format!("tokens[{i}].key_name"),
+                "is not a match key of mk1",
+            ),
+            Some(k) if !seen.insert(k) => v.push(
+                None,
+                format!("tokens[{i}].key_name"),
+                "appears more than once (one token per key)",
+            ),
+            Some(_) => {}
+        }
+        if !is_key_id(&t.key_id) {
+            v.push(
+                None,
+                format!("tokens[{i}].key_id"),
+                "must look like lk-2026a",
+            );
+        } else if i > 0 && t.key_id != req.tokens[0].key_id {
+            v.push(
+                None,
+                format!("tokens[{i}].key_id"),
+                "differs from tokens[0].key_id: every token of a lookup is made with one linkage key",
+            );
+        }
+        let token = Token::from_slice(&t.token);
+        if token.is_none() {
+            v.push(
+                None,
+                format!("tokens[{i}].token"),
+                "must be a 32-byte keyed hash",
+            );
+        }
+        if let (Some(k), Some(t)) = (key, token) {
+            tokens.push((k, t));
+        }
+    }
+    for (field, value, max) in [
+        ("purpose", &req.purpose, MAX_PURPOSE),
+        ("case_ref", &req.case_ref, MAX_CASE_REF),
+        ("reason", &req.reason, MAX_REASON),
+    ] {
+        if value.chars().count() > max {
+            v.push(None, field, format!("is longer than {max} characters"));
+        }
+    }
+    if !v.is_empty() {
+        return Err(ServerError::invalid("lookup request rejected", v));
+    }
+    let given = |s: String| (!s.trim().is_empty()).then_some(s);
+    Ok(Query {
+        linkage_key_id: req.tokens[0].key_id.clone(),
+        tokens,
+        purpose: given(req.purpose),
+        case_ref: given(req.case_ref),
+        reason: given(req.reason),
+    })
+}
+
+/// A purpose as the audit log may record it: a policy name, else a marker
+/// (what a caller typed there may be anything, even an identifier).
+fn audit_purpose(purpose: &str) -> String {
+    let ok = !purpose.is_empty()
+        && purpose.len() <= MAX_PURPOSE
+        && purpose
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if ok {
+        purpose.to_owned()
+    } else {
+        "(malformed purpose)".to_owned()
+    }
+}
+
+/// A case reference as the audit log may record it: one in the
+/// partnership's format (`MASH|MARAC|ASC|EMG-YYYY-NNNN[NN]`), else a marker.
+fn audit_case_ref(case_ref: &str) -> String {
+    let mut parts = case_ref.split('-');
+    let digits = |s: &str, lo: usize, hi: usize| {
+        (lo..=hi).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
+    };
+    let ok = matches!(parts.next(), Some("MASH" | "MARAC" | "ASC" | "EMG"))
+        && parts.next().is_some_and(|y| digits(y, 4, 4))
+        && parts.next().is_some_and(|n| digits(n, 4, 6))
+        && parts.next().is_none();
+    if ok {
+        case_ref.to_owned()
+    } else {
+        "(not in the partnership's format)".to_owned()
+    }
+}
+
+/// What an allowing `lookup` decision permits (its shape is the team
+/// contract in the policy crate's doc and `policies/lookup.rego`).
+#[derive(Debug)]
+struct Permit {
+    /// Allowed sources and their fields, in source order.
+    sources: Vec<(Source, Vec<&'static str>)>,
+    withheld: Vec<v1::Withheld>,
+    obligations: Vec<String>,
+    agreement: String,
+    lawful_basis: String,
+    flag_for_review: bool,
+}
+
+/// Reads an allowing decision; anything malformed refuses (fail closed).
+fn permit(d: &Decision) -> Result<Permit, ServerError> {
+    let bad = |problem: String| {
+        ServerError::Policy(PolicyError::InvalidDecision {
+            rule: Action::Lookup.decision_rule().to_owned(),
+            problem,
+        })
+    };
+    let body = &d.body;
+    let text = |key: &str| -> Result<String, ServerError> {
+        body.get(key)
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+            .ok_or_else(|| bad(format!("{key} is not a string")))
+    };
+    let source = |name: &str, at: &str| -> Result<Source, ServerError> {
+        name.parse()
+            .map_err(|_| bad(format!("{at} names no Concord source")))
+    };
+    let fields = |v: &serde_json::Value, at: &str| -> Result<Vec<&'static str>, ServerError> {
+        let list = v
+            .as_array()
+            .ok_or_else(|| bad(format!("{at} is not a list of field names")))?;
+        let mut out = Vec::with_capacity(list.len());
+        for (i, f) in list.iter().enumerate() {
+            let f = f
+                .as_str()
+                .and_then(lookup_field)
+                .ok_or_else(|| bad(format!("{at}[{i}] is not a record field")))?;
+            if !out.contains(&f) {
+                out.push(f);
+            }
+        }
+        Ok(out)
+    };
+
+    let mut sources = Vec::new();
+    let map = body
+        .get("sources")
+        .and_then(|v| v.as_object())
+        .ok_or_else(|| bad("sources is not an object".into()))?;
+    for (name, list) in map {
+        let at = format!("sources.{name}");
+        let s = source(name, &at)?;
+        let mut fs = fields(list, &at)?;
+        // In the store's column order, so answers are stable.
+        fs.sort_by_key(|f| concord_store::LOOKUP_FIELDS.iter().position(|x| x == f));
+        sources.push((s, fs));
+    }
+    sources.sort_by_key(|(s, _)| s.code());
+
+    let mut withheld = Vec::new();
+    let list = body
+        .get("withheld")
+        .and_then(|v| v.as_array())
+        .ok_or_else(|| bad("withheld is not a list".into()))?;
+    for (i, w) in list.iter().enumerate() {
+        let at = format!("withheld[{i}]");
+        let s = w
+            .get("source")
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| bad(format!("{at}.source is not a string")))?;
+        let s = source(s, &format!("{at}.source"))?;
+        let fs = fields(
+            w.get("fields").unwrap_or(&serde_json::Value::Null),
+            &format!("{at}.fields"),
+        )?;
+        let reason = w
+            .get("reason")
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| bad(format!("{at}.reason is not a string")))?;
+        withheld.push(v1::Withheld {
+            source: s.code(),
+            fields: fs.iter().map(|f| (*f).to_owned()).collect(),
+            reason: reason.to_owned(),
+        });
+    }
+    // Every source the policy neither allows nor explains is withheld all
+    // the same, so the answer always accounts for all eight.
+    for s in Source::ALL {
+        let allowed = sources.iter().any(|(a, _)| a == s);
+        let explained = withheld
+            .iter()
+            .any(|w| w.source == s.code() && w.fields.is_empty());
+        if !allowed && !explained {
+            withheld.push(v1::Withheld {
+                source: s.code(),
+                fields: vec![],
+                reason: "the lookup policy allows nothing from this source".into(),
+            });
+        }
+    }
+    withheld.sort_by_key(|w| (w.source, !w.fields.is_empty()));
+
+    let obligations = match body.get("obligations") {
+        None => vec![],
+        Some(v) => v
+            .as_array()
+            .and_then(|l| {
+                l.iter()
+                    .map(|o| o.as_str().map(str::to_owned))
+                    .collect::<Option<Vec<_>>>()
+            })
+            .ok_or_else(|| bad("obligations is not a list of names".into()))?,
+    };
+    let flag_for_review = match body.get("flag_for_review") {
+        None => false,
+        Some(v) => v
+            .as_bool()
+            .ok_or_else(|| bad("flag_for_review is not a boolean".into()))?,
+    };
+    Ok(Permit {
+        sources,
+        withheld,
+        obligations,
+        agreement: text("agreement")?,
+        lawful_basis: text("lawful_basis")?,
+        flag_for_review,
+    })
+}
+
+impl LookupService {
+    /// The `lookup` decision over all eight sources; a refusal is audited
+    /// and returned.
+    async fn decide(&self, who: &Identity, q: &Query) -> Result<Decision, ServerError> {
+        let input = PolicyInput {
+            action: Action::Lookup,
+            subject: Subject {
+                org: who.org.clone(),
+                role: who.role.clone(),
+                user: who.user.clone(),
+            },
+            purpose: q.purpose.clone(),
+            case_ref: q.case_ref.clone(),
+            reason: q.reason.clone(),
+            resource: Resource {
+                sources: Source::ALL.iter().map(|s| s.as_str().to_owned()).collect(),
+                record_kinds: vec![],
+                fields: vec![],
+            },
+            time: Utc::now(),
+        };
+        let (purpose, case_ref) = (q.purpose.clone(), q.case_ref.clone());
+        self.broker
+            .decide_audited(who, input, move |e| {
+                e.purpose = purpose.as_deref().map(audit_purpose);
+                e.case_ref = case_ref.as_deref().map(audit_case_ref);
+            })
+            .await
+    }
+
+    /// Appends an audit refusal for a lookup that was allowed but could not
+    /// go ahead (a malformed decision); best effort, the lookup is refused
+    /// either way.
+    async fn audit_failure(&self, who: &Identity, q: &Query, reason: &str) {
+        let mut e = audit::refusal(
+            who,
+            concord_audit::Action::Lookup,
+            reason,
+            Some(self.broker.policy.bundle_digest()),
+        );
+        e.purpose = q.purpose.as_deref().map(audit_purpose);
+        e.case_ref = q.case_ref.as_deref().map(audit_case_ref);
+        if let Err(err) = self.broker.audit.append(e).await {
+            tracing::warn!(error = %err, "a refused lookup could not be audited");
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl Lookup for LookupService {
+    #[tracing::instrument(skip_all, fields(org, role, purpose))]
+    async fn find_person(
+        &self,
+        request: Request<v1::FindPersonRequest>,
+    ) -> Result<Response<v1::FindPersonResponse>, Status> {
+        // Metrics: latency and outcome by the caller's org, nothing else.
+        let (started, org) = (
+            std::time::Instant::now(),
+            caller(&request).ok().map(|w| w.org),
+        );
+        let result = self.lookup(request).await;
+        let code = result.as_ref().err().map(Status::code);
+        self.broker
+            .metrics
+            .lookup(org.as_deref(), code, started.elapsed());
+        result
+    }
+}
+
+impl LookupService {
+    async fn lookup(
+        &self,
+        request: Request<v1::FindPersonRequest>,
+    ) -> Result<Response<v1::FindPersonResponse>, Status> {
+        let who = caller(&request)?;
+        let span = tracing::Span::current();
+        span.record("org", who.org.as_str());
+        span.record("role", who.role.as_str());
+        let q = check(
+            request.into_inner(),
+            self.broker.limits.max_reported_violations,
+        )?;
+        if let Some(p) = &q.purpose {
+            span.record("purpose", audit_purpose(p).as_str());
+        }
+
+        // 2. Policy first: nothing about the data has been read.
+        let decision = self.decide(&who, &q).await?;
+        let permit = match permit(&decision) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(error = %e, "the lookup policy allowed with a malformed decision; refused");
+                self.audit_failure(&who, &q, "the lookup policy's decision is malformed")
+                    .await;
+                return Err(e.into());
+            }
+        };
+
+        // 3. The person, by the linkage rules: here if the linker is free
+        // (a probe takes microseconds), else off the async runtime while a
+        // linkage run finishes.
+        let pseudonyms: Vec<(KeyName, Token)> = q
+            .tokens
+            .iter()
+            .map(|(k, t)| {
+                (
+                    *k,
+                    self.broker.broker_key.pseudonymise(&q.linkage_key_id, t),
+                )
+            })
+            .collect();
+        let person = match self.broker.linkage.try_find_person(&pseudonyms) {
+            Some(person) => person,
+            None => {
+                let linkage = self.broker.linkage.clone();
+                tokio::task::spawn_blocking(move || linkage.find_person(&pseudonyms))
+                    .await
+                    .map_err(|_| {
+                        ServerError::Unavailable("person resolution failed; try again".into())
+                    })?
+            }
+        };
+
+        // 4. The records, allowed sources and fields only.
+        let records = match person {
+            Some(p) => self
+                .broker
+                .store
+                .person_records(p, &permit.sources)
+                .await
+                .map_err(ServerError::from)?,
+            None => vec![],
+        };
+        let mut views: Vec<v1::SourceView> = Vec::new();
+        let mut disclosed: BTreeMap<Source, BTreeSet<FieldName>> = BTreeMap::new();
+        for r in records {
+            let allowed = &permit
+                .sources
+                .iter()
+                .find(|(s, _)| *s == r.source)
+                .expect("the store returns allowed sources only")
+                .1;
+            if views.last().is_none_or(|v| v.source != r.source.code()) {
+                views.push(v1::SourceView {
+                    source: r.source.code(),
+                    allowed_fields: allowed.iter().map(|f| (*f).to_owned()).collect(),
+                    records: vec![],
+                });
+                disclosed.insert(
+                    r.source,
+                    allowed
+                        .iter()
+                        .map(|f| FieldName::parse(f).expect("record field names are valid"))
+                        .collect(),
+                );
+            }
+            let view = views.last_mut().expect("pushed above");
+            view.records.push(v1::DisclosedRecord {
+                fields: r
+                    .fields
+                    .into_iter()
+                    .map(|(name, value)| v1::FieldValue {
+                        name: name.to_owned(),
+                        value,
+                    })
+                    .collect(),
+            });
+        }
+
+        // 5. Audit, then answer: nothing leaves unaudited.
+        let mut event = audit::event(&who, concord_audit::Action::Lookup, &decision);
+        event.purpose = q.purpose.as_deref().map(audit_purpose);
+        event.case_ref = q.case_ref.as_deref().map(audit_case_ref);
+        event.disclosed = disclosed;
+        event.subjects.extend(person.map(SubjectId::Person));
+        let receipt = self.broker.audit.append(event).await?;
+        tracing::info!(
+            matched = person.is_some(),
+            sources = views.len(),
+            flagged = permit.flag_for_review,
+            seq = receipt.seq,
+            "lookup answered"
+        );
+        Ok(Response::new(v1::FindPersonResponse {
+            matched: person.is_some(),
+            person_pseudonym: person
+                .map(|p| self.broker.broker_key.person_pseudonym(&who.org, p))
+                .unwrap_or_default(),
+            sources: views,
+            withheld: permit.withheld,
+            obligations: permit.obligations,
+            agreement: permit.agreement,
+            lawful_basis: permit.lawful_basis,
+            flagged_for_review: permit.flag_for_review,
+            receipt: Some(receipt.into()),
+            policy_revision: decision.bundle_revision,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(key: &str, key_id: &str, len: usize) -> v1::MatchKeyToken {
+        v1::MatchKeyToken {
+            key_name: key.into(),
+            key_id: key_id.into(),
+            token: vec![7; len],
+        }
+    }
+
+    fn fields(e: ServerError) -> Vec<String> {
+        match e {
+            ServerError::Invalid { violations, .. } => {
+                violations.kept().iter().map(|v| v.field.clone()).collect()
+            }
+            other => panic!("expected invalid, got {other}"),
+        }
+    }
+
+    #[test]
+    fn malformed_requests_name_each_field() {
+        let req = v1::FindPersonRequest {
+            tokens: vec![
+                token("nhs", "lk-2026a", 32),
+                token("shoe_size", "lk-2026a", 32),
+                token("sn_dob", "lk-2027a", 32),
+                token("fn_dob", "lk-2026a", 31),
+                token("nhs", "LK 2026", 32),
+            ],
+            purpose: "safeguarding_children".into(),
+            case_ref: "MASH-2026-0042".into(),
+            reason: "x".repeat(MAX_REASON + 1),
+        };
+        assert_eq!(
+            fields(check(req, 100).err().unwrap()),
+            [
+                "tokens[1].key_name",
+                "tokens[2].key_id",
+                "tokens[3].token",
+                "tokens[4].key_name",
+                "tokens[4].key_id",
+                "reason"
+            ]
+        );
+        let empty = v1::FindPersonRequest::default();
+        assert_eq!(fields(check(empty, 100).err().unwrap()), ["tokens"]);
+    }
+
+    #[test]
+    fn a_good_request_keeps_its_tokens_and_drops_blank_text() {
+        let req = v1::FindPersonRequest {
+            tokens: vec![
+                token("nhs", "lk-2026a", 32),
+                token("sn_dob", "lk-2026a", 32),
+            ],
+            purpose: "marac".into(),
+            case_ref: "  ".into(),
+            reason: String::new(),
+        };
+        let q = check(req, 100).ok().unwrap();
+        assert_eq!(q.tokens.len(), 2);
+        assert_eq!(q.linkage_key_id, "lk-2026a");
+        assert_eq!(q.purpose.as_deref(), Some("marac"));
+        assert_eq!((q.case_ref, q.reason), (None, None));
+    }
+
+    #[test]
+    fn the_audit_log_records_only_policy_shaped_purposes_and_case_refs() {
+        assert_eq!(
+            audit_purpose("safeguarding_children"),
+            "safeguarding_children"
+        );
+        assert_eq!(audit_purpose("Jane Doe 01/02/2010"), "(malformed purpose)");
+        for good in ["MASH-2026-0042", "MARAC-2026-123456", "EMG-2026-0001"] {
+            assert_eq!(audit_case_ref(good), good);
+        }
+        for bad in [
+            "JANE-DOE-2010",
+            "MASH-26-0042",
+            "MASH-2026-42",
+            "MASH-2026-0042-1",
+            "",
+        ] {
+            assert_eq!(
+                audit_case_ref(bad),
+                "(not in the partnership's format)",
+                "{bad}"
+            );
+        }
+    }
+
+    fn decision(body: serde_json::Value) -> Decision {
+        Decision {
+            allow: true,
+            reason: None,
+            body,
+            bundle_digest: "d".into(),
+            bundle_revision: "r".into(),
+        }
+    }
+
+    #[test]
+    fn an_allowing_decision_becomes_sources_fields_and_withheld() {
+        let d = decision(serde_json::json!({
+            "allow": true, "agreement": "a", "lawful_basis": "b",
+            "sources": {"police": ["weapon", "kind", "kind"], "health": ["kind"]},
+            "withheld": [{"source": "police", "fields": ["lsoa_code"], "reason": "minimise"},
+                         {"source": "probation", "fields": [], "reason": "not shared"}],
+            "obligations": ["notify_data_owner"], "flag_for_review": true
+        }));
+        let p = permit(&d).unwrap();
+        assert_eq!(
+            p.sources,
+            [
+                (Source::Police, vec!["kind", "weapon"]),
+                (Source::Health, vec!["kind"])
+            ]
+        );
+        assert!(p.flag_for_review);
+        assert_eq!(p.obligations, ["notify_data_owner"]);
+        // Probation as the policy says; the five sources it did not mention
+        // are withheld all the same; police's withheld fields stay.
+        let whole: Vec<i32> = p
+            .withheld
+            .iter()
+            .filter(|w| w.fields.is_empty())
+            .map(|w| w.source)
+            .collect();
+        assert_eq!(whole.len(), 6);
+        assert!(!whole.contains(&Source::Police.code()));
+        assert!(
+            p.withheld
+                .iter()
+                .any(|w| w.source == Source::Probation.code() && w.reason == "not shared")
+        );
+    }
+
+    #[test]
+    fn a_malformed_decision_refuses() {
+        for body in [
+            serde_json::json!({"allow": true, "agreement": "a", "lawful_basis": "b", "withheld": []}),
+            serde_json::json!({"allow": true, "agreement": "a", "lawful_basis": "b", "withheld": [],
+                               "sources": {"police": ["tokens"]}}),
+            serde_json::json!({"allow": true, "agreement": "a", "lawful_basis": "b", "withheld": [],
+                               "sources": {"navy": ["kind"]}}),
+            serde_json::json!({"allow": true, "lawful_basis": "b", "withheld": [], "sources": {}}),
+        ] {
+            let e = permit(&decision(body)).unwrap_err();
+            assert!(matches!(e, ServerError::Policy(_)), "{e}");
+        }
+    }
+}

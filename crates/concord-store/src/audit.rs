@@ -1,0 +1,279 @@
+//! Persistence of the audit log (`migrations/*/0003_audit.sql`): the
+//! encoded events in log order, the subject index, and the signed
+//! checkpoints. This module stores bytes; what they mean (the canonical
+//! encoding, the Merkle tree, the signatures) is `concord-audit`'s, and the
+//! one writer that appends is the server's `AuditLog`.
+
+use chrono::{DateTime, Utc};
+use sqlx::QueryBuilder;
+
+use crate::{Backend, Store, StoreError, error};
+
+/// Events per multi-row INSERT (4 columns each; SQLite's bound is 32,766).
+const CHUNK: usize = 1_000;
+
+/// One audit event as stored: its position, leaf hash, canonical encoding,
+/// time, and whom it is about (`person:<id>`, `ps:<hex>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRow {
+    pub seq: u64,
+    pub leaf_hash: [u8; 32],
+    pub event: Vec<u8>,
+    pub time: DateTime<Utc>,
+    pub subjects: Vec<String>,
+}
+
+/// A signed checkpoint as stored: the tree size and root it signs and the
+/// signed note itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointRow {
+    pub tree_size: u64,
+    pub root: [u8; 32],
+    pub note: String,
+    pub time: DateTime<Utc>,
+}
+
+/// A stored event as read back (the subject index is not part of it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    /// The `seq` column: the row's position in the log.
+    pub seq: u64,
+    pub leaf_hash: Vec<u8>,
+    pub event: Vec<u8>,
+}
+
+/// A unique violation means another writer took the position.
+fn conflict(e: sqlx::Error) -> StoreError {
+    if error::is_unique_violation(&e) {
+        StoreError::AuditConflict
+    } else {
+        error::classify(e)
+    }
+}
+
+fn seq_of(v: i64, what: &str) -> Result<u64, StoreError> {
+    u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("{what} is negative")))
+}
+
+fn as_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// Runs the same statement text on either backend.
+macro_rules! on_backend {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.backend {
+            Backend::Sqlite { pool: $pool, .. } => $body,
+            Backend::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Writes audit rows inside transaction `$tx` of database `$db`.
+macro_rules! write_events {
+    ($tx:expr, $db:ty, $rows:expr) => {
+        async {
+            for chunk in $rows.chunks(CHUNK) {
+                let mut q: QueryBuilder<'_, $db> =
+                    QueryBuilder::new("INSERT INTO audit_events (seq, leaf_hash, event, time) ");
+                q.push_values(chunk, |mut b, r| {
+                    b.push_bind(as_i64(r.seq))
+                        .push_bind(r.leaf_hash.as_slice())
+                        .push_bind(r.event.as_slice())
+                        .push_bind(r.time);
+                });
+                q.build().execute(&mut *$tx).await?;
+            }
+            let subjects: Vec<(&str, i64)> = $rows
+                .iter()
+                .flat_map(|r| r.subjects.iter().map(move |s| (s.as_str(), as_i64(r.seq))))
+                .collect();
+            for chunk in subjects.chunks(CHUNK) {
+                let mut q: QueryBuilder<'_, $db> =
+                    QueryBuilder::new("INSERT INTO audit_subjects (subject, seq) ");
+                q.push_values(chunk, |mut b, (subject, seq)| {
+                    b.push_bind(*subject).push_bind(*seq);
+                });
+                q.build().execute(&mut *$tx).await?;
+            }
+            Ok::<(), sqlx::Error>(())
+        }
+        .await
+    };
+}
+
+impl Store {
+    /// Appends audit events in one transaction: all of them, or (on any
+    /// error) none. The caller (the one writer) numbers them; if another
+    /// writer (another broker process) already stored one of those
+    /// positions, the primary key refuses the batch and this answers
+    /// [`StoreError::AuditConflict`]: re-read the tail and number again.
+    pub async fn append_audit(&self, rows: &[AuditRow]) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        match &self.backend {
+            Backend::Sqlite { pool, writer } => {
+                let _guard = writer.lock().await;
+                let mut tx = crate::sqlite::begin_write(pool).await?;
+                let conn = &mut *tx;
+                write_events!(conn, sqlx::Sqlite, rows).map_err(conflict)?;
+                tx.commit().await
+            }
+            Backend::Postgres(pool) => {
+                let mut tx = pool.begin().await.map_err(error::classify)?;
+                let conn = &mut *tx;
+                write_events!(conn, sqlx::Postgres, rows).map_err(conflict)?;
+                tx.commit().await
+            }
+        }
+        .map_err(error::classify)
+    }
+
+    /// The stored leaf hashes from position `from` on, in order, with their
+    /// `seq`: what the writer rebuilds its Merkle tree from.
+    pub async fn audit_leaf_hashes(&self, from: u64) -> Result<Vec<(u64, [u8; 32])>, StoreError> {
+        const SQL: &str = "SELECT seq, leaf_hash FROM audit_events WHERE seq >= $1 ORDER BY seq";
+        let rows: Vec<(i64, Vec<u8>)> = on_backend!(self, |pool| sqlx::query_as(SQL)
+            .bind(as_i64(from))
+            .fetch_all(pool)
+            .await)
+        .map_err(error::classify)?;
+        rows.into_iter()
+            .map(|(seq, hash)| {
+                Ok((
+                    seq_of(seq, "audit_events.seq")?,
+                    hash.try_into()
+                        .map_err(|_| StoreError::Corrupt("audit_events.leaf_hash".into()))?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Up to `limit` events from `seq` on, in log order.
+    pub async fn audit_events(
+        &self,
+        from: u64,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        const SQL: &str = "SELECT seq, leaf_hash, event FROM audit_events WHERE seq >= $1 \
+                           ORDER BY seq LIMIT $2";
+        let rows: Vec<(i64, Vec<u8>, Vec<u8>)> = on_backend!(self, |pool| sqlx::query_as(SQL)
+            .bind(as_i64(from))
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await)
+        .map_err(error::classify)?;
+        rows.into_iter()
+            .map(|(seq, leaf_hash, event)| {
+                Ok(StoredEvent {
+                    seq: seq_of(seq, "audit_events.seq")?,
+                    leaf_hash,
+                    event,
+                })
+            })
+            .collect()
+    }
+
+    /// Up to `limit` events about `subject` (`person:<id>`), newest first.
+    pub async fn audit_events_about(
+        &self,
+        subject: &str,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        const SQL: &str = "SELECT e.seq, e.leaf_hash, e.event FROM audit_subjects s \
+                           JOIN audit_events e ON e.seq = s.seq WHERE s.subject = $1 \
+                           ORDER BY s.seq DESC LIMIT $2";
+        let rows: Vec<(i64, Vec<u8>, Vec<u8>)> = on_backend!(self, |pool| sqlx::query_as(SQL)
+            .bind(subject)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await)
+        .map_err(error::classify)?;
+        rows.into_iter()
+            .map(|(seq, leaf_hash, event)| {
+                Ok(StoredEvent {
+                    seq: seq_of(seq, "audit_events.seq")?,
+                    leaf_hash,
+                    event,
+                })
+            })
+            .collect()
+    }
+
+    /// Stores a signed checkpoint. Signing the same size twice is a no-op
+    /// (the first stays).
+    pub async fn save_audit_checkpoint(&self, c: &CheckpointRow) -> Result<(), StoreError> {
+        const SQL: &str = "INSERT INTO audit_checkpoints (tree_size, root, note, time) \
+                           VALUES ($1, $2, $3, $4) ON CONFLICT (tree_size) DO NOTHING";
+        match &self.backend {
+            Backend::Sqlite { pool, writer } => {
+                let _guard = writer.lock().await;
+                let mut tx = crate::sqlite::begin_write(pool).await?;
+                sqlx::query(SQL)
+                    .bind(as_i64(c.tree_size))
+                    .bind(c.root.as_slice())
+                    .bind(&c.note)
+                    .bind(c.time)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(error::classify)?;
+                tx.commit().await
+            }
+            Backend::Postgres(pool) => sqlx::query(SQL)
+                .bind(as_i64(c.tree_size))
+                .bind(c.root.as_slice())
+                .bind(&c.note)
+                .bind(c.time)
+                .execute(pool)
+                .await
+                .map(drop),
+        }
+        .map_err(error::classify)
+    }
+
+    /// Every signed checkpoint, by tree size.
+    pub async fn audit_checkpoints(&self) -> Result<Vec<CheckpointRow>, StoreError> {
+        self.checkpoints_where("").await
+    }
+
+    /// The checkpoint with the largest tree size, if any.
+    pub async fn latest_audit_checkpoint(&self) -> Result<Option<CheckpointRow>, StoreError> {
+        Ok(self
+            .checkpoints_where("WHERE tree_size = (SELECT MAX(tree_size) FROM audit_checkpoints)")
+            .await?
+            .pop())
+    }
+
+    async fn checkpoints_where(&self, filter: &str) -> Result<Vec<CheckpointRow>, StoreError> {
+        let sql = format!(
+            "SELECT tree_size, root, note, time FROM audit_checkpoints {filter} ORDER BY tree_size"
+        );
+        let rows: Vec<(i64, Vec<u8>, String, DateTime<Utc>)> =
+            on_backend!(self, |pool| sqlx::query_as(&sql).fetch_all(pool).await)
+                .map_err(error::classify)?;
+        rows.into_iter()
+            .map(|(size, root, note, time)| {
+                Ok(CheckpointRow {
+                    tree_size: seq_of(size, "audit_checkpoints.tree_size")?,
+                    root: root
+                        .try_into()
+                        .map_err(|_| StoreError::Corrupt("audit_checkpoints.root".into()))?,
+                    note,
+                    time,
+                })
+            })
+            .collect()
+    }
+
+    /// How many events the log holds (the `seq` after the last).
+    pub async fn audit_size(&self) -> Result<u64, StoreError> {
+        let n: Option<i64> = on_backend!(self, |pool| sqlx::query_scalar(
+            "SELECT MAX(seq) + 1 FROM audit_events"
+        )
+        .fetch_one(pool)
+        .await)
+        .map_err(error::classify)?;
+        n.map_or(Ok(0), |n| seq_of(n, "audit_events.seq"))
+    }
+}

@@ -1,0 +1,913 @@
+//! The audit log end to end, against SQLite and PostgreSQL: every push
+//! decision and every audit read is an event; receipts prove inclusion;
+//! checkpoints are signed; tampering with the database is found and the
+//! first bad event named by the code `concord audit verify` runs; a failed
+//! audit write fails the push with nothing stored; only the DPO reads.
+
+use std::collections::BTreeSet;
+
+use concord_audit::{
+    Action, AuditEvent, Decision, Hash, SignedCheckpoint, SubjectId, TamperKind, leaf_hash,
+    parse_vkey, verify_consistency, verify_inclusion, verify_log,
+};
+use concord_client::{Extract, push_extract};
+use concord_core::{KeyName, Source};
+use concord_e2e::{Db, TestBroker, both_stores};
+use concord_pki::Identity;
+use concord_proto::v1::{self, audit_client::AuditClient};
+use sqlx::Connection;
+use tonic::Code;
+
+const POLICE: &str = "mps-cw-push";
+const DPO: &str = "dpo-1";
+
+/// Deterministic synthetic bytes: SHA-256(tag ‖ i).
+fn bytes(tag: &str, i: u32) -> Vec<u8> {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(tag.as_bytes());
+    ctx.update(&i.to_be_bytes());
+    ctx.finish().as_ref().to_vec()
+}
+
+fn token(tb: &TestBroker, name: KeyName, i: u32) -> v1::MatchKeyToken {
+    v1::MatchKeyToken {
+        key_name: name.as_str().into(),
+        key_id: tb.linkage_key_id.clone(),
+        token: bytes(name.as_str(), i),
+    }
+}
+
+/// A police crime record for person `i`.
+fn record(tb: &TestBroker, i: u32) -> v1::Record {
+    v1::Record {
+        source_ref: bytes("ref", i),
+        kind: v1::RecordKind::Crime as i32,
+        role: v1::PersonRole::Victim as i32,
+        event_date: format!("2026-10-{:02}", 1 + i % 28),
+        event_date_precision: v1::DatePrecision::Day as i32,
+        ward_code: "E05009391".into(),
+        lsoa_code: "E01002815".into(),
+        category: v1::ViolenceCategory::Gbh as i32,
+        weapon: v1::Weapon::KnifeSharp as i32,
+        location_type: v1::LocationType::Street as i32,
+        age_band: v1::AgeBand::AgeBand1824 as i32,
+        sex: v1::Sex::Male as i32,
+        tokens: vec![
+            token(tb, KeyName::Nhs, i),
+            token(tb, KeyName::SnDob, i),
+            token(tb, KeyName::Pnc, i),
+        ],
+        ..Default::default()
+    }
+}
+
+/// A police snapshot for October holding people `people`.
+fn extract(tb: &TestBroker, id: &str, people: std::ops::Range<u32>) -> Extract {
+    let header = v1::ExtractHeader {
+        extract_id: id.into(),
+        source: v1::Source::Police as i32,
+        period_start: "2026-10-01".into(),
+        period_end: "2026-10-31".into(),
+        mode: v1::ExtractMode::Snapshot as i32,
+        schema_version: 1,
+        linkage_key_id: tb.linkage_key_id.clone(),
+        ..Default::default()
+    };
+    let records = people.map(|i| record(tb, i)).collect();
+    Extract::new(header, records, vec![], 10)
+}
+
+async fn push(
+    tb: &TestBroker,
+    user: &str,
+    ex: Extract,
+) -> Result<v1::ExtractReceipt, tonic::Status> {
+    push_extract(tb.channel(user).await, ex)
+        .await
+        .map(|r| r.into_inner())
+}
+
+async fn audit(tb: &TestBroker, user: &str) -> AuditClient<tonic::transport::Channel> {
+    AuditClient::new(tb.channel(user).await)
+}
+
+/// The whole stored log as `concord audit verify` reads it.
+async fn stored_log(tb: &TestBroker) -> concord_audit::export::Export {
+    concord_server::audit::read_stored_log(&tb.store)
+        .await
+        .expect("the audit log reads")
+}
+
+/// Every stored event, decoded.
+async fn events(tb: &TestBroker) -> Vec<AuditEvent> {
+    stored_log(tb)
+        .await
+        .events
+        .iter()
+        .map(|e| AuditEvent::decode(e).expect("a stored event decodes"))
+        .collect()
+}
+
+fn hash(bytes: &[u8]) -> Hash {
+    Hash(bytes.try_into().expect("32 bytes"))
+}
+
+/// An event as a caller would append it.
+fn test_event(user: &str, subjects: impl IntoIterator<Item = SubjectId>) -> AuditEvent {
+    let who = Identity {
+        org: "rbkc-childrens".into(),
+        role: "mash_officer".into(),
+        user: user.into(),
+    };
+    let mut e = concord_server::audit::refusal(&who, Action::Lookup, "", None);
+    e.decision = Decision::Allow;
+    e.purpose = Some("safeguarding_children".into());
+    e.case_ref = Some("MASH-2026-0042".into());
+    e.disclosed.insert(
+        Source::Police,
+        BTreeSet::from([concord_audit::FieldName::parse("category").unwrap()]),
+    );
+    e.subjects.extend(subjects);
+    e
+}
+
+both_stores!(pushes_and_audit_reads_are_events, |db| async move {
+    let tb = TestBroker::start(db).await;
+    push(&tb, POLICE, extract(&tb, "oct-1", 0..5))
+        .await
+        .expect("the push is accepted");
+    // An NHS trust's push agent may not push police data.
+    let refused = push(&tb, "chelwest-nhs-push", extract(&tb, "oct-x", 0..2))
+        .await
+        .expect_err("the policy refuses");
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+
+    let page = audit(&tb, DPO)
+        .await
+        .list_events(v1::ListEventsRequest::default())
+        .await
+        .expect("the DPO lists events")
+        .into_inner();
+    assert_eq!(page.tree_size, page.events.len() as u64);
+    assert_eq!(page.tree_size, 3, "a push, a refusal and this read");
+    let digest = tb.broker.policy.bundle_digest();
+    let mut decoded = Vec::new();
+    for (i, entry) in page.events.iter().enumerate() {
+        assert_eq!(entry.seq, i as u64);
+        assert_eq!(hash(&entry.leaf_hash), leaf_hash(&entry.event));
+        let e = AuditEvent::decode(&entry.event).expect("canonical");
+        assert_eq!(e.seq, i as u64);
+        assert_eq!(e.policy_digest.as_deref(), Some(digest.as_str()));
+        decoded.push(e);
+    }
+
+    let accepted = &decoded[0];
+    assert_eq!(accepted.action, Action::Ingest);
+    assert_eq!(accepted.user, POLICE);
+    assert_eq!(accepted.role, "push_agent");
+    assert_eq!(accepted.decision, Decision::Allow);
+    assert_eq!(
+        accepted.extract_id.as_ref().map(|x| x.as_str()),
+        Some("oct-1")
+    );
+    assert_eq!(
+        accepted.disclosed.keys().collect::<Vec<_>>(),
+        [&Source::Police]
+    );
+    assert!(accepted.subjects.is_empty(), "an ingest event names no one");
+
+    let denied = &decoded[1];
+    assert_eq!(denied.action, Action::Ingest);
+    assert_eq!(denied.user, "chelwest-nhs-push");
+    assert!(matches!(&denied.decision, Decision::Deny { reason } if !reason.is_empty()));
+    assert_eq!(
+        denied.extract_id.as_ref().map(|x| x.as_str()),
+        Some("oct-x")
+    );
+
+    let read = &decoded[2];
+    assert_eq!(
+        (read.action, read.user.as_str(), read.role.as_str()),
+        (Action::AuditRead, DPO, "dpo")
+    );
+    assert_eq!(read.decision, Decision::Allow);
+
+    // Reading a receipt is a decision too.
+    v1::ingest_client::IngestClient::new(tb.channel(POLICE).await)
+        .get_extract(v1::GetExtractRequest {
+            source: v1::Source::Police as i32,
+            extract_id: "oct-1".into(),
+        })
+        .await
+        .expect("the receipt reads");
+    let all = events(&tb).await;
+    assert_eq!(all.len(), 4);
+    assert_eq!(all[3].action, Action::PolicyDecision);
+    assert_eq!(
+        all[3].extract_id.as_ref().map(|x| x.as_str()),
+        Some("oct-1")
+    );
+
+    // A page from the middle, and a limit.
+    let page = audit(&tb, DPO)
+        .await
+        .list_events(v1::ListEventsRequest {
+            from_seq: 1,
+            limit: 2,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        page.events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        [1, 2]
+    );
+    tb.stop().await;
+});
+
+both_stores!(
+    receipts_prove_inclusion_and_checkpoints_are_signed,
+    |db| async move {
+        let tb = TestBroker::start(db).await;
+        let log = tb.broker.audit.clone();
+        let first = log.append(test_event("u0", [])).await.expect("appended");
+        assert_eq!((first.seq, first.tree_size), (0, 1));
+        verify_inclusion(&first.leaf_hash, 0, 1, &first.proof, &first.root)
+            .expect("proves inclusion");
+
+        // Concurrent appends: group-committed, each with its own valid proof.
+        let receipts = futures::future::join_all(
+            (1..=40).map(|i| log.append(test_event(&format!("u{i}"), []))),
+        )
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()
+        .expect("appended");
+        let seqs: BTreeSet<u64> = receipts.iter().map(|r| r.seq).collect();
+        assert_eq!(seqs, (1..=40).collect());
+        let stored = stored_log(&tb).await;
+        for r in &receipts {
+            assert_eq!(r.leaf_hash, leaf_hash(&stored.events[r.seq as usize]));
+            verify_inclusion(&r.leaf_hash, r.seq, r.tree_size, &r.proof, &r.root)
+                .expect("proves inclusion");
+            assert_eq!(log.root_at(r.tree_size).unwrap(), r.root);
+            let wire = v1::AuditReceipt::from(r.clone());
+            assert_eq!(wire.event_seq, r.seq);
+            assert_eq!(wire.inclusion_proof.len(), r.proof.len());
+        }
+        // A forged leaf does not prove.
+        let r = &receipts[0];
+        let other = leaf_hash(b"not an event");
+        assert!(verify_inclusion(&other, r.seq, r.tree_size, &r.proof, &r.root).is_err());
+
+        // The DPO's checkpoint covers everything, this read included, and
+        // verifies with the key it names.
+        let mut client = audit(&tb, DPO).await;
+        let c1 = client
+            .checkpoint(v1::CheckpointRequest { old_size: 0 })
+            .await
+            .expect("a checkpoint")
+            .into_inner();
+        assert_eq!(c1.tree_size, 42, "41 appends and this read");
+        assert_eq!(c1.tree_size, log.size());
+        let (key_id, public_key) = parse_vkey(&c1.verifier_key).expect("a vkey");
+        assert_eq!(public_key, log.public_key());
+        let note = SignedCheckpoint::from_note(&c1.note).expect("a signed note");
+        note.verify(&public_key).expect("the signature verifies");
+        assert_eq!(note.checkpoint.key_id, key_id);
+        assert_eq!(note.checkpoint.size, c1.tree_size);
+        assert_eq!(note.checkpoint.root, hash(&c1.root_hash));
+        assert_eq!(note.checkpoint.root, log.root_at(42).unwrap());
+        // An earlier receipt is covered by it through a consistency proof.
+        let proof = log
+            .consistency_proof(first.tree_size, c1.tree_size)
+            .unwrap();
+        verify_consistency(
+            first.tree_size,
+            c1.tree_size,
+            &first.root,
+            &note.checkpoint.root,
+            &proof,
+        )
+        .expect("the receipt's tree is a prefix of the checkpoint's");
+
+        // The next checkpoint proves it extends the last.
+        log.append(test_event("u99", [])).await.unwrap();
+        let c2 = client
+            .checkpoint(v1::CheckpointRequest {
+                old_size: c1.tree_size,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(c2.tree_size, 44);
+        let proof: Vec<Hash> = c2.consistency_proof.iter().map(|h| hash(h)).collect();
+        verify_consistency(
+            c1.tree_size,
+            c2.tree_size,
+            &hash(&c1.root_hash),
+            &hash(&c2.root_hash),
+            &proof,
+        )
+        .expect("consistent");
+        let err = client
+            .checkpoint(v1::CheckpointRequest { old_size: 1_000 })
+            .await
+            .expect_err("larger than the log");
+        assert_eq!(err.code(), Code::InvalidArgument);
+
+        // Every stored checkpoint is signed and the whole log verifies.
+        let stored = stored_log(&tb).await;
+        let report =
+            verify_log(&stored.events, &stored.checkpoints, &public_key).expect("verifies");
+        assert_eq!(report.events, log.size());
+        assert!(
+            stored.checkpoints.len() >= 3,
+            "at start, and twice on request"
+        );
+        assert_eq!(
+            report.anchored, 45,
+            "the read that asked too much was audited and signed too"
+        );
+
+        // A restart rebuilds the same tree and keeps numbering.
+        let size = log.size();
+        let root = log.root_at(size).unwrap();
+        let key = tb.broker_key.clone();
+        let tb = tb.restart(key, |_| async {}).await;
+        assert_eq!(tb.broker.audit.size(), size);
+        assert_eq!(tb.broker.audit.root_at(size).unwrap(), root);
+        let next = tb
+            .broker
+            .audit
+            .append(test_event("u100", []))
+            .await
+            .unwrap();
+        assert_eq!(next.seq, size);
+        let stored = concord_server::audit::read_stored_log(&tb.store)
+            .await
+            .unwrap();
+        verify_log(&stored.events, &stored.checkpoints, &public_key).expect("still verifies");
+        tb.stop().await;
+    }
+);
+
+/// Runs the same SQL on whichever database the broker uses.
+async fn sql(tb: &TestBroker, statements: &[&str]) {
+    match tb.db {
+        Db::Sqlite => {
+            let mut c = sqlx::SqliteConnection::connect(tb.database_url())
+                .await
+                .unwrap();
+            for s in statements {
+                sqlx::raw_sql(s).execute(&mut c).await.unwrap();
+            }
+        }
+        Db::Postgres => {
+            let mut c = sqlx::PgConnection::connect(tb.database_url())
+                .await
+                .unwrap();
+            for s in statements {
+                sqlx::raw_sql(s).execute(&mut c).await.unwrap();
+            }
+        }
+    }
+}
+
+/// Replaces the stored events with `rows` (seq, leaf hash, event bytes).
+async fn put_rows(tb: &TestBroker, rows: &[(i64, Vec<u8>, Vec<u8>)]) {
+    macro_rules! put {
+        ($conn:ty) => {{
+            let mut c = <$conn>::connect(tb.database_url()).await.unwrap();
+            let mut tx = c.begin().await.unwrap();
+            sqlx::query("DELETE FROM audit_events")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            for (seq, leaf, event) in rows {
+                sqlx::query(
+                    "INSERT INTO audit_events (seq, leaf_hash, event, time) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(seq)
+                .bind(leaf)
+                .bind(event)
+                .bind(chrono_now())
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            }
+            tx.commit().await.unwrap();
+        }};
+    }
+    match tb.db {
+        Db::Sqlite => put!(sqlx::SqliteConnection),
+        Db::Postgres => put!(sqlx::PgConnection),
+    }
+}
+
+fn chrono_now() -> sqlx::types::chrono::DateTime<sqlx::types::chrono::Utc> {
+    sqlx::types::chrono::Utc::now()
+}
+
+/// What `concord audit verify` finds in the stored log.
+async fn finding(tb: &TestBroker, public_key: &[u8]) -> Option<(TamperKind, u64)> {
+    let log = stored_log(tb).await;
+    match verify_log(&log.events, &log.checkpoints, public_key) {
+        Ok(_) => None,
+        Err(e) => {
+            let t = e
+                .tampering()
+                .unwrap_or_else(|| panic!("not a tampering: {e}"));
+            Some((t.kind, t.event))
+        }
+    }
+}
+
+both_stores!(
+    tampering_in_the_database_is_found_and_named,
+    |db| async move {
+        let tb = TestBroker::start(db).await;
+        let log = tb.broker.audit.clone();
+        for i in 0..10 {
+            log.append(test_event(&format!("u{i}"), [])).await.unwrap();
+        }
+        log.checkpoint().await.expect("signed");
+        let key = log.public_key();
+        assert_eq!(finding(&tb, &key).await, None, "the intact log verifies");
+
+        // The append-only triggers refuse a careless edit...
+        let err = match tb.db {
+            Db::Sqlite => {
+                let mut c = sqlx::SqliteConnection::connect(tb.database_url())
+                    .await
+                    .unwrap();
+                sqlx::raw_sql("DELETE FROM audit_events WHERE seq = 3")
+                    .execute(&mut c)
+                    .await
+                    .expect_err("append-only")
+                    .to_string()
+            }
+            Db::Postgres => {
+                let mut c = sqlx::PgConnection::connect(tb.database_url())
+                    .await
+                    .unwrap();
+                sqlx::raw_sql("DELETE FROM audit_events WHERE seq = 3")
+                    .execute(&mut c)
+                    .await
+                    .expect_err("append-only")
+                    .to_string()
+            }
+        };
+        assert!(err.contains("append-only"), "{err}");
+        // ...but the database's owner can drop them; the verifier still sees.
+        match tb.db {
+            Db::Sqlite => {
+                sql(
+                    &tb,
+                    &[
+                        "DROP TRIGGER audit_events_append_only_update",
+                        "DROP TRIGGER audit_events_append_only_delete",
+                    ],
+                )
+                .await
+            }
+            Db::Postgres => {
+                sql(
+                    &tb,
+                    &["DROP TRIGGER audit_events_append_only ON audit_events"],
+                )
+                .await
+            }
+        }
+
+        let original: Vec<(i64, Vec<u8>, Vec<u8>)> = stored_log(&tb)
+            .await
+            .events
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| (i as i64, leaf_hash(&e).0.to_vec(), e))
+            .collect();
+        let k = 4usize;
+
+        // Edit event k: another user's name, in canonical form.
+        let mut rows = original.clone();
+        let edited = String::from_utf8(rows[k].2.clone())
+            .unwrap()
+            .replace("\"user\":\"u4\"", "\"user\":\"u9\"");
+        assert_ne!(edited.as_bytes(), rows[k].2.as_slice());
+        rows[k].2 = edited.into_bytes();
+        put_rows(&tb, &rows).await;
+        assert_eq!(
+            finding(&tb, &key).await,
+            Some((TamperKind::Edited, k as u64))
+        );
+
+        // Delete event k.
+        let mut rows = original.clone();
+        rows.remove(k);
+        put_rows(&tb, &rows).await;
+        assert_eq!(
+            finding(&tb, &key).await,
+            Some((TamperKind::Deleted, k as u64))
+        );
+
+        // Insert a well-formed event at k that links to event k - 1, and
+        // renumber the rest, as a careful forger would.
+        let mut forged = AuditEvent::decode(&original[k].2).unwrap();
+        forged.user = "someone-else".into();
+        let forged = forged.encode();
+        let mut rows = original.clone();
+        rows.insert(k, (0, leaf_hash(&forged).0.to_vec(), forged));
+        for (i, r) in rows.iter_mut().enumerate() {
+            r.0 = i as i64;
+        }
+        put_rows(&tb, &rows).await;
+        assert_eq!(
+            finding(&tb, &key).await,
+            Some((TamperKind::Inserted, k as u64))
+        );
+
+        // Swap events k and k + 1.
+        let mut rows = original.clone();
+        let (a, b) = (rows[k].clone(), rows[k + 1].clone());
+        rows[k] = (k as i64, b.1, b.2);
+        rows[k + 1] = ((k + 1) as i64, a.1, a.2);
+        put_rows(&tb, &rows).await;
+        assert_eq!(
+            finding(&tb, &key).await,
+            Some((TamperKind::Reordered, k as u64))
+        );
+
+        // Restored, it verifies again.
+        put_rows(&tb, &original).await;
+        assert_eq!(finding(&tb, &key).await, None);
+
+        // A broker does not start on a log that no longer matches its
+        // signed checkpoint...
+        let signer = || {
+            let file = concord_keys::KeyFile::parse(
+                &std::fs::read_to_string(&tb.pki.audit_key).unwrap(),
+                "audit key",
+            )
+            .unwrap();
+            concord_audit::AuditSigner::from_key_file(&file).unwrap()
+        };
+        let start =
+            |config| concord_server::audit::AuditLog::start(tb.store.clone(), signer(), config);
+        let mut rows = original.clone();
+        rows.remove(k);
+        for (i, r) in rows.iter_mut().enumerate() {
+            r.0 = i as i64;
+        }
+        put_rows(&tb, &rows).await;
+        let err = start(concord_server::audit::AuditConfig::default())
+            .await
+            .expect_err("an inconsistent log refuses to start");
+        assert!(err.to_string().contains("concord audit verify"), "{err}");
+
+        // ...nor on events after it that no longer link up, even when the
+        // forger recomputed the edited event's stored leaf hash.
+        put_rows(&tb, &original).await;
+        let unhurried = concord_server::audit::AuditConfig {
+            checkpoint_interval: std::time::Duration::from_secs(3_600),
+            ..Default::default()
+        };
+        let writer = start(unhurried.clone()).await.unwrap();
+        for i in 10..13 {
+            writer
+                .append(test_event(&format!("u{i}"), []))
+                .await
+                .unwrap();
+        }
+        let mut rows: Vec<(i64, Vec<u8>, Vec<u8>)> = stored_log(&tb)
+            .await
+            .events
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| (i as i64, leaf_hash(&e).0.to_vec(), e))
+            .collect();
+        assert_eq!(rows.len(), 13);
+        let edited = String::from_utf8(rows[10].2.clone())
+            .unwrap()
+            .replace("\"user\":\"u10\"", "\"user\":\"u99\"")
+            .into_bytes();
+        rows[10] = (10, leaf_hash(&edited).0.to_vec(), edited);
+        put_rows(&tb, &rows).await;
+        let err = start(unhurried)
+            .await
+            .expect_err("a broken chain after the checkpoint refuses to start");
+        assert!(
+            err.to_string()
+                .contains("event 11, after the latest signed checkpoint"),
+            "{err}"
+        );
+        drop(writer);
+        tb.stop().await;
+    }
+);
+
+/// Makes every insert into audit_events fail, over a direct connection.
+async fn break_audit(tb: &TestBroker) {
+    match tb.db {
+        Db::Sqlite => {
+            sql(
+                tb,
+                &["CREATE TRIGGER audit_down BEFORE INSERT ON audit_events \
+                   BEGIN SELECT RAISE(ABORT, 'audit down'); END"],
+            )
+            .await
+        }
+        Db::Postgres => {
+            sql(
+                tb,
+                &[
+                    "CREATE FUNCTION audit_down() RETURNS trigger LANGUAGE plpgsql AS \
+                     $$ BEGIN RAISE EXCEPTION 'audit down'; END; $$",
+                    "CREATE TRIGGER audit_down BEFORE INSERT ON audit_events \
+                     FOR EACH ROW EXECUTE FUNCTION audit_down()",
+                ],
+            )
+            .await
+        }
+    }
+}
+
+async fn mend_audit(tb: &TestBroker) {
+    match tb.db {
+        Db::Sqlite => sql(tb, &["DROP TRIGGER audit_down"]).await,
+        Db::Postgres => sql(tb, &["DROP TRIGGER audit_down ON audit_events"]).await,
+    }
+}
+
+both_stores!(
+    a_failed_audit_write_fails_the_push_and_stores_nothing,
+    |db| async move {
+        let tb = TestBroker::start(db).await;
+        break_audit(&tb).await;
+        let err = push(&tb, POLICE, extract(&tb, "oct-1", 0..5))
+            .await
+            .expect_err("no audit, no push");
+        assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+        assert!(err.message().contains("audit"), "{}", err.message());
+        assert!(
+            !err.message().contains("audit down"),
+            "no database words: {}",
+            err.message()
+        );
+        assert_eq!(tb.store.count_records(None).await.unwrap(), 0);
+        assert!(
+            tb.store
+                .get_extract(Source::Police, "oct-1")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(tb.broker.audit.size(), 0, "the log did not advance");
+        // An audit read fails the same way, disclosing nothing.
+        let err = audit(&tb, DPO)
+            .await
+            .list_events(v1::ListEventsRequest::default())
+            .await
+            .expect_err("no audit, no read");
+        assert_eq!(err.code(), Code::Unavailable);
+
+        // Once the audit log can be written again, the same push goes through.
+        mend_audit(&tb).await;
+        let receipt = push(&tb, POLICE, extract(&tb, "oct-1", 0..5))
+            .await
+            .expect("accepted");
+        assert_eq!(receipt.records_stored, 5);
+        let all = events(&tb).await;
+        assert_eq!(all.len(), 1, "only the push that went through is logged");
+        assert_eq!(all[0].seq, 0);
+        tb.broker.audit.checkpoint().await.unwrap();
+        let log = stored_log(&tb).await;
+        verify_log(&log.events, &log.checkpoints, &tb.broker.audit.public_key()).expect("verifies");
+        tb.stop().await;
+    }
+);
+
+both_stores!(only_the_dpo_reads_the_audit_log, |db| async move {
+    let tb = TestBroker::start(db).await;
+    for user in ["mash-officer-1", "analyst-1", "board-member-1", POLICE] {
+        let mut client = audit(&tb, user).await;
+        let err = client
+            .list_events(v1::ListEventsRequest::default())
+            .await
+            .expect_err("refused");
+        assert_eq!(err.code(), Code::PermissionDenied, "{user}: {err:?}");
+        let err = client
+            .access_history(v1::AccessHistoryRequest {
+                tokens: vec![token(&tb, KeyName::Nhs, 1)],
+            })
+            .await
+            .expect_err("refused");
+        assert_eq!(err.code(), Code::PermissionDenied, "{user}: {err:?}");
+        let err = client
+            .checkpoint(v1::CheckpointRequest::default())
+            .await
+            .expect_err("refused");
+        assert_eq!(err.code(), Code::PermissionDenied, "{user}: {err:?}");
+    }
+    // Each refusal is itself audited, and names no one.
+    let all = events(&tb).await;
+    assert_eq!(all.len(), 12);
+    for e in &all {
+        assert_eq!(e.action, Action::AuditRead);
+        assert!(matches!(e.decision, Decision::Deny { .. }), "{e}");
+        assert!(e.subjects.is_empty());
+        assert_ne!(e.role, "dpo");
+    }
+    tb.stop().await;
+});
+
+both_stores!(
+    access_history_lists_who_looked_at_a_person,
+    |db| async move {
+        let tb = TestBroker::start(db).await;
+        push(&tb, POLICE, extract(&tb, "oct-1", 0..5))
+            .await
+            .unwrap();
+        tb.wait_linked(1).await;
+        // Person 2 as the linker holds them (the lookup service would audit a
+        // lookup with this subject).
+        let pseudonym = tb.broker_key.pseudonymise(
+            &tb.linkage_key_id,
+            &concord_core::Token::from_slice(&bytes("nhs", 2)).unwrap(),
+        );
+        let person = tb
+            .broker
+            .linkage
+            .find_person(&[(KeyName::Nhs, pseudonym)])
+            .expect("person 2 is linked");
+        let other = tb
+            .broker
+            .linkage
+            .find_person(&[(
+                KeyName::Nhs,
+                tb.broker_key.pseudonymise(
+                    &tb.linkage_key_id,
+                    &concord_core::Token::from_slice(&bytes("nhs", 3)).unwrap(),
+                ),
+            )])
+            .unwrap();
+        assert_ne!(person, other);
+        let log = tb.broker.audit.clone();
+        let looked = log
+            .append(test_event("mash-officer-1", [SubjectId::Person(person)]))
+            .await
+            .unwrap();
+        log.append(test_event("mash-officer-2", [SubjectId::Person(other)]))
+            .await
+            .unwrap();
+        let again = log
+            .append(test_event("mash-manager-1", [SubjectId::Person(person)]))
+            .await
+            .unwrap();
+        // And a real lookup through Lookup.FindPerson.
+        let found = v1::lookup_client::LookupClient::new(tb.channel("mash-officer-1").await)
+            .find_person(v1::FindPersonRequest {
+                tokens: vec![token(&tb, KeyName::Nhs, 2)],
+                purpose: "safeguarding_children".into(),
+                case_ref: "MASH-2026-0077".into(),
+                reason: String::new(),
+            })
+            .await
+            .expect("the lookup is allowed")
+            .into_inner();
+        assert!(found.matched);
+        let lookup_seq = found.receipt.expect("an audit receipt").event_seq;
+
+        let mut client = audit(&tb, DPO).await;
+        let answer = client
+            .access_history(v1::AccessHistoryRequest {
+                tokens: vec![token(&tb, KeyName::Nhs, 2), token(&tb, KeyName::SnDob, 2)],
+            })
+            .await
+            .expect("the DPO asks")
+            .into_inner();
+        assert!(answer.matched);
+        let seqs: Vec<u64> = answer.accesses.iter().map(|a| a.event_seq).collect();
+        // Newest first: the DPO's own question, then the three lookups
+        // about this person (not the one about the other person).
+        assert_eq!(seqs.len(), 4, "{seqs:?}");
+        assert_eq!(&seqs[1..], [lookup_seq, again.seq, looked.seq]);
+        let own = &answer.accesses[0];
+        assert_eq!(
+            (own.user.as_str(), own.action.as_str()),
+            (DPO, "audit_read")
+        );
+        let real = &answer.accesses[1];
+        assert_eq!(
+            (
+                real.user.as_str(),
+                real.action.as_str(),
+                real.case_ref.as_str()
+            ),
+            ("mash-officer-1", "lookup", "MASH-2026-0077")
+        );
+        assert_eq!(real.purpose, "safeguarding_children");
+        assert!(
+            real.sources.contains(&(v1::Source::Police as i32)),
+            "{real:?}"
+        );
+        let a = &answer.accesses[3];
+        assert_eq!(a.user, "mash-officer-1");
+        assert_eq!(a.org, "rbkc-childrens");
+        assert_eq!(a.role, "mash_officer");
+        assert_eq!(a.action, "lookup");
+        assert_eq!(a.purpose, "safeguarding_children");
+        assert_eq!(a.case_ref, "MASH-2026-0042");
+        assert_eq!(a.decision, "allow");
+        assert_eq!(a.sources, [v1::Source::Police as i32]);
+
+        // The question is audited with the person it was about.
+        let asked = events(&tb).await.pop().unwrap();
+        assert_eq!(asked.action, Action::AuditRead);
+        assert_eq!(asked.subjects, BTreeSet::from([SubjectId::Person(person)]));
+
+        // Tokens that match no one: matched is false and nothing is listed.
+        let answer = client
+            .access_history(v1::AccessHistoryRequest {
+                tokens: vec![token(&tb, KeyName::Nhs, 999)],
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(!answer.matched);
+        assert!(answer.accesses.is_empty());
+        // Malformed tokens are refused by field.
+        let err = client
+            .access_history(v1::AccessHistoryRequest {
+                tokens: vec![v1::MatchKeyToken {
+                    key_name: "shoe_size".into(),
+                    key_id: tb.linkage_key_id.clone(),
+                    token: vec![1, 2, 3],
+                }],
+            })
+            .await
+            .expect_err("invalid");
+        assert_eq!(err.code(), Code::InvalidArgument);
+        assert!(
+            err.message().contains("tokens[0].key_name"),
+            "{}",
+            err.message()
+        );
+        tb.stop().await;
+    }
+);
+
+both_stores!(
+    two_brokers_on_one_database_keep_one_chain,
+    |db| async move {
+        // A second writer over its own connection pool, as a second broker
+        // process would have.
+        let tb = TestBroker::start(db).await;
+        let other_store = concord_store::Store::connect(
+            tb.database_url(),
+            &concord_store::StoreOptions::default(),
+        )
+        .await
+        .unwrap();
+        let key = concord_keys::KeyFile::parse(
+            &std::fs::read_to_string(&tb.pki.audit_key).unwrap(),
+            "audit key",
+        )
+        .unwrap();
+        let other = concord_server::audit::AuditLog::start(
+            other_store.clone(),
+            concord_audit::AuditSigner::from_key_file(&key).unwrap(),
+            concord_server::audit::AuditConfig::default(),
+        )
+        .await
+        .unwrap();
+        let one = tb.broker.audit.clone();
+        let appends = (0..60).map(|i| {
+            let log = if i % 2 == 0 {
+                one.clone()
+            } else {
+                other.clone()
+            };
+            async move { log.append(test_event(&format!("u{i}"), [])).await }
+        });
+        let receipts = futures::future::join_all(appends)
+            .await
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()
+            .expect("every append lands, the loser of a race renumbering after the winner");
+        let seqs: BTreeSet<u64> = receipts.iter().map(|r| r.seq).collect();
+        assert_eq!(seqs, (0..60).collect(), "one position each, no gaps");
+        for r in &receipts {
+            verify_inclusion(&r.leaf_hash, r.seq, r.tree_size, &r.proof, &r.root).unwrap();
+        }
+        one.checkpoint().await.unwrap();
+        other.checkpoint().await.unwrap();
+        let log = stored_log(&tb).await;
+        let report = verify_log(&log.events, &log.checkpoints, &one.public_key())
+            .expect("one chain, and both writers' checkpoints agree with it");
+        assert_eq!(report.events, 60);
+        drop(other);
+        other_store.close().await;
+        tb.stop().await;
+    }
+);
