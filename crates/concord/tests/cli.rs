@@ -73,9 +73,20 @@ fn policy_test_runs_the_shipped_bundle() {
         .args(["policy", "test", "--dir"])
         .arg(repo().join("policies")));
     assert!(out.status.success(), "{stdout}{stderr}");
-    let last = stdout.lines().last().unwrap_or_default();
+    let summary = stdout
+        .lines()
+        .find(|l| l.ends_with(" failed"))
+        .unwrap_or_default();
     assert!(
-        last.contains("passed") && last.ends_with(" 0 failed"),
+        summary.contains(" passed, ") && summary.ends_with(" 0 failed"),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .contains("the broker would load this bundle"),
         "{stdout}"
     );
 }
