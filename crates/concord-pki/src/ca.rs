@@ -130,6 +130,11 @@ impl CertificateAuthority {
         })
     }
 
+    /// The signing issuer, for the CRLs (`crl.rs`).
+    pub(crate) fn issuer(&self) -> &Issuer<'static, KeyPair> {
+        &self.issuer
+    }
+
     /// The CA certificate, PEM.
     pub fn cert_pem(&self) -> &str {
         &self.cert_pem

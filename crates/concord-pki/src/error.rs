@@ -130,6 +130,44 @@ pub enum PkiError {
     )]
     CaKeyMismatch,
 
+    #[error(
+        "no client certificate at {}: name a user of the partnership file whose certificate \
+         `concord pki init` issued into this PKI",
+        path.display()
+    )]
+    NoClientCertificate { path: PathBuf },
+
+    #[error("{} is not a PEM certificate", path.display())]
+    ClientCertificate { path: PathBuf },
+
+    #[error("the file is not a PEM certificate")]
+    CertificatePem,
+
+    #[error(
+        "{} was not issued by this PKI's CA (ca.pem); only the CA that issued a certificate can revoke it",
+        path.display()
+    )]
+    NotIssuedByCa { path: PathBuf },
+
+    #[error(
+        "the CRL {} cannot be extended; move it away to start a new CRL (its entries are then no longer revoked) or restore this PKI's own crl.pem",
+        path.display()
+    )]
+    CrlFile {
+        path: PathBuf,
+        #[source]
+        source: Box<PkiError>,
+    },
+
+    #[error("not a PEM certificate revocation list (-----BEGIN X509 CRL-----)")]
+    CrlPem,
+
+    #[error("the CRL is not signed by this PKI's CA")]
+    CrlIssuer,
+
+    #[error("the CRL has no CRL number that fits in 64 bits")]
+    CrlNumber,
+
     #[error("the system random number generator failed while generating the {what}")]
     Random { what: &'static str },
 }

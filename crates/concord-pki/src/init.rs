@@ -20,6 +20,7 @@ const PRIVATE_DIR_MODE: u32 = 0o700;
 /// DIR/ca.pem  DIR/ca.key  DIR/server.pem  DIR/server.key
 /// DIR/clients/<user>.pem  DIR/clients/<user>.key
 /// DIR/keys/broker.json  DIR/keys/linkage.json  DIR/keys/audit.json
+/// DIR/crl.pem  (only once `concord pki revoke` has revoked a certificate)
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PkiLayout {
@@ -56,6 +57,12 @@ impl PkiLayout {
     /// `clients/<user>.key`. `user` must be a valid identifier.
     pub fn client_key(&self, user: &str) -> PathBuf {
         self.clients_dir.join(format!("{user}.key"))
+    }
+
+    /// `crl.pem`, beside `ca.pem`: the CRL `concord pki revoke` writes and
+    /// a development-mode broker loads when it exists.
+    pub fn crl(&self) -> PathBuf {
+        self.ca_cert.with_file_name("crl.pem")
     }
 
     /// The fixed files (everything except the per-user client files) that

@@ -13,10 +13,17 @@
 //! organisation id, OU the role and CN the user, each exactly once and each
 //! an identifier matching `^[a-z0-9][a-z0-9_-]{0,62}$`.
 //!
-//! This crate does not verify certificate chains or revocation (rustls does
-//! that in the server), and it never puts key material in errors or `Debug`.
+//! Revocation: [`CertificateAuthority::sign_crl`] signs a CRL and [`revoke`]
+//! (`concord pki revoke --pki DIR --user USER`) adds a user's client
+//! certificate to `DIR/crl.pem`, keeping the earlier entries and bumping
+//! the CRL number.
+//!
+//! This crate does not verify certificate chains or check revocation at
+//! connection time (rustls does that in the server), and it never puts key
+//! material in errors or `Debug`.
 
 mod ca;
+mod crl;
 mod error;
 mod identity;
 mod init;
@@ -24,6 +31,7 @@ mod partnership;
 mod secret;
 
 pub use ca::{CertificateAuthority, IssuedCert, Validity};
+pub use crl::{Crl, Revocation, RevokeOutcome, cert_serial, revoke};
 pub use error::PkiError;
 pub use identity::{Identity, is_valid_identifier};
 pub use init::{PkiLayout, init};
