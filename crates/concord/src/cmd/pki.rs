@@ -1,4 +1,5 @@
-//! `concord pki init`: a development partnership PKI.
+//! `concord pki init`: a development partnership PKI; `concord pki revoke`:
+//! revoke a user's client certificate in its CRL.
 
 use std::path::{Path, PathBuf};
 
@@ -10,6 +11,18 @@ use concord_pki::{Partnership, PkiLayout};
 pub enum PkiCommand {
     /// Create a development PKI (CA, server and client certificates, broker, linkage and audit keys) in a new directory
     Init(InitArgs),
+    /// Revoke a user's client certificate: add it to DIR/crl.pem (created if absent, earlier entries kept, CRL number bumped), signed with DIR/ca.key
+    Revoke(RevokeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RevokeArgs {
+    /// The PKI directory (`pki init --dir`, or the broker's <data_dir>/pki); needs ca.pem, ca.key and clients/<user>.pem
+    #[arg(long, value_name = "DIR")]
+    pub pki: PathBuf,
+    /// The user whose client certificate is revoked (CN of the certificate, as in the partnership file)
+    #[arg(long, value_name = "USER")]
+    pub user: String,
 }
 
 #[derive(Debug, clap::Args)]
@@ -32,7 +45,49 @@ pub struct InitArgs {
 pub fn run(command: PkiCommand) -> anyhow::Result<()> {
     match command {
         PkiCommand::Init(args) => init(&args),
+        PkiCommand::Revoke(args) => revoke(&args),
     }
+}
+
+fn revoke(args: &RevokeArgs) -> anyhow::Result<()> {
+    let outcome = concord_pki::revoke(&args.pki, &args.user).with_context(|| {
+        format!(
+            "cannot revoke a certificate in the PKI {} (give the PKI directory with --pki DIR)",
+            args.pki.display()
+        )
+    })?;
+    let crl = outcome.crl_file.display();
+    if outcome.already_revoked {
+        println!(
+            "the client certificate of {} (serial {}) is already revoked in {crl} (CRL number {}); \
+             nothing changed",
+            outcome.identity, outcome.serial_hex, outcome.crl.number
+        );
+    } else {
+        println!(
+            "revoked the client certificate of {} (serial {}) in {crl}: CRL number {}, {} \
+             certificate(s) revoked",
+            outcome.identity,
+            outcome.serial_hex,
+            outcome.crl.number,
+            outcome.crl.revoked.len()
+        );
+    }
+    println!("next:");
+    println!(
+        "  1. give the broker the CRL: with a [pki] table, list it in pki.crl_files \
+         (crl_files = [\"{crl}\"], or CONCORD_PKI_CRL_FILES={crl}); in development mode \
+         (no [pki] table) a broker whose data_dir/pki is this directory loads crl.pem itself"
+    );
+    println!(
+        "  2. restart the broker (concord serve): it reads CRLs only at start, so a running \
+         broker still accepts the certificate until then"
+    );
+    println!(
+        "  3. copy {crl} to every other broker of the partnership and restart them too; keep \
+         ca.key offline"
+    );
+    Ok(())
 }
 
 fn init(args: &InitArgs) -> anyhow::Result<()> {

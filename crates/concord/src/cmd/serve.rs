@@ -4,7 +4,10 @@
 //! with a message naming what to fix: the configuration, the PKI files, the
 //! policy bundle (which must load and pass its tests), the broker key and
 //! the database. Only development mode (no `[pki]` table) ever creates
-//! keys, and only when `<data_dir>/pki` holds no PKI yet.
+//! keys, and only when `<data_dir>/pki` holds no PKI yet. Development mode
+//! also loads `<data_dir>/pki/crl.pem` when it exists (what `concord pki
+//! revoke --pki <data_dir>/pki` writes); with a `[pki]` table CRLs come only
+//! from `pki.crl_files`. CRLs are read at start only.
 
 use std::{
     fs,
@@ -109,12 +112,21 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         crl_pems: material.crl_pems.iter().map(Vec::as_slice).collect(),
     })
     .with_context(|| {
+        let crls: Vec<String> = files
+            .crl_files
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
         format!(
             "cannot start: the TLS files are not usable (CA {}, server certificate {}, server key \
-             {})",
+             {}{})",
             files.ca_cert.display(),
             files.server_cert.display(),
-            files.server_key.display()
+            files.server_key.display(),
+            match crls.len() {
+                0 => String::new(),
+                _ => format!(", CRL {}", crls.join(", ")),
+            }
         )
     })?;
 
@@ -365,13 +377,15 @@ fn pki_files(config: &Config) -> anyhow::Result<(PkiFiles, PkiMode)> {
             "development pki created"
         );
     }
+    let crl = Some(layout.crl()).filter(|path| path.exists());
     let files = PkiFiles {
         ca_cert: layout.ca_cert,
         server_cert: layout.server_cert,
         server_key: layout.server_key,
         broker_key: layout.broker_key,
         audit_key: layout.audit_key,
-        crl_files: vec![],
+        // `concord pki revoke --pki <data_dir>/pki` writes it.
+        crl_files: crl.into_iter().collect(),
     };
     Ok((files, PkiMode::Development { dir, created }))
 }
@@ -464,9 +478,14 @@ fn report(
         PkiMode::Development { dir, created } => {
             writeln!(
                 out,
-                "  pki:          {} (development PKI{})",
+                "  pki:          {} (development PKI{}{})",
                 dir.display(),
-                if *created { ", created now" } else { "" }
+                if *created { ", created now" } else { "" },
+                if files.crl_files.is_empty() {
+                    ""
+                } else {
+                    ", revocations in crl.pem"
+                }
             )?;
             writeln!(
                 out,
