@@ -280,6 +280,24 @@ impl TestBroker {
         }
     }
 
+    /// A second broker on this one's database, PKI, keys and policies (a
+    /// replica, as in a scale-out deployment on PostgreSQL). The database
+    /// stays this broker's: drop the sibling first.
+    pub async fn sibling(&self) -> TestBroker {
+        Self::launch(Setup {
+            dir: tempfile::tempdir().expect("temp dir"),
+            pki: concord_pki::PkiLayout::at(self.pki.ca_cert.parent().expect("pki dir")),
+            broker_key: self.broker_key.clone(),
+            linkage_key_id: self.linkage_key_id.clone(),
+            db: self.db,
+            pg: None,
+            url: self.url.clone(),
+            limits: self.broker.limits.clone(),
+            policies: self.policies.clone(),
+        })
+        .await
+    }
+
     /// Waits (without sleeping) until the linker has finished `runs` runs.
     pub async fn wait_linked(&self, runs: u64) {
         let mut w = self.broker.linkage.watch_runs();

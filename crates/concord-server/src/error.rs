@@ -91,6 +91,8 @@ impl ServerError {
                 StoreError::NotWritable(_) => Code::Unavailable,
                 StoreError::SourceRefElsewhere { .. } => Code::FailedPrecondition,
                 StoreError::ExtractRace { .. } => Code::Aborted,
+                // Another broker's linker saved first: the caller may retry.
+                StoreError::LinkageMoved => Code::Aborted,
                 _ => Code::Internal,
             },
         }

@@ -32,7 +32,6 @@ use crate::{
     convert,
     error::ServerError,
     identity::caller,
-    linkage::LinkJob,
 };
 
 pub struct IngestService {
@@ -222,14 +221,8 @@ impl IngestService {
                     committed_at: Utc::now(),
                 };
                 let committed = writer.commit(info).await?;
-                self.broker
-                    .linkage
-                    .enqueue(LinkJob {
-                        source: header.source,
-                        extract_id: header.extract_id.to_string(),
-                        removed_record_ids: committed.removed_record_ids,
-                    })
-                    .await;
+                // The commit queued the linkage job; the linker runs it now.
+                self.broker.linkage.wake();
                 Ok((committed.receipt, false))
             }
             Err(e) => {

@@ -1,37 +1,69 @@
-//! Linkage inside the broker: every committed extract is linked into
-//! people by one linker task, in commit order, with the same code as the
+//! Linkage inside the broker: every committed change is linked into
+//! people by one linker, in queue order, with the same code as the
 //! offline `concord link` (`concord-linkage`).
+//!
+//! Work is durable: each accepted extract and each retention purge queues
+//! a job (`link_queue`) in its own transaction, and a job leaves the queue
+//! in the transaction that saves its outcome (assignments, reassignments
+//! after merges and splits, the review queue, the next person id). A
+//! crash at any point leaves the job queued; nothing is linked twice.
 //!
 //! The linker's state lives in memory and is rebuilt from the store at
 //! start (`Linker::from_assignments`), so person ids stay stable across
-//! restarts; records a crash left unlinked are linked then. Each run's
-//! changes (assignments, reassignments after merges and splits, the review
-//! queue, the next person id) are written in one transaction. If a write
-//! fails, the state is rebuilt from the store before the next run, so the
-//! store stays the truth.
+//! restarts. If a write fails, the state is rebuilt from the store before
+//! the next run, so the store stays the truth.
+//!
+//! Several brokers on one PostgreSQL: one holds the linker's lease and
+//! links; every save is conditional on `linkage_state.version`, so writes
+//! never interleave; the others rebuild when the version moves (see
+//! ARCHITECTURE.md, "Scale out").
 
-use std::sync::{Arc, Mutex};
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
-use concord_core::{KeyName, Source, Token};
+use concord_core::{KeyName, Token};
 use concord_linkage::{
     LinkConfig, LinkOutcome, LinkRecord, Linker, Probe, RecordOutcome, ReviewDecision, StoredRecord,
 };
-use concord_store::{LinkRow, LinkageUpdate, Resolution, Review, ReviewStatus, Store, StoreError};
+use concord_store::{
+    LinkQueueJob, LinkRow, LinkageUpdate, LinkerLease, Resolution, Review, ReviewStatus, Store,
+    StoreError,
+};
 use tokio::sync::{mpsc, watch};
 
-/// One committed extract to link.
-#[derive(Debug, Clone)]
-pub struct LinkJob {
-    pub source: Source,
-    pub extract_id: String,
-    pub removed_record_ids: Vec<i64>,
-}
+/// How often a broker looks for linkage work it was not woken for (jobs
+/// another broker queued, a lease to take over) and for linkage another
+/// broker saved.
+pub const DEFAULT_POLL: Duration = Duration::from_secs(1);
+
+/// Jobs read from the queue at a time.
+const JOBS_PER_READ: i64 = 64;
 
 /// Handle on the linker task.
 pub struct Linkage {
-    jobs: mpsc::Sender<LinkJob>,
+    wake: mpsc::Sender<()>,
     linked: watch::Receiver<u64>,
     linker: Arc<Mutex<Linker>>,
+    shared: Arc<Shared>,
+    config: LinkConfig,
+}
+
+/// What the linker task and request handlers share.
+struct Shared {
+    /// The `linkage_state.version` the in-memory linker reflects.
+    version: watch::Sender<i64>,
+    /// The in-memory linker may be ahead of the store (a write failed):
+    /// rebuild before the next run.
+    stale: AtomicBool,
+    /// Whether this broker holds the linker's lease now.
+    leader: AtomicBool,
+    /// Serialises this process's linkage writes (runs, reviews, rebuilds).
+    writer: tokio::sync::Mutex<()>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -45,57 +77,97 @@ pub enum LinkageError {
 }
 
 impl Linkage {
-    /// Rebuilds the linker from the store, links anything left unlinked,
-    /// and starts the task that links each committed extract.
+    /// Rebuilds the linker from the store and starts the task that links
+    /// every queued job (`link_queue`: each accepted extract and retention
+    /// purge queues one in its own transaction).
+    ///
+    /// Several brokers may share one PostgreSQL database: the one holding
+    /// the linker's lease (`Store::try_linker_lease`) links, in queue
+    /// order; the others rebuild their in-memory linker whenever the stored
+    /// version moves, so their lookups see the same people. Every save is
+    /// made over the version it was computed from, so two linkers can
+    /// never interleave writes (the later one refuses and rebuilds).
     pub async fn start(store: Store, config: LinkConfig) -> Result<Arc<Linkage>, LinkageError> {
-        let linker = Arc::new(Mutex::new(rebuild(&store, &config).await?));
-        let (jobs, mut rx) = mpsc::channel::<LinkJob>(64);
+        Linkage::start_with(store, config, DEFAULT_POLL).await
+    }
+
+    /// [`start`](Self::start) with the polling interval given.
+    pub async fn start_with(
+        store: Store,
+        config: LinkConfig,
+        poll: Duration,
+    ) -> Result<Arc<Linkage>, LinkageError> {
+        let mut lease = store.try_linker_lease().await?;
+        let (linker, version) = rebuild(&store, &config, lease.is_some()).await?;
+        let linker = Arc::new(Mutex::new(linker));
+        let shared = Arc::new(Shared {
+            version: watch::Sender::new(version),
+            stale: AtomicBool::new(false),
+            leader: AtomicBool::new(lease.is_some()),
+            writer: tokio::sync::Mutex::new(()),
+        });
+        let (wake, mut woken) = mpsc::channel::<()>(1);
         let (done, linked) = watch::channel(0u64);
-        let task_linker = linker.clone();
+        let task = Task {
+            store,
+            config: config.clone(),
+            linker: linker.clone(),
+            shared: shared.clone(),
+            done,
+            wake: wake.downgrade(),
+        };
+        // Work queued before this start (a crash after a commit) is linked now.
+        let _ = wake.try_send(());
         tokio::spawn(async move {
-            let mut stale = false;
-            while let Some(job) = rx.recv().await {
-                if stale {
-                    match rebuild(&store, &config).await {
-                        Ok(l) => {
-                            *task_linker.lock().expect("linker lock") = l;
-                            stale = false;
-                        }
-                        Err(e) => {
-                            tracing::error!(error = %e, "linkage could not be rebuilt; it will be retried")
-                        }
-                    }
+            loop {
+                tokio::select! {
+                    w = woken.recv() => if w.is_none() { break },
+                    _ = tokio::time::sleep(poll) => {},
                 }
-                if !stale && let Err(e) = run(&store, &task_linker, &job).await {
-                    tracing::error!(error = %e, source = %job.source, "linkage failed; the linker is rebuilt from the store next time");
-                    stale = true;
-                }
-                done.send_modify(|n| *n += 1);
+                task.tick(&mut lease).await;
             }
         });
         Ok(Arc::new(Linkage {
-            jobs,
+            wake,
             linked,
             linker,
+            shared,
+            config,
         }))
     }
 
-    /// Queues a committed extract for linking (waits while the queue is full).
-    pub async fn enqueue(&self, job: LinkJob) {
-        if self.jobs.send(job).await.is_err() {
-            tracing::error!("the linker task has stopped; the extract is linked at the next start");
-        }
+    /// Tells the linker that work was queued (an extract was committed, a
+    /// purge ran). Never waits: wakes already pending are merged.
+    pub fn wake(&self) {
+        let _ = self.wake.try_send(());
     }
 
-    /// Counts linkage runs finished since start (successful or not).
+    /// Counts linkage jobs this broker has run since start (successful or
+    /// not).
     pub fn watch_runs(&self) -> watch::Receiver<u64> {
         self.linked.clone()
+    }
+
+    /// The stored linkage version the in-memory linker reflects.
+    pub fn version(&self) -> i64 {
+        *self.shared.version.borrow()
+    }
+
+    /// Watches [`version`](Self::version): it moves when this broker saves
+    /// linkage or catches up with what another broker saved.
+    pub fn watch_version(&self) -> watch::Receiver<i64> {
+        self.shared.version.subscribe()
+    }
+
+    /// Whether this broker runs the linker now (holds the lease).
+    pub fn is_leader(&self) -> bool {
+        self.shared.leader.load(Ordering::Acquire)
     }
 
     /// Applies a reviewer's decision on a pending review: the linker links
     /// (or keeps apart) the record and the candidate person, and the
     /// decision is stored with the reassignments it causes, in one
-    /// transaction.
+    /// transaction, over the stored version the linker reflects.
     pub async fn resolve(
         &self,
         store: &Store,
@@ -103,14 +175,25 @@ impl Linkage {
         accept: bool,
         by: &str,
     ) -> Result<(), LinkageError> {
+        let _writer = self.shared.writer.lock().await;
+        if self.shared.stale.load(Ordering::Acquire)
+            || store.linkage_version().await? != self.version()
+        {
+            // Another broker saved since: apply the decision to what it saved.
+            let (l, v) = rebuild(store, &self.config, false).await?;
+            *self.linker.lock().expect("linker lock") = l;
+            self.shared.version.send_replace(v);
+            self.shared.stale.store(false, Ordering::Release);
+        }
         let linker = self.linker.clone();
+        let version = self.version();
         let (record, person) = (review.record_id as u64, review.candidate_person as u64);
         let mut update = tokio::task::spawn_blocking(move || {
             let mut l = linker.lock().expect("linker lock");
             let outcome = l
                 .resolve_possible(record, person, accept)
                 .map_err(|e| LinkageError::Refused(e.to_string()))?;
-            let mut u = update(&l, &[], &[]);
+            let mut u = update(&l, &[], &[], version);
             u.assignments.extend(
                 outcome
                     .reassigned
@@ -127,8 +210,18 @@ impl Linkage {
             anchor: accept.then_some(update.1 as i64),
             by: by.to_owned(),
         });
-        store.save_linkage(&update.0).await?;
-        Ok(())
+        match store.save_linkage(&update.0).await {
+            Ok(v) => {
+                self.shared.version.send_replace(v);
+                Ok(())
+            }
+            Err(e) => {
+                // The linker holds the decision, the store does not.
+                self.shared.stale.store(true, Ordering::Release);
+                self.wake();
+                Err(e.into())
+            }
+        }
     }
 
     /// The person whom a record carrying these (already re-keyed)
@@ -181,8 +274,101 @@ fn link_record(r: LinkRow) -> LinkRecord {
     }
 }
 
-/// The linker as the store holds it; unlinked records are linked and saved.
-async fn rebuild(store: &Store, config: &LinkConfig) -> Result<Linker, LinkageError> {
+/// The linker task's state.
+struct Task {
+    store: Store,
+    config: LinkConfig,
+    linker: Arc<Mutex<Linker>>,
+    shared: Arc<Shared>,
+    done: watch::Sender<u64>,
+    wake: mpsc::WeakSender<()>,
+}
+
+impl Task {
+    /// One round: keep or take the lease, catch up with what another
+    /// broker saved, then (holding the lease) run the queued jobs.
+    async fn tick(&self, lease: &mut Option<LinkerLease>) {
+        match lease {
+            Some(l) => {
+                if !l.held().await {
+                    tracing::warn!("lost the linker lease; another broker may take it");
+                    *lease = None;
+                }
+            }
+            None => match self.store.try_linker_lease().await {
+                Ok(Some(l)) => {
+                    tracing::info!("this broker now runs the linker");
+                    *lease = Some(l);
+                }
+                Ok(None) => {}
+                Err(e) => tracing::debug!(error = %e, "the linker lease could not be asked for"),
+            },
+        }
+        let leader = lease.is_some();
+        self.shared.leader.store(leader, Ordering::Release);
+        let stored = match self.store.linkage_version().await {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(error = %e, "linkage could not read the store; retried");
+                return;
+            }
+        };
+        if self.shared.stale.load(Ordering::Acquire) || stored != *self.shared.version.borrow() {
+            let _writer = self.shared.writer.lock().await;
+            match rebuild(&self.store, &self.config, leader).await {
+                Ok((l, v)) => {
+                    *self.linker.lock().expect("linker lock") = l;
+                    self.shared.version.send_replace(v);
+                    self.shared.stale.store(false, Ordering::Release);
+                    tracing::info!(version = v, "linker rebuilt from the store");
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "linkage could not be rebuilt; retried");
+                    return;
+                }
+            }
+        }
+        if !leader {
+            return;
+        }
+        let jobs = match self.store.link_jobs(JOBS_PER_READ).await {
+            Ok(jobs) => jobs,
+            Err(e) => {
+                tracing::warn!(error = %e, "the linkage queue could not be read; retried");
+                return;
+            }
+        };
+        let full = jobs.len() as i64 == JOBS_PER_READ;
+        for job in &jobs {
+            let result = {
+                let _writer = self.shared.writer.lock().await;
+                run(&self.store, &self.linker, &self.shared, job).await
+            };
+            self.done.send_modify(|n| *n += 1);
+            if let Err(e) = result {
+                tracing::error!(error = %e, source = %job.source, "linkage failed; the linker is rebuilt from the store and the job retried");
+                self.shared.stale.store(true, Ordering::Release);
+                return;
+            }
+        }
+        if full && let Some(wake) = self.wake.upgrade() {
+            let _ = wake.try_send(());
+        }
+    }
+}
+
+/// The linker as the store holds it, and the version it was read at.
+/// With `link_unlinked` (the lease holder), records that are neither
+/// linked nor waiting in the queue (left by a broker from before the
+/// queue) are linked and saved.
+async fn rebuild(
+    store: &Store,
+    config: &LinkConfig,
+    link_unlinked: bool,
+) -> Result<(Linker, i64), LinkageError> {
+    // The version first: rows read after it are at least as new, so a save
+    // over a version that has moved is refused rather than lost.
+    let version = store.linkage_version().await?;
     let rows = store.link_rows().await?;
     let decisions: Vec<ReviewDecision> = store
         .reviews(false)
@@ -197,6 +383,7 @@ async fn rebuild(store: &Store, config: &LinkConfig) -> Result<Linker, LinkageEr
         })
         .collect();
     let next = store.next_person().await? as u64;
+    let link_unlinked = link_unlinked && store.link_jobs(1).await?.is_empty();
     let config = config.clone();
     let (linker, outcome) = tokio::task::spawn_blocking(move || {
         let (linked, unlinked): (Vec<_>, Vec<_>) =
@@ -209,39 +396,46 @@ async fn rebuild(store: &Store, config: &LinkConfig) -> Result<Linker, LinkageEr
         });
         let mut linker = Linker::from_assignments(config, stored, decisions, next)
             .map_err(|e| LinkageError::Inconsistent(e.to_string()))?;
-        let outcome =
-            (!unlinked.is_empty()).then(|| linker.add(unlinked.into_iter().map(link_record)));
+        let outcome = (link_unlinked && !unlinked.is_empty())
+            .then(|| linker.add(unlinked.into_iter().map(link_record)));
         Ok::<_, LinkageError>((linker, outcome))
     })
     .await
     .map_err(|_| LinkageError::Inconsistent("the rebuild task panicked".into()))??;
-    if let Some(outcome) = outcome {
-        tracing::info!(
-            records = outcome.records.len(),
-            "linked records left unlinked by an earlier run"
-        );
-        store
-            .save_linkage(&update(&linker, &[], &[outcome]))
-            .await?;
-    }
-    Ok(linker)
+    let Some(outcome) = outcome else {
+        return Ok((linker, version));
+    };
+    tracing::info!(
+        records = outcome.records.len(),
+        "linked records left unlinked by an earlier run"
+    );
+    let version = store
+        .save_linkage(&update(&linker, &[], &[outcome], version))
+        .await?;
+    Ok((linker, version))
 }
 
-/// Links one committed extract and saves what changed.
+/// Runs one queued job (links the extract's records, forgets the removed
+/// ones) and saves what changed, with the job's removal from the queue.
 async fn run(
     store: &Store,
     linker: &Arc<Mutex<Linker>>,
-    job: &LinkJob,
+    shared: &Shared,
+    job: &LinkQueueJob,
 ) -> Result<(), LinkageError> {
     let rows = store.extract_link_rows(job.source, &job.extract_id).await?;
     let linker = linker.clone();
     let removed = job.removed_record_ids.clone();
+    let version = *shared.version.borrow();
+    let seq = job.seq;
     let update = tokio::task::spawn_blocking(move || {
         let mut l = linker.lock().expect("linker lock");
         let ids: Vec<u64> = removed.iter().map(|&i| i as u64).collect();
         let gone = l.remove(&ids);
         let added = l.add(rows.into_iter().map(link_record));
-        update(&l, &removed, &[gone, added])
+        let mut u = update(&l, &removed, &[gone, added], version);
+        u.jobs_done.push(seq);
+        u
     })
     .await
     .map_err(|_| LinkageError::Inconsistent("the linkage task panicked".into()))?;
@@ -252,15 +446,17 @@ async fn run(
         forgotten = update.forget.len(),
         "extract linked"
     );
-    store.save_linkage(&update).await?;
+    let version = store.save_linkage(&update).await?;
+    shared.version.send_replace(version);
     Ok(())
 }
 
 /// What to write for a run's outcomes.
-fn update(l: &Linker, forget: &[i64], outcomes: &[LinkOutcome]) -> LinkageUpdate {
+fn update(l: &Linker, forget: &[i64], outcomes: &[LinkOutcome], version: i64) -> LinkageUpdate {
     let mut u = LinkageUpdate {
         forget: forget.to_vec(),
         next_person: l.next_person() as i64,
+        version,
         ..Default::default()
     };
     let label = |person: u64| {

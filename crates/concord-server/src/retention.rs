@@ -21,7 +21,7 @@ use concord_pki::Identity;
 use concord_policy::RetentionPeriod;
 use tokio::task::JoinHandle;
 
-use crate::{Broker, ServerError, audit, linkage::LinkJob};
+use crate::{Broker, ServerError, audit};
 
 /// Who purges, in the audit log: the broker itself.
 pub const RETENTION_ACTOR: &str = "retention";
@@ -93,15 +93,8 @@ async fn purge_source(
             audit_seq: None,
         });
     }
-    broker
-        .linkage
-        .enqueue(LinkJob {
-            source,
-            // No extract has this id: the job only forgets the removed records.
-            extract_id: format!("retention:{cutoff}"),
-            removed_record_ids: removed,
-        })
-        .await;
+    // The purge queued the job that forgets the records; the linker runs it now.
+    broker.linkage.wake();
     let receipt = broker
         .audit
         .append(event(source, period, cutoff, deleted, policy_digest))

@@ -18,6 +18,8 @@ pub enum StoreError {
     ExtractRace { of: Source, extract_id: String },
     #[error("another writer appended to the audit log at the same position")]
     AuditConflict,
+    #[error("another linker saved linkage since this one read it")]
+    LinkageMoved,
     #[error("stored data is malformed: {0}")]
     Corrupt(String),
     #[error("database migration failed")]

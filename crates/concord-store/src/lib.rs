@@ -33,7 +33,9 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub use audit::{AuditRow, CheckpointRow, StoredEvent};
 pub use error::StoreError;
-pub use linkage::{LinkRow, LinkageUpdate, Resolution, Review, ReviewStatus, ReviewView};
+pub use linkage::{
+    LinkQueueJob, LinkRow, LinkageUpdate, LinkerLease, Resolution, Review, ReviewStatus, ReviewView,
+};
 pub use lookup::{LOOKUP_FIELDS, PersonRecord, lookup_field};
 pub use row::{pack_tokens, unpack_tokens};
 
@@ -500,9 +502,20 @@ impl ExtractWriter {
                 .unwrap_or(info.committed_at),
         };
         let row = ExtractRow::from_receipt(&receipt);
+        let job = linkage::pack_ids(&self.removed);
         let result = match &mut self.tx {
-            Tx::Sqlite(tx) => sqlite::insert_extract(tx, &row).await,
-            Tx::Postgres(tx) => postgres::insert_extract(tx, &row).await,
+            Tx::Sqlite(tx) => match sqlite::insert_extract(tx, &row).await {
+                Ok(()) => {
+                    crate::linkage::queue_job!(&mut **tx, receipt.source, &receipt.extract_id, &job)
+                }
+                Err(e) => Err(e),
+            },
+            Tx::Postgres(tx) => match postgres::insert_extract(tx, &row).await {
+                Ok(()) => {
+                    crate::linkage::queue_job!(&mut **tx, receipt.source, &receipt.extract_id, &job)
+                }
+                Err(e) => Err(e),
+            },
         };
         match result {
             Ok(()) => {}

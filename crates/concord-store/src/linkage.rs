@@ -43,6 +43,76 @@ pub struct LinkageUpdate {
     pub next_person: i64,
     /// A review this update resolves.
     pub resolution: Option<Resolution>,
+    /// The `linkage_state.version` the linker's state was read at: the
+    /// update is refused ([`StoreError::LinkageMoved`]) if another linker
+    /// saved since.
+    pub version: i64,
+    /// Queued jobs (`link_queue.seq`) this update completes; each must
+    /// still be queued, or the update is refused.
+    pub jobs_done: Vec<i64>,
+}
+
+/// A queued linkage job: an accepted extract to link, or records to
+/// forget (an extract's replacements and deletions, a retention purge).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkQueueJob {
+    pub seq: i64,
+    pub source: Source,
+    pub extract_id: String,
+    pub removed_record_ids: Vec<i64>,
+}
+
+/// The right to run the linker over a database's queue. SQLite serves one
+/// broker process, which always holds it; on PostgreSQL it is a session
+/// advisory lock held on a connection of its own, released by the server
+/// when that connection ends (the broker stopped, crashed or lost the
+/// network), so another broker takes over.
+pub enum LinkerLease {
+    Sole,
+    Postgres(sqlx::PgConnection),
+}
+
+impl LinkerLease {
+    /// Whether the lease is still held (its connection still answers).
+    pub async fn held(&mut self) -> bool {
+        match self {
+            LinkerLease::Sole => true,
+            LinkerLease::Postgres(conn) => sqlx::query("SELECT 1").execute(conn).await.is_ok(),
+        }
+    }
+}
+
+/// Second key of the linker's advisory lock (first: the store's namespace).
+const LINKER_LOCK: i32 = 0x4C4B; // "LK"
+
+pub(crate) const INSERT_JOB: &str =
+    "INSERT INTO link_queue (source, extract_id, removed) VALUES ($1, $2, $3)";
+
+/// Queues a linkage job inside the caller's transaction (either backend).
+macro_rules! queue_job {
+    ($conn:expr, $source:expr, $extract_id:expr, $removed:expr) => {
+        sqlx::query($crate::linkage::INSERT_JOB)
+            .bind($source.as_str())
+            .bind($extract_id)
+            .bind($removed)
+            .execute($conn)
+            .await
+            .map(drop)
+    };
+}
+pub(crate) use queue_job;
+
+/// Record ids as i64 big-endian, for `link_queue.removed`.
+pub(crate) fn pack_ids(ids: &[i64]) -> Vec<u8> {
+    ids.iter().flat_map(|i| i.to_be_bytes()).collect()
+}
+
+fn unpack_ids(b: &[u8]) -> Option<Vec<i64>> {
+    (b.len() % 8 == 0).then(|| {
+        b.chunks_exact(8)
+            .map(|c| i64::from_be_bytes(c.try_into().expect("8 bytes")))
+            .collect()
+    })
 }
 
 /// A review as a reviewer sees it: the record's source, kind and date and
@@ -150,10 +220,37 @@ macro_rules! on_backend {
     };
 }
 
-/// Writes a [`LinkageUpdate`] inside transaction `$tx` of database `$db`.
+/// Writes a [`LinkageUpdate`] inside transaction `$tx` of database `$db`;
+/// `Ok(false)` when the update is refused (the version moved, or a job it
+/// completes is no longer queued) and the transaction must roll back.
 macro_rules! write_update {
     ($tx:expr, $db:ty, $u:expr) => {
         async {
+        // First, so concurrent linkers queue on this row and the later one
+        // sees the version moved.
+        let moved = sqlx::query(
+            "UPDATE linkage_state SET next_person = $1, version = version + 1 WHERE id = 1 AND version = $2",
+        )
+        .bind($u.next_person)
+        .bind($u.version)
+        .execute(&mut *$tx)
+        .await?
+        .rows_affected()
+            == 0;
+        if moved {
+            return Ok(false);
+        }
+        for chunk in $u.jobs_done.chunks(CHUNK) {
+            let mut q: QueryBuilder<'_, $db> = QueryBuilder::new("DELETE FROM link_queue WHERE seq IN (");
+            let mut sep = q.separated(", ");
+            for seq in chunk {
+                sep.push_bind(*seq);
+            }
+            q.push(")");
+            if q.build().execute(&mut *$tx).await?.rows_affected() != chunk.len() as u64 {
+                return Ok(false);
+            }
+        }
         for chunk in $u.forget.chunks(CHUNK) {
             for table in ["record_person", "link_reviews"] {
                 let mut q: QueryBuilder<'_, $db> = QueryBuilder::new(format!("DELETE FROM {table} WHERE record_id IN ("));
@@ -183,7 +280,6 @@ macro_rules! write_update {
             q.push(" ON CONFLICT (record_id, candidate_person) DO NOTHING");
             q.build().execute(&mut *$tx).await?;
         }
-        sqlx::query("UPDATE linkage_state SET next_person = $1 WHERE id = 1").bind($u.next_person).execute(&mut *$tx).await?;
         if let Some(r) = &$u.resolution {
             let status = if r.accept { ReviewStatus::Accepted } else { ReviewStatus::Rejected };
             sqlx::query(
@@ -198,7 +294,7 @@ macro_rules! write_update {
             .execute(&mut *$tx)
             .await?;
         }
-        Ok::<(), sqlx::Error>(())
+        Ok::<bool, sqlx::Error>(true)
         }
         .await
     };
@@ -239,24 +335,89 @@ impl Store {
         .map_err(error::classify)
     }
 
-    /// Writes one linkage run in one transaction.
-    pub async fn save_linkage(&self, u: &LinkageUpdate) -> Result<(), StoreError> {
-        match &self.backend {
+    /// Writes one linkage run in one transaction, over `u.version`;
+    /// returns the new version. [`StoreError::LinkageMoved`] (nothing
+    /// written) if another linker saved since `u.version` was read.
+    pub async fn save_linkage(&self, u: &LinkageUpdate) -> Result<i64, StoreError> {
+        let saved = match &self.backend {
             Backend::Sqlite { pool, writer } => {
                 let _guard = writer.lock().await;
                 let mut tx = crate::sqlite::begin_write(pool).await?;
                 let conn = &mut *tx;
-                write_update!(conn, sqlx::Sqlite, u).map_err(error::classify)?;
-                tx.commit().await
+                let saved = write_update!(conn, sqlx::Sqlite, u).map_err(error::classify)?;
+                if saved {
+                    tx.commit().await.map_err(error::classify)?;
+                }
+                saved
             }
             Backend::Postgres(pool) => {
                 let mut tx = pool.begin().await.map_err(error::classify)?;
                 let conn = &mut *tx;
-                write_update!(conn, sqlx::Postgres, u).map_err(error::classify)?;
-                tx.commit().await
+                let saved = write_update!(conn, sqlx::Postgres, u).map_err(error::classify)?;
+                if saved {
+                    tx.commit().await.map_err(error::classify)?;
+                }
+                saved
+            }
+        };
+        if saved {
+            Ok(u.version + 1)
+        } else {
+            Err(StoreError::LinkageMoved)
+        }
+    }
+
+    /// The version of the stored linkage (moves on every saved change).
+    pub async fn linkage_version(&self) -> Result<i64, StoreError> {
+        on_backend!(self, |pool| sqlx::query_scalar(
+            "SELECT version FROM linkage_state WHERE id = 1"
+        )
+        .fetch_one(pool)
+        .await)
+        .map_err(error::classify)
+    }
+
+    /// The oldest queued linkage jobs, in queue order.
+    pub async fn link_jobs(&self, limit: i64) -> Result<Vec<LinkQueueJob>, StoreError> {
+        let rows: Vec<(i64, String, String, Vec<u8>)> = on_backend!(self, |pool| sqlx::query_as(
+            "SELECT seq, source, extract_id, removed FROM link_queue ORDER BY seq LIMIT $1"
+        )
+        .bind(limit)
+        .fetch_all(pool)
+        .await)
+        .map_err(error::classify)?;
+        rows.into_iter()
+            .map(|(seq, source, extract_id, removed)| {
+                Ok(LinkQueueJob {
+                    seq,
+                    source: source
+                        .parse()
+                        .map_err(|_| StoreError::Corrupt("link_queue.source".into()))?,
+                    extract_id,
+                    removed_record_ids: unpack_ids(&removed)
+                        .ok_or_else(|| StoreError::Corrupt("link_queue.removed".into()))?,
+                })
+            })
+            .collect()
+    }
+
+    /// Tries to take the linker's lease; `None` while another broker
+    /// holds it.
+    pub async fn try_linker_lease(&self) -> Result<Option<LinkerLease>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite { .. } => Ok(Some(LinkerLease::Sole)),
+            Backend::Postgres(pool) => {
+                let mut conn = pool.acquire().await.map_err(error::classify)?;
+                let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
+                    .bind(crate::postgres::LOCK_NAMESPACE)
+                    .bind(LINKER_LOCK)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(error::classify)?;
+                // Held on a connection of its own, never handed back to the pool.
+                Ok(got.then(|| LinkerLease::Postgres(conn.detach())))
             }
         }
-        .map_err(error::classify)
     }
 
     /// The review queue: pending reviews, or all of them.

@@ -15,7 +15,7 @@ use crate::{
 };
 
 /// First key of the advisory lock that serialises writers of one source.
-const LOCK_NAMESPACE: i32 = 0x434F; // "CO"
+pub(crate) const LOCK_NAMESPACE: i32 = 0x434F; // "CO"
 
 pub(crate) async fn connect(url: &str, opts: &StoreOptions) -> Result<PgPool, StoreError> {
     let options = PgConnectOptions::from_str(url)

@@ -4,7 +4,7 @@
 use chrono::NaiveDate;
 use concord_core::Source;
 
-use crate::{Backend, Store, StoreError, error};
+use crate::{Backend, Store, StoreError, error, linkage};
 
 const DELETE_BEFORE: &str =
     "DELETE FROM records WHERE source = $1 AND event_date < $2 RETURNING id";
@@ -13,7 +13,8 @@ impl Store {
     /// Deletes every record of `source` whose event date is before
     /// `cutoff`, in one transaction taken as a writer of that source (so it
     /// never interleaves with an extract of the same source), and returns
-    /// the deleted records' ids for linkage to forget.
+    /// the deleted records' ids. The linkage job that forgets them is queued
+    /// in the same transaction.
     pub async fn delete_records_before(
         &self,
         source: Source,
@@ -29,6 +30,12 @@ impl Store {
                     .fetch_all(&mut *tx)
                     .await
                     .map_err(error::classify)?;
+                if !ids.is_empty() {
+                    // No extract has this id: the job only forgets the purged records.
+                    let job = format!("retention:{cutoff}");
+                    linkage::queue_job!(&mut *tx, source, &job, &linkage::pack_ids(&ids))
+                        .map_err(error::classify)?;
+                }
                 tx.commit().await.map_err(error::classify)?;
                 Ok(ids)
             }
@@ -43,6 +50,12 @@ impl Store {
                     .fetch_all(&mut *tx)
                     .await
                     .map_err(error::classify)?;
+                if !ids.is_empty() {
+                    // No extract has this id: the job only forgets the purged records.
+                    let job = format!("retention:{cutoff}");
+                    linkage::queue_job!(&mut *tx, source, &job, &linkage::pack_ids(&ids))
+                        .map_err(error::classify)?;
+                }
                 tx.commit().await.map_err(error::classify)?;
                 Ok(ids)
             }
