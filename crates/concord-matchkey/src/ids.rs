@@ -73,6 +73,11 @@ pub(crate) fn pnc(raw: &str) -> Result<Option<String>, Rejection> {
         .filter(|c| !c.is_whitespace())
         .map(|c| c.to_ascii_uppercase())
         .collect();
+    // Every accepted shape is ASCII; checking first also keeps the byte
+    // offsets below on character boundaries.
+    if !s.is_ascii() {
+        return Err(Rejection::PncInvalid);
+    }
     let Some(letter) = s.chars().last().filter(char::is_ascii_uppercase) else {
         return Err(Rejection::PncInvalid);
     };
@@ -262,6 +267,16 @@ mod tests {
         ] {
             assert_eq!(pnc(bad), Err(Rejection::PncInvalid), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_pnc_id_with_non_ascii_characters_is_invalid_not_a_panic() {
+        // Found by fuzz/fuzz_targets/matchkey_normalise.rs: ten bytes without
+        // a slash were split at byte 2, inside the first character.
+        assert_eq!(pnc("\u{FFFD}EDMAYNE"), Err(Rejection::PncInvalid));
+        assert_eq!(pnc("0\u{E9}123456A"), Err(Rejection::PncInvalid));
+        assert_eq!(pnc("012\u{E9}123456A"), Err(Rejection::PncInvalid));
+        assert_eq!(pnc("\u{E9}\u{E9}/1234567A"), Err(Rejection::PncInvalid));
     }
 
     #[test]
