@@ -12,6 +12,7 @@
 
 #![forbid(unsafe_code)]
 
+mod all;
 mod audit;
 mod dashboard;
 mod linkage;
@@ -40,6 +41,21 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The whole suite (ingest, link, quality, lookup, dashboard, audit,
+    /// policy, overload), each as a child process, and their figures
+    /// written into BENCHMARKS.md with the machine, the date and the
+    /// commit (between its generated-section markers; the rest is kept).
+    All {
+        /// Records for the ingest, link, lookup and dashboard benchmarks.
+        #[arg(long, default_value_t = 1_000_000)]
+        records: u64,
+        /// Seconds measured by the lookup and overload benchmarks.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// The file whose generated section is rewritten.
+        #[arg(long, default_value = "BENCHMARKS.md")]
+        out: std::path::PathBuf,
+    },
     /// Push N synthetic records over mTLS and print records per second.
     Ingest {
         #[arg(long, default_value_t = 1_000_000)]
@@ -377,6 +393,11 @@ async fn bare_copy(tb: &TestBroker) -> Result<f64> {
 async fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
+        Command::All {
+            records,
+            seconds,
+            out,
+        } => all::run(&out, records, seconds)?,
         Command::Link {
             people,
             records,
