@@ -5,6 +5,7 @@ use concord_core::{
 };
 use concord_proto::v1;
 
+/// Validates a wire header; `None` exactly when it pushed a violation.
 pub fn header(h: &v1::ExtractHeader, violations: &mut Violations) -> Option<ExtractHeader> {
     ExtractHeader::parse(
         &RawHeader {
@@ -23,6 +24,8 @@ pub fn header(h: &v1::ExtractHeader, violations: &mut Violations) -> Option<Extr
     )
 }
 
+/// Validates record `index` of an extract against its header; `None`
+/// exactly when it pushed a violation.
 pub fn record(
     r: &v1::Record,
     index: u64,
@@ -68,6 +71,7 @@ pub fn record(
     Record::parse(&raw, index, header, violations)
 }
 
+/// The wire form of a receipt.
 pub fn receipt(r: &Receipt) -> v1::ExtractReceipt {
     v1::ExtractReceipt {
         extract_id: r.extract_id.clone(),

@@ -10,7 +10,8 @@
 
 pub mod audit;
 mod audit_service;
-mod convert;
+/// Wire types to domain types, by hand; public for the ingest fuzz target (`fuzz/`).
+pub mod convert;
 mod error;
 mod identity;
 mod ingest;
