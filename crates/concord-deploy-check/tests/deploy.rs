@@ -551,6 +551,7 @@ struct Pki {
     server_cert: String,
     server_key: String,
     broker_key: String,
+    audit_key: String,
     #[serde(default)]
     crl_files: Vec<String>,
 }
@@ -574,6 +575,25 @@ struct Limits {
 struct Log {
     format: Option<String>,
     level: Option<String>,
+}
+
+/// The Secret mounted at `dir` in the broker's container, if any.
+fn secret_mounted_at(docs: &[Document], dir: &str) -> Option<String> {
+    let mounts = path(the_container(docs), &["volumeMounts"]).as_sequence()?;
+    let volume = mounts
+        .iter()
+        .find(|m| m.get("mountPath").and_then(Value::as_str) == Some(dir))?
+        .get("name")?
+        .as_str()?;
+    let deployment = one(docs, "Deployment");
+    path(&deployment.value, &["spec", "template", "spec", "volumes"])
+        .as_sequence()?
+        .iter()
+        .find(|v| v.get("name").and_then(Value::as_str) == Some(volume))?
+        .get("secret")?
+        .get("secretName")?
+        .as_str()
+        .map(str::to_owned)
 }
 
 fn production_text() -> String {
@@ -620,8 +640,25 @@ fn the_production_config_uses_only_known_keys() {
         &pki.server_cert,
         &pki.server_key,
         &pki.broker_key,
+        &pki.audit_key,
     ];
     paths.extend(pki.crl_files.iter());
+    let docs = k8s();
+    for p in &paths {
+        let (dir, file) = p.rsplit_once('/').expect("an absolute path");
+        let secret = secret_mounted_at(&docs, dir)
+            .unwrap_or_else(|| panic!("no Secret is mounted at {dir} (for {p})"));
+        let held = docs
+            .iter()
+            .find(|d| d.kind() == "Secret" && d.name() == secret)
+            .and_then(|d| d.value.get("stringData"))
+            .and_then(|data| data.get(file))
+            .is_some();
+        assert!(
+            held,
+            "Secret {secret} (mounted at {dir}) has no key {file}, which [pki] reads"
+        );
+    }
     for p in &paths {
         assert!(
             p.starts_with("/etc/concord/pki/"),
