@@ -4,7 +4,7 @@ use std::str::FromStr;
 
 use concord_core::{Record, Source, Token};
 use sqlx::{
-    QueryBuilder, Sqlite, SqlitePool, Transaction,
+    Connection, QueryBuilder, Sqlite, SqlitePool, Transaction,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
@@ -34,6 +34,19 @@ pub(crate) async fn connect(url: &str, opts: &StoreOptions) -> Result<SqlitePool
     SqlitePoolOptions::new()
         .max_connections(opts.max_connections)
         .acquire_timeout(opts.acquire_timeout)
+        .after_release(|conn, _| {
+            Box::pin(async move {
+                // SQLite may roll a transaction back by itself when a write
+                // fails (SQLITE_FULL, SQLITE_IOERR): the ROLLBACK that
+                // follows then fails and sqlx keeps counting an open
+                // transaction, so that connection would refuse every later
+                // `BEGIN IMMEDIATE`. Such a connection is closed, not pooled.
+                // The ping runs after any rollback a dropped transaction
+                // queued.
+                conn.ping().await?;
+                Ok(!conn.is_in_transaction())
+            })
+        })
         .connect_with(options)
         .await
         .map_err(error::classify)
