@@ -102,6 +102,24 @@ pub struct TestBroker {
     policies: PathBuf,
 }
 
+/// What a broker is started with beyond [`TestBroker::start`]'s defaults:
+/// `StartOptions { revoked_users: vec![..], ..Default::default() }`.
+#[derive(Debug, Clone, Default)]
+pub struct StartOptions {
+    pub limits: Limits,
+    /// Users whose client certificates are revoked before the broker starts
+    /// (`concord_pki::revoke`, which writes `pki/crl.pem`; the broker loads
+    /// it, as a development-mode `concord serve` does).
+    pub revoked_users: Vec<String>,
+    /// SQLite: the directory the database file is created in, instead of
+    /// the test's temporary directory (a small file system, say).
+    pub sqlite_dir: Option<PathBuf>,
+    /// PostgreSQL: the broker connects through this address (a proxy in
+    /// front of the server) instead of the server's; `postgres_url()` still
+    /// names the server itself.
+    pub postgres_via: Option<SocketAddr>,
+}
+
 /// What a broker is started from.
 struct Setup {
     dir: TempDir,
@@ -130,12 +148,34 @@ impl TestBroker {
         Self::start_from(db, Limits::default(), policies).await
     }
 
+    /// A broker started with `options` (a CRL, where its database lives).
+    pub async fn start_with_options(db: Db, options: StartOptions) -> TestBroker {
+        Self::start_from_options(db, options, repo_root().join("policies")).await
+    }
+
     async fn start_from(db: Db, limits: Limits, policies: PathBuf) -> TestBroker {
+        let options = StartOptions {
+            limits,
+            ..StartOptions::default()
+        };
+        Self::start_from_options(db, options, policies).await
+    }
+
+    async fn start_from_options(db: Db, options: StartOptions, policies: PathBuf) -> TestBroker {
+        let StartOptions {
+            limits,
+            revoked_users,
+            sqlite_dir,
+            postgres_via,
+        } = options;
         install_crypto_provider();
         let dir = tempfile::tempdir().expect("temp dir");
         let partnership =
             Partnership::load(&policies.join("data/partnership.json")).expect("partnership file");
         let pki = concord_pki::init(&dir.path().join("pki"), &partnership, &[]).expect("pki init");
+        for user in &revoked_users {
+            concord_pki::revoke(&dir.path().join("pki"), user).expect("pki revoke");
+        }
         let broker_key = read_key(&pki.broker_key, BrokerKey::from_file);
         let linkage_key_id = KeyFile::parse(
             &std::fs::read_to_string(&pki.linkage_key).expect("linkage key"),
@@ -147,11 +187,21 @@ impl TestBroker {
         let (pg, url) = match db {
             Db::Sqlite => (
                 None,
-                format!("sqlite:{}", dir.path().join("concord.sqlite").display()),
+                format!(
+                    "sqlite:{}",
+                    sqlite_dir
+                        .as_deref()
+                        .unwrap_or(dir.path())
+                        .join("concord.sqlite")
+                        .display()
+                ),
             ),
             Db::Postgres => {
                 let pg = PgDatabase::create().await;
-                let url = pg.url.clone();
+                let url = match postgres_via {
+                    Some(addr) => url_via(&pg.url, addr),
+                    None => pg.url.clone(),
+                };
                 (Some(pg), url)
             }
         };
@@ -220,7 +270,14 @@ impl TestBroker {
             ca_pem: &read(&pki.ca_cert),
             cert_pem: &read(&pki.server_cert),
             key_pem: &read(&pki.server_key),
-            crl_pems: vec![],
+            crl_pems: match std::fs::read(pki.crl()) {
+                Ok(crl) => vec![crl],
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => vec![],
+                Err(e) => panic!("cannot read the CRL: {e}"),
+            }
+            .iter()
+            .map(Vec::as_slice)
+            .collect(),
         })
         .expect("tls config");
         let linkage = concord_server::linkage::Linkage::start(
@@ -365,6 +422,14 @@ impl Drop for TestBroker {
             h.abort();
         }
     }
+}
+
+/// `url` with its host and port replaced by `addr`.
+fn url_via(url: &str, addr: SocketAddr) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a URL with ://");
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let user = authority.rsplit_once('@').map(|(u, _)| format!("{u}@"));
+    format!("{scheme}://{}{addr}/{path}", user.unwrap_or_default())
 }
 
 fn read_key<T>(
