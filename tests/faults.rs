@@ -204,6 +204,13 @@ async fn a_revoked_certificate_is_refused_at_the_handshake_and_its_org_is_still_
         .await
         .expect_err("a revoked certificate was served");
     assert_ne!(refused.code(), Code::Ok);
+    let mut chain = refused.to_string();
+    let mut cause = std::error::Error::source(&refused);
+    while let Some(c) = cause {
+        chain.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    assert!(chain.contains("CertificateRevoked"), "{chain}");
 
     // The same organisation's other users (rbkc-childrens) are served.
     for user in ["mash-manager-1", "rbkc-childrens-push"] {
