@@ -1,6 +1,10 @@
 //! Reading an agency export row by row (crate doc, "Reading an export").
 
-use std::{collections::HashMap, fmt, io::Read};
+use std::{
+    collections::{HashMap, VecDeque},
+    fmt,
+    io::Read,
+};
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use concord_core::{AgeBand, Period, RecordKind, Token};
@@ -126,9 +130,66 @@ pub(crate) enum Row {
     Errors(Vec<RowError>),
 }
 
+/// The input of the CSV reader, noting where lines end.
+///
+/// The `csv` crate ends a row at `\n`, `\r\n` or a lone `\r`, but the line
+/// of its positions counts `\n`s only and, after `\r\n`, is taken before
+/// the `\n`: every row of a Windows export would be named a line too
+/// early, and every row of a file with classic Mac line ends (Excel for
+/// Mac's "CSV (Macintosh)") line 1. So lines are counted here, from the
+/// bytes: a line end starts at every `\r` and at every `\n` not after a
+/// `\r`. Only the ends the reader has read ahead are kept (memory stays
+/// bounded by its buffer).
+struct LineEnds<R> {
+    inner: R,
+    /// Bytes read so far.
+    offset: u64,
+    /// The last byte read was `\r`.
+    after_cr: bool,
+    /// Where the line ends not yet passed by a row start.
+    ahead: VecDeque<u64>,
+    /// Line ends before the current row.
+    passed: u64,
+}
+
+impl<R: Read> LineEnds<R> {
+    fn new(inner: R) -> Self {
+        LineEnds {
+            inner,
+            offset: 0,
+            after_cr: false,
+            ahead: VecDeque::new(),
+            passed: 0,
+        }
+    }
+
+    /// The 1-based line of byte `at` (which only grows from call to call).
+    fn line_of(&mut self, at: u64) -> u64 {
+        while self.ahead.front().is_some_and(|&o| o < at) {
+            self.ahead.pop_front();
+            self.passed += 1;
+        }
+        1 + self.passed
+    }
+}
+
+impl<R: Read> Read for LineEnds<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for &b in &buf[..n] {
+            if b == b'\r' || (b == b'\n' && !self.after_cr) {
+                self.ahead.push_back(self.offset);
+            }
+            self.after_cr = b == b'\r';
+            self.offset += 1;
+        }
+        Ok(n)
+    }
+}
+
 /// Reads an export row by row.
 pub(crate) struct Reader<'a, R: Read> {
-    csv: csv::Reader<R>,
+    csv: csv::Reader<LineEnds<R>>,
     m: Mapping,
     key: &'a LinkageKey,
     opts: &'a ReadOptions,
@@ -153,7 +214,7 @@ impl<'a, R: Read> Reader<'a, R> {
             .has_headers(true)
             .flexible(true)
             .delimiter(mapping.delimiter)
-            .from_reader(input);
+            .from_reader(LineEnds::new(input));
         let raw = match csv.byte_headers() {
             Ok(h) => h.clone(),
             Err(e) => return Err(csv_fatal(e)),
@@ -204,12 +265,13 @@ impl<'a, R: Read> Reader<'a, R> {
 
     /// The next row, or `None` at the end of the file.
     pub(crate) fn next_row(&mut self) -> Result<Option<Row>, AgentError> {
-        let before = self.csv.position().line();
+        let before = self.csv.position().clone();
         match self.csv.read_byte_record(&mut self.record) {
             Ok(false) => Ok(None),
             Ok(true) => {
                 self.rows += 1;
-                let line = self.record.position().map_or(before, csv::Position::line);
+                let at = self.record.position().cloned().unwrap_or(before);
+                let line = self.line(&at);
                 if self.record.len() != self.header_len {
                     return Ok(Some(Row::Errors(vec![RowError {
                         line,
@@ -227,7 +289,8 @@ impl<'a, R: Read> Reader<'a, R> {
                 csv::ErrorKind::Io(_) => Err(csv_fatal(e)),
                 _ => {
                     self.rows += 1;
-                    let line = e.position().map_or(before, csv::Position::line);
+                    let at = e.position().cloned().unwrap_or(before);
+                    let line = self.line(&at);
                     Ok(Some(Row::Errors(vec![RowError {
                         line,
                         column: String::new(),
@@ -236,6 +299,11 @@ impl<'a, R: Read> Reader<'a, R> {
                 }
             },
         }
+    }
+
+    /// The 1-based line of a position, counting every kind of line end.
+    fn line(&mut self, p: &csv::Position) -> u64 {
+        self.csv.get_mut().line_of(p.byte())
     }
 
     fn row(&mut self, line: u64) -> Row {
