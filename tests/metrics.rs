@@ -256,3 +256,92 @@ both_stores!(
         tb.stop().await;
     }
 );
+
+both_stores!(
+    the_metrics_port_answers_grpc_health_in_plain_text_for_probes,
+    |db: Db| async move {
+        use tonic_health::pb::{
+            HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+        };
+        let tb = TestBroker::start(db).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = std::sync::Arc::new(tokio::sync::Notify::new());
+        let stopped = stop.clone();
+        let server = tokio::spawn(concord_server::metrics::serve(
+            listener,
+            tb.broker.clone(),
+            async move { stopped.notified().await },
+        ));
+        // What the kubelet's `grpc:` probe does: cleartext HTTP/2, no certificate.
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+            .expect("the metrics port takes cleartext HTTP/2");
+        let mut health = HealthClient::new(channel.clone());
+        let checker = health.clone();
+        let status = move |service: &str| {
+            let mut health = checker.clone();
+            let service = service.to_owned();
+            async move {
+                health
+                    .check(HealthCheckRequest { service })
+                    .await
+                    .map(|r| r.into_inner().status)
+            }
+        };
+        assert_eq!(status("").await.unwrap(), ServingStatus::Serving as i32);
+        assert_eq!(
+            status("concord.v1.Lookup").await.unwrap(),
+            ServingStatus::Serving as i32,
+            "the same statuses as the mTLS port"
+        );
+        assert_eq!(
+            status("concord.v1.Nothing").await.unwrap_err().code(),
+            tonic::Code::NotFound
+        );
+        // Only health: no Concord service answers here.
+        let mut lookup = concord_proto::v1::lookup_client::LookupClient::new(channel);
+        let refused = lookup
+            .find_person(concord_proto::v1::FindPersonRequest::default())
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::Unimplemented, "{refused}");
+        // Still plain HTTP/1.1 for Prometheus.
+        assert!(scrape(addr).await.contains("concord_audit_log_size"));
+        // The store stops answering: the overall status says so.
+        // (Closing marks the pool closed at once, then waits for the
+        // connections the broker holds, which it never returns here.)
+        let store = tb.store.clone();
+        tokio::spawn(async move { store.close().await });
+        let mut watch = health
+            .watch(tonic_health::pb::HealthCheckRequest {
+                service: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let mut seen = Vec::new();
+        while let Some(update) =
+            tokio::time::timeout(std::time::Duration::from_secs(30), watch.message())
+                .await
+                .expect("readiness reports the store within its interval")
+                .unwrap()
+        {
+            seen.push(update.status);
+            if update.status == ServingStatus::NotServing as i32 {
+                break;
+            }
+        }
+        assert_eq!(
+            seen.last(),
+            Some(&(ServingStatus::NotServing as i32)),
+            "{seen:?}"
+        );
+        // A graceful stop waits for open connections: close the clients'.
+        drop((watch, status, health, lookup));
+        stop.notify_one();
+        server.await.unwrap().unwrap();
+    }
+);

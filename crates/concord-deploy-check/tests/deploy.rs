@@ -167,16 +167,28 @@ fn the_deployment_is_replicated_hardened_and_probed() {
         Some(false)
     );
 
-    for probe in ["livenessProbe", "readinessProbe"] {
-        let probe_value = path(container, &[probe]);
-        let port = ["grpc", "tcpSocket", "exec", "httpGet"]
-            .iter()
-            .find_map(|kind| probe_value.get(*kind).map(|p| (*kind, p)));
-        let (kind, handler) = port.unwrap_or_else(|| panic!("{probe} has no handler"));
-        if kind != "exec" {
-            assert_eq!(as_port(path(handler, &["port"])), 7443, "{probe} port");
-        }
+    // gRPC health probes on the metrics port, the one port that answers
+    // grpc.health.v1 without a client certificate. Readiness asks for the
+    // overall status (which follows the database); liveness and start-up
+    // for a Concord service (which does not), so an outage never restarts pods.
+    for (probe, service) in [
+        ("startupProbe", Some("concord.v1.Ingest")),
+        ("livenessProbe", Some("concord.v1.Ingest")),
+        ("readinessProbe", None),
+    ] {
+        let grpc = path(container, &[probe, "grpc"]);
+        assert_eq!(as_port(path(grpc, &["port"])), 9464, "{probe} port");
+        assert_eq!(
+            grpc.get("service").and_then(Value::as_str),
+            service,
+            "{probe} service"
+        );
     }
+    let proto = read(&repo_root().join("proto/concord/v1/ingest.proto"));
+    assert!(
+        proto.contains("package concord.v1;") && proto.contains("service Ingest"),
+        "the probed service name concord.v1.Ingest exists"
+    );
 
     let ports = path(container, &["ports"]).as_sequence().unwrap();
     let mut container_ports: Vec<u64> = ports

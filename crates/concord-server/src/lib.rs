@@ -100,6 +100,11 @@ pub struct Broker {
     pub insights: Arc<insights::InsightsCache>,
     /// Prometheus counters and gauges (`metrics::serve` exposes them).
     pub metrics: Arc<metrics::Metrics>,
+    /// `grpc.health.v1` statuses, served over mTLS by [`serve`] and in
+    /// plain text beside the metrics (for the kubelet's gRPC probes). The
+    /// overall service `""` is SERVING while the store answers; each
+    /// Concord service is SERVING from start until shutdown.
+    pub health: tonic_health::server::HealthReporter,
     /// Rows written inside extract transactions not yet committed or rolled back.
     uncommitted: tokio::sync::watch::Sender<u64>,
 }
@@ -123,6 +128,7 @@ impl Broker {
             sign_ins: Arc::new(web::SignIns::default()),
             insights: Arc::new(insights::InsightsCache::default()),
             metrics: Arc::new(metrics::Metrics::new()),
+            health: tonic_health::server::HealthReporter::new(),
             uncommitted: tokio::sync::watch::Sender::new(0),
         }
     }
@@ -174,6 +180,38 @@ impl Broker {
     }
 }
 
+/// The `grpc.health.v1.Health` service over the broker's statuses.
+pub fn health_server(
+    broker: &Broker,
+) -> tonic_health::pb::health_server::HealthServer<tonic_health::server::HealthService> {
+    tonic_health::pb::health_server::HealthServer::new(
+        tonic_health::server::HealthService::from_health_reporter(broker.health.clone()),
+    )
+}
+
+/// How often readiness asks the store whether it answers.
+const READINESS_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Keeps the overall health status (`""`) at SERVING while the store
+/// answers and NOT_SERVING while it does not.
+async fn track_store(broker: Arc<Broker>) {
+    let mut last = None;
+    loop {
+        let ok = broker.store.ping().await.is_ok();
+        if last != Some(ok) {
+            let status = if ok {
+                tonic_health::ServingStatus::Serving
+            } else {
+                tracing::warn!("the store does not answer: reporting not ready");
+                tonic_health::ServingStatus::NotServing
+            };
+            broker.health.set_service_status("", status).await;
+            last = Some(ok);
+        }
+        tokio::time::sleep(READINESS_INTERVAL).await;
+    }
+}
+
 /// Serves the broker on `listener` over mTLS until `shutdown` completes;
 /// then stops accepting and lets in-flight requests finish (each push is
 /// bounded by its stream duration limit).
@@ -184,7 +222,11 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
     let limits = broker.limits.clone();
-    let (health_reporter, health) = tonic_health::server::health_reporter();
+    let health_reporter = broker.health.clone();
+    let health = health_server(&broker);
+    // Readiness follows the store: a broker whose database does not answer
+    // is taken out of the load balancer, not restarted.
+    let readiness = tokio::spawn(track_store(broker.clone()));
     health_reporter
         .set_serving::<IngestServer<ingest::IngestService>>()
         .await;
@@ -242,6 +284,11 @@ pub async fn serve(
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await;
     insights_refresher.abort();
+    readiness.abort();
+    broker
+        .health
+        .set_service_status("", tonic_health::ServingStatus::NotServing)
+        .await;
     // Every event of the requests that finished is covered by a signature.
     if let Err(e) = broker.audit.checkpoint().await {
         tracing::error!(error = %e, "the audit checkpoint at shutdown failed");

@@ -1,5 +1,8 @@
 //! Operational metrics in the Prometheus text format, served over plain
-//! HTTP on their own address (`metrics_listen`), path `/metrics`.
+//! HTTP on their own address (`metrics_listen`), path `/metrics`. The same
+//! port answers `grpc.health.v1.Health` over cleartext HTTP/2 (prior
+//! knowledge), so the kubelet's gRPC probes work without a client
+//! certificate; it discloses only the serving statuses.
 //!
 //! Nothing here identifies a person: the only labels are the caller's
 //! organisation (from its certificate), the source and the outcome; no
@@ -270,9 +273,11 @@ pub async fn serve(
     broker: Arc<Broker>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let health = tonic::service::Routes::new(crate::health_server(&broker)).into_axum_router();
     let app = Router::new()
         .route("/metrics", get(scrape))
-        .with_state(broker);
+        .with_state(broker)
+        .merge(health);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

@@ -108,7 +108,7 @@ pub(crate) fn pack_ids(ids: &[i64]) -> Vec<u8> {
 }
 
 fn unpack_ids(b: &[u8]) -> Option<Vec<i64>> {
-    (b.len() % 8 == 0).then(|| {
+    b.len().is_multiple_of(8).then(|| {
         b.chunks_exact(8)
             .map(|c| i64::from_be_bytes(c.try_into().expect("8 bytes")))
             .collect()
