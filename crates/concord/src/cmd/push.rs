@@ -698,6 +698,18 @@ pub(crate) fn refusal(status: &Status, lines: &[u64], input: &Path) -> anyhow::E
             }
         }
     }
+    let cause = transport_cause(status);
+    if let Some(cause) = &cause {
+        text.push_str(&format!("\n  cause: {cause}"));
+    }
+    if cause
+        .as_deref()
+        .is_some_and(|c| c.contains("CertificateRevoked"))
+    {
+        return anyhow::anyhow!(
+            "{text}\nthis client certificate has been revoked by the partnership CA: ask the partnership's PKI officer for a new one"
+        );
+    }
     let next = match status.code() {
         Code::PermissionDenied => {
             "check that --user is a push agent of the organisation that pushes --source"
@@ -714,6 +726,16 @@ pub(crate) fn refusal(status: &Status, lines: &[u64], input: &Path) -> anyhow::E
         _ => "see the broker's log, then push again",
     };
     anyhow::anyhow!("{text}\n{next}")
+}
+
+/// What lies under a status that the connection, not the broker, produced
+/// (a TLS alert, a reset): the innermost cause, which names it.
+fn transport_cause(status: &Status) -> Option<String> {
+    let mut cause = std::error::Error::source(status)?;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    Some(cause.to_string())
 }
 
 /// The token file line of `records[i].…`.
