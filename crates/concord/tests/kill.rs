@@ -100,15 +100,24 @@ async fn killed_mid_extract(dir: &Path, database_url: &str) {
         .unwrap();
     }
     if database_url.starts_with("postgres") {
-        // The extract's transaction is open: its advisory lock is held.
+        // The extract's transaction is open: its source's advisory lock is
+        // held (beside the linker's lease, 0x434F/0x4C4B, held all along).
         let mut conn: sqlx::PgConnection = sqlx::Connection::connect(database_url).await.unwrap();
-        let held: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted",
+        let held: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT classid::bigint, objid::bigint FROM pg_locks WHERE locktype = 'advisory' AND granted ORDER BY objid",
         )
-        .fetch_one(&mut conn)
+        .fetch_all(&mut conn)
         .await
         .unwrap();
-        assert_eq!(held, 1, "the broker is inside the extract's transaction");
+        let source_locks = held.iter().filter(|&&(_, objid)| objid != 0x4C4B).count();
+        assert_eq!(
+            source_locks, 1,
+            "the broker is inside the extract's transaction: {held:?}"
+        );
+        assert!(
+            held.contains(&(0x434F, 0x4C4B)),
+            "the broker holds the linker's lease: {held:?}"
+        );
     }
     broker.kill();
     let refused = call.await.unwrap();

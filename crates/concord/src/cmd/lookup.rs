@@ -22,10 +22,7 @@ use concord_matchkey::{Identifiers, Rejection};
 use concord_proto::v1::{self, lookup_client::LookupClient};
 use tonic::{Code, Status};
 
-use crate::{
-    agent,
-    cmd::{push, report::BrokerArgs},
-};
+use crate::{agent, cmd::report::BrokerArgs};
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -107,15 +104,7 @@ Examples:
       --purpose emergency --case-ref EMG-2026-0007 --reason \"missing overnight, at risk\"";
 
 pub fn run(args: &LookupArgs) -> anyhow::Result<()> {
-    let tls = push::client_tls(&push::TlsChoice {
-        broker: &args.broker.broker,
-        pki: args.broker.pki.as_deref(),
-        user: args.broker.user.as_deref(),
-        ca: args.broker.ca.as_deref(),
-        cert: args.broker.cert.as_deref(),
-        key: args.broker.key.as_deref(),
-        server_name: args.broker.server_name.as_deref(),
-    })?;
+    let tls = args.broker.tls()?;
     let key = agent::linkage_key(args.linkage_key.as_deref(), args.broker.pki.as_deref())?;
     let tokens = match (&args.csv, args.row, &args.mapping) {
         (Some(csv), Some(row), Some(mapping)) => tokens_from_row(csv, row, mapping, &key)?,

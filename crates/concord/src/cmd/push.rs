@@ -107,27 +107,9 @@ pub struct PushArgs {
     /// Source references to delete, one 64-hex keyed hash per line (delta mode only)
     #[arg(long, value_name = "FILE")]
     pub deletes: Option<PathBuf>,
-    /// The broker's address
-    #[arg(long, value_name = "URL", default_value = "https://localhost:7443")]
-    pub broker: String,
-    /// PKI directory: DIR/ca.pem, DIR/clients/USER.pem and .key, and DIR/keys/linkage.json for the linkage key
-    #[arg(long, value_name = "DIR", requires = "user")]
-    pub pki: Option<PathBuf>,
-    /// The user whose client certificate to use from --pki DIR
-    #[arg(long, requires = "pki")]
-    pub user: Option<String>,
-    /// CA certificate (PEM), instead of --pki
-    #[arg(long, value_name = "FILE", requires_all = ["cert", "key"])]
-    pub ca: Option<PathBuf>,
-    /// Client certificate (PEM), instead of --pki
-    #[arg(long, value_name = "FILE", requires_all = ["ca", "key"])]
-    pub cert: Option<PathBuf>,
-    /// Client private key (PEM), instead of --pki
-    #[arg(long, value_name = "FILE", requires_all = ["ca", "cert"])]
-    pub key: Option<PathBuf>,
-    /// Name the broker's certificate must carry [default: the host of --broker]
-    #[arg(long, value_name = "NAME")]
-    pub server_name: Option<String>,
+    /// How to reach the broker (mutual TLS).
+    #[command(flatten)]
+    pub broker: super::report::BrokerArgs,
     /// With --tokens: the linkage key id the tokens were made with [default: the key_id of --linkage-key FILE or DIR/keys/linkage.json]
     #[arg(long, value_name = "ID")]
     pub linkage_key_id: Option<String>,
@@ -217,7 +199,7 @@ pub fn run(args: &PushArgs) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     let bar = send_bar(records, &extract);
-    let result = runtime.block_on(deliver(&args.broker, &plan.tls, extract, &bar))?;
+    let result = runtime.block_on(deliver(&args.broker.broker, &plan.tls, extract, &bar))?;
     bar.finish_and_clear();
     match result {
         Ok(response) => {
@@ -247,7 +229,7 @@ fn read_export(
             mapping_file.display()
         );
     }
-    let key = agent::linkage_key(args.linkage_key.as_deref(), args.pki.as_deref())?;
+    let key = agent::linkage_key(args.linkage_key.as_deref(), args.broker.pki.as_deref())?;
     if let Some(id) = &args.linkage_key_id
         && id != key.id()
     {
@@ -371,7 +353,7 @@ fn read_tokens(args: &PushArgs, plan: &Plan, tokens: &Path) -> anyhow::Result<Ou
 
 /// The linkage key id of a token file's tokens.
 fn token_key_id(args: &PushArgs) -> anyhow::Result<String> {
-    let id = match (&args.linkage_key_id, &args.linkage_key, &args.pki) {
+    let id = match (&args.linkage_key_id, &args.linkage_key, &args.broker.pki) {
         (Some(id), _, _) => id.clone(),
         (None, Some(file), _) => linkage_key_id(file)?,
         (None, None, Some(dir)) => linkage_key_id(&PkiLayout::at(dir).linkage_key)?,
@@ -453,15 +435,7 @@ fn plan(args: &PushArgs) -> anyhow::Result<Plan> {
     if args.deletes.is_some() && args.mode != ExtractMode::Delta {
         bail!("--deletes needs --mode delta (a snapshot replaces the whole period instead)");
     }
-    let tls = client_tls(&TlsChoice {
-        broker: &args.broker,
-        pki: args.pki.as_deref(),
-        user: args.user.as_deref(),
-        ca: args.ca.as_deref(),
-        cert: args.cert.as_deref(),
-        key: args.key.as_deref(),
-        server_name: args.server_name.as_deref(),
-    })?;
+    let tls = args.broker.tls()?;
     Ok(Plan {
         extract_id,
         period,
@@ -811,6 +785,26 @@ mod tests {
              was stored\n  header.period_end: is not an ISO 8601 date (YYYY-MM-DD)\n  \
              records[1].ward_code: is not an ONS ward code (line 7 of x.tokens.csv)\ncorrect \
              what is named and push again"
+        );
+    }
+
+    #[test]
+    fn a_revoked_certificate_is_named_with_what_to_do() {
+        // What tonic returns when the server's TLS alert ends the connection
+        // (the client may instead see the pipe break, before reading it).
+        let alert = std::io::Error::other("received fatal alert: CertificateRevoked");
+        let status = Status::from_error(Box::new(alert));
+        let shown = refusal(&status, &[], Path::new("x.csv")).to_string();
+        assert!(
+            shown.contains("cause: received fatal alert: CertificateRevoked")
+                && shown.contains("has been revoked by the partnership CA"),
+            "{shown}"
+        );
+        let reset = Status::from_error(Box::new(std::io::Error::other("connection reset")));
+        let shown = refusal(&reset, &[], Path::new("x.csv")).to_string();
+        assert!(
+            shown.contains("cause: connection reset") && !shown.contains("revoked"),
+            "{shown}"
         );
     }
 

@@ -9,7 +9,6 @@
 //! Nothing here counts or rounds anything.
 
 use std::{
-    fs,
     io::Write as _,
     path::{Path, PathBuf},
 };
@@ -20,7 +19,6 @@ use concord_disclosure::{
     Dashboard, DashboardPeriod, Dimension, Measure, Panel, PanelKind, ProtectedRow, ProtectedTable,
     ProtectedValue,
 };
-use concord_pki::PkiLayout;
 use concord_proto::v1;
 
 #[derive(Debug, clap::Args)]
@@ -50,10 +48,10 @@ pub struct BrokerArgs {
     /// The broker's address
     #[arg(long, value_name = "URL", default_value = "https://localhost:7443")]
     pub broker: String,
-    /// PKI directory: DIR/ca.pem and DIR/clients/USER.pem and .key
+    /// PKI directory: DIR/ca.pem, DIR/clients/USER.pem and .key (and DIR/keys/linkage.json, where identifiers are tokenised)
     #[arg(long, value_name = "DIR", requires = "user")]
     pub pki: Option<PathBuf>,
-    /// The user whose client certificate to use from --pki DIR (e.g. board-member-1)
+    /// The user whose client certificate to use from --pki DIR (e.g. mps-cw-push, board-member-1)
     #[arg(long, requires = "pki")]
     pub user: Option<String>,
     /// CA certificate (PEM), instead of --pki
@@ -73,57 +71,16 @@ pub struct BrokerArgs {
 impl BrokerArgs {
     /// The client's TLS material, read from the files the flags name.
     pub fn tls(&self) -> anyhow::Result<ClientTls> {
-        let layout = self.pki.as_deref().map(PkiLayout::at);
-        let (ca, cert, key) = match (&self.ca, &self.cert, &self.key, &layout, &self.user) {
-            (Some(ca), Some(cert), Some(key), _, _) => (ca.clone(), cert.clone(), key.clone()),
-            (_, _, _, Some(layout), Some(user)) => {
-                if !concord_pki::is_valid_identifier(user) {
-                    bail!("--user must be a user name such as board-member-1");
-                }
-                (
-                    layout.ca_cert.clone(),
-                    layout.client_cert(user),
-                    layout.client_key(user),
-                )
-            }
-            _ => bail!("give --pki DIR and --user USER, or --ca, --cert and --key"),
-        };
-        let read = |path: &Path, what: &str| {
-            fs::read(path).with_context(|| {
-                format!(
-                    "cannot read the {what} at {} (check --pki and --user, or \
-                     --ca/--cert/--key)",
-                    path.display()
-                )
-            })
-        };
-        Ok(ClientTls {
-            ca_pem: read(&ca, "CA certificate")?,
-            cert_pem: read(&cert, "client certificate")?,
-            key_pem: read(&key, "client private key")?,
-            server_name: match &self.server_name {
-                Some(name) => name.clone(),
-                None => broker_host(&self.broker)?,
-            },
+        super::push::client_tls(&super::push::TlsChoice {
+            broker: &self.broker,
+            pki: self.pki.as_deref(),
+            user: self.user.as_deref(),
+            ca: self.ca.as_deref(),
+            cert: self.cert.as_deref(),
+            key: self.key.as_deref(),
+            server_name: self.server_name.as_deref(),
         })
     }
-}
-
-/// The host of `https://host:port`, which the server certificate must name.
-fn broker_host(broker: &str) -> anyhow::Result<String> {
-    let uri: tonic::transport::Uri = broker.parse().map_err(|_| {
-        anyhow::anyhow!("--broker {broker:?} is not a URL such as https://localhost:7443")
-    })?;
-    if uri.scheme_str() != Some("https") {
-        bail!("--broker must be an https:// URL: the broker speaks mutual TLS only");
-    }
-    let host = uri
-        .host()
-        .ok_or_else(|| anyhow::anyhow!("--broker {broker:?} names no host"))?;
-    Ok(host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_owned())
 }
 
 pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
