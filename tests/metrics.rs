@@ -63,6 +63,26 @@ fn header(tb: &TestBroker, id: &str, source: v1::Source) -> v1::ExtractHeader {
     }
 }
 
+/// The broker's metrics port on 127.0.0.1 port 0; notify `stop` to end it.
+async fn serve_metrics(
+    tb: &TestBroker,
+) -> (
+    std::net::SocketAddr,
+    std::sync::Arc<tokio::sync::Notify>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = std::sync::Arc::new(tokio::sync::Notify::new());
+    let stopped = stop.clone();
+    let server = tokio::spawn(concord_server::metrics::serve(
+        listener,
+        tb.broker.clone(),
+        async move { stopped.notified().await },
+    ));
+    (addr, stop, server)
+}
+
 /// `GET /metrics` over a plain TCP connection; the body.
 async fn scrape(addr: std::net::SocketAddr) -> String {
     let mut conn = tokio::net::TcpStream::connect(addr).await.expect("connect");
@@ -111,15 +131,7 @@ both_stores!(
     pushes_and_lookups_are_counted_by_org_source_and_outcome,
     |db: Db| async move {
         let tb = TestBroker::start(db).await;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let stop = std::sync::Arc::new(tokio::sync::Notify::new());
-        let stopped = stop.clone();
-        let server = tokio::spawn(concord_server::metrics::serve(
-            listener,
-            tb.broker.clone(),
-            async move { stopped.notified().await },
-        ));
+        let (addr, stop, server) = serve_metrics(&tb).await;
 
         // Before anything: the series with labels are absent, gauges are there.
         let body = scrape(addr).await;
@@ -264,15 +276,7 @@ both_stores!(
             HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
         };
         let tb = TestBroker::start(db).await;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let stop = std::sync::Arc::new(tokio::sync::Notify::new());
-        let stopped = stop.clone();
-        let server = tokio::spawn(concord_server::metrics::serve(
-            listener,
-            tb.broker.clone(),
-            async move { stopped.notified().await },
-        ));
+        let (addr, stop, server) = serve_metrics(&tb).await;
         // What the kubelet's `grpc:` probe does: cleartext HTTP/2, no certificate.
         let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
             .unwrap()

@@ -178,6 +178,17 @@ enum StoreChoice {
     Both,
 }
 
+impl StoreChoice {
+    /// The stores a benchmark runs on, in order.
+    fn dbs(self) -> &'static [Db] {
+        match self {
+            StoreChoice::Sqlite => &[Db::Sqlite],
+            StoreChoice::Postgres => &[Db::Postgres],
+            StoreChoice::Both => &[Db::Sqlite, Db::Postgres],
+        }
+    }
+}
+
 /// The 8 match keys every synthetic record carries.
 const KEYS: [KeyName; 8] = [
     KeyName::Nhs,
@@ -409,11 +420,7 @@ async fn main() -> Result<()> {
             concurrency,
             store,
         } => {
-            let dbs: &[Db] = match store {
-                StoreChoice::Sqlite => &[Db::Sqlite],
-                StoreChoice::Postgres => &[Db::Postgres],
-                StoreChoice::Both => &[Db::Sqlite, Db::Postgres],
-            };
+            let dbs = store.dbs();
             let mut rows = Vec::new();
             for db in dbs {
                 rows.push(audit::run(*db, events, concurrency).await?);
@@ -469,11 +476,7 @@ async fn main() -> Result<()> {
             warmup,
             rate,
         } => {
-            let dbs: &[Db] = match store {
-                StoreChoice::Sqlite => &[Db::Sqlite],
-                StoreChoice::Postgres => &[Db::Postgres],
-                StoreChoice::Both => &[Db::Sqlite, Db::Postgres],
-            };
+            let dbs = store.dbs();
             let mut rows = Vec::new();
             for db in dbs {
                 rows.push(lookup::run(*db, records, concurrency, seconds, warmup, rate).await?);
@@ -494,11 +497,7 @@ async fn main() -> Result<()> {
             runs,
             counting_only: false,
         } => {
-            let dbs: &[Db] = match store {
-                StoreChoice::Sqlite => &[Db::Sqlite],
-                StoreChoice::Postgres => &[Db::Postgres],
-                StoreChoice::Both => &[Db::Sqlite, Db::Postgres],
-            };
+            let dbs = store.dbs();
             let mut rows = Vec::new();
             for db in dbs {
                 rows.push(dashboard::run(*db, records, people, runs).await?);
@@ -510,11 +509,7 @@ async fn main() -> Result<()> {
             store,
             batch,
         } => {
-            let dbs: &[Db] = match store {
-                StoreChoice::Sqlite => &[Db::Sqlite],
-                StoreChoice::Postgres => &[Db::Postgres],
-                StoreChoice::Both => &[Db::Sqlite, Db::Postgres],
-            };
+            let dbs = store.dbs();
             let mut rows = Vec::new();
             for db in dbs {
                 rows.push(ingest(*db, records, batch).await?);

@@ -9,6 +9,27 @@ use crate::{Backend, Store, StoreError, error, linkage};
 const DELETE_BEFORE: &str =
     "DELETE FROM records WHERE source = $1 AND event_date < $2 RETURNING id";
 
+/// Deletes inside transaction `$tx`, queues the linkage job that forgets
+/// the deleted records (no extract has its id), commits, and returns the
+/// ids. The same statements on either backend.
+macro_rules! purge {
+    ($tx:ident, $source:expr, $cutoff:expr) => {{
+        let ids: Vec<i64> = sqlx::query_scalar(DELETE_BEFORE)
+            .bind($source.as_str())
+            .bind($cutoff)
+            .fetch_all(&mut *$tx)
+            .await
+            .map_err(error::classify)?;
+        if !ids.is_empty() {
+            let job = format!("retention:{}", $cutoff);
+            linkage::queue_job!(&mut *$tx, $source, &job, &linkage::pack_ids(&ids))
+                .map_err(error::classify)?;
+        }
+        $tx.commit().await.map_err(error::classify)?;
+        Ok(ids)
+    }};
+}
+
 impl Store {
     /// Deletes every record of `source` whose event date is before
     /// `cutoff`, in one transaction taken as a writer of that source (so it
@@ -24,40 +45,14 @@ impl Store {
             Backend::Sqlite { pool, writer } => {
                 let _guard = writer.lock().await;
                 let mut tx = crate::sqlite::begin_write(pool).await?;
-                let ids = sqlx::query_scalar(DELETE_BEFORE)
-                    .bind(source.as_str())
-                    .bind(cutoff)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(error::classify)?;
-                if !ids.is_empty() {
-                    // No extract has this id: the job only forgets the purged records.
-                    let job = format!("retention:{cutoff}");
-                    linkage::queue_job!(&mut *tx, source, &job, &linkage::pack_ids(&ids))
-                        .map_err(error::classify)?;
-                }
-                tx.commit().await.map_err(error::classify)?;
-                Ok(ids)
+                purge!(tx, source, cutoff)
             }
             Backend::Postgres(pool) => {
                 let mut tx = pool.begin().await.map_err(error::classify)?;
                 crate::postgres::lock_source(&mut tx, source)
                     .await
                     .map_err(error::classify)?;
-                let ids = sqlx::query_scalar(DELETE_BEFORE)
-                    .bind(source.as_str())
-                    .bind(cutoff)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(error::classify)?;
-                if !ids.is_empty() {
-                    // No extract has this id: the job only forgets the purged records.
-                    let job = format!("retention:{cutoff}");
-                    linkage::queue_job!(&mut *tx, source, &job, &linkage::pack_ids(&ids))
-                        .map_err(error::classify)?;
-                }
-                tx.commit().await.map_err(error::classify)?;
-                Ok(ids)
+                purge!(tx, source, cutoff)
             }
         }
     }
