@@ -262,6 +262,24 @@ fn the_pdb_and_the_service_select_the_broker_pods() {
     );
     let service = broker_services[0];
     let selector = labels(path(&service.value, &["spec", "selector"]));
+    // Sign-in links and sessions are per replica (ARCHITECTURE.md, "Scale out").
+    assert_eq!(
+        path(&service.value, &["spec", "sessionAffinity"]).as_str(),
+        Some("ClientIP"),
+        "the broker Service keeps a client on one replica"
+    );
+    assert!(
+        as_port(path(
+            &service.value,
+            &[
+                "spec",
+                "sessionAffinityConfig",
+                "clientIP",
+                "timeoutSeconds"
+            ]
+        )) >= 8 * 3600,
+        "affinity outlasts a dashboard session (8 hours)"
+    );
     assert!(
         selects(&selector, &pods),
         "Service selector {selector:?} vs pods {pods:?}"
