@@ -25,6 +25,7 @@ use concord_proto::{
 };
 use concord_store::{Begin, CommitInfo, ExtractWriter};
 use tonic::{Request, Response, Status, Streaming};
+use tracing::Instrument;
 
 use crate::{
     Broker,
@@ -52,8 +53,29 @@ impl Ingest for IngestService {
         request: Request<Streaming<v1::PushExtractRequest>>,
     ) -> Result<Response<v1::ExtractReceipt>, Status> {
         let started = Instant::now();
-        let mut labels = crate::metrics::PushLabels::default();
-        let result = self.push(request, &mut labels).await;
+        // The push runs in a task of its own, so a client that goes away
+        // (HTTP/2 reset: hyper drops this handler) cannot cancel it halfway
+        // through a database write: the task sees the broken stream, lets
+        // the write in flight finish and rolls the transaction back itself.
+        // (A PostgreSQL COPY dropped mid-way leaves the pooled connection's
+        // protocol state behind the server's, and its next `BEGIN` fails.)
+        let service = IngestService {
+            broker: self.broker.clone(),
+        };
+        let (result, labels) = tokio::spawn(
+            async move {
+                let mut labels = crate::metrics::PushLabels::default();
+                let result = service.push(request, &mut labels).await;
+                (result, labels)
+            }
+            .instrument(tracing::Span::current()),
+        )
+        .await
+        .map_err(|_| {
+            Status::from(ServerError::Cancelled(
+                "the push task failed; nothing was stored".into(),
+            ))
+        })?;
         self.broker.metrics.push(
             &labels,
             match &result {
@@ -295,15 +317,26 @@ async fn absorb_stream(
     let reader = read_batches(stream, state, tx, deadline, limits);
     let (mut state, writer) = match writer {
         Some((w, written)) => {
-            let write = async {
-                while let Some(chunk) = rx.recv().await {
-                    w.insert(&chunk).await?;
-                    written.add(chunk.len() as u64);
+            // Never dropped mid-insert: when the reader fails it drops its
+            // sender, and the writer stops after the chunk in hand; when the
+            // writer fails it drops the receiver, and the reader's next hand
+            // over fails.
+            let write = async move {
+                let wrote = async {
+                    while let Some(chunk) = rx.recv().await {
+                        w.insert(&chunk).await?;
+                        written.add(chunk.len() as u64);
+                    }
+                    Ok::<_, ServerError>(())
                 }
-                Ok::<_, ServerError>((w, written))
+                .await;
+                drop(rx);
+                wrote.map(|()| (w, written))
             };
-            let (state, writer) = tokio::try_join!(reader, write)?;
-            (state, Some(writer))
+            let (read, wrote) = tokio::join!(reader, write);
+            // The writer's failure is the cause when both failed.
+            let writer = wrote?;
+            (read?, Some(writer))
         }
         None => (reader.await?, None),
     };
