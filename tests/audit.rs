@@ -13,6 +13,7 @@ use concord_audit::{
 use concord_client::{Extract, push_extract};
 use concord_core::{KeyName, Source};
 use concord_e2e::{Db, TestBroker, both_stores};
+use concord_e2e::{bytes, token};
 use concord_pki::Identity;
 use concord_proto::v1::{self, audit_client::AuditClient};
 use sqlx::Connection;
@@ -20,22 +21,6 @@ use tonic::Code;
 
 const POLICE: &str = "mps-cw-push";
 const DPO: &str = "dpo-1";
-
-/// Deterministic synthetic bytes: SHA-256(tag ‖ i).
-fn bytes(tag: &str, i: u32) -> Vec<u8> {
-    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-    ctx.update(tag.as_bytes());
-    ctx.update(&i.to_be_bytes());
-    ctx.finish().as_ref().to_vec()
-}
-
-fn token(tb: &TestBroker, name: KeyName, i: u32) -> v1::MatchKeyToken {
-    v1::MatchKeyToken {
-        key_name: name.as_str().into(),
-        key_id: tb.linkage_key_id.clone(),
-        token: bytes(name.as_str(), i),
-    }
-}
 
 /// A police crime record for person `i`.
 fn record(tb: &TestBroker, i: u32) -> v1::Record {

@@ -22,6 +22,7 @@ use std::{
 use base64::Engine as _;
 use concord_client::{Extract, push_extract};
 use concord_core::{KeyName, RBKC_WARDS};
+use concord_e2e::bytes;
 use concord_e2e::{Db, TestBroker, both_stores, repo_root};
 use concord_proto::v1;
 use futures::{SinkExt as _, StreamExt as _};
@@ -35,13 +36,6 @@ const STEP: Duration = Duration::from_secs(20);
 
 // ---------------------------------------------------------------------------
 // Data
-
-fn bytes(tag: &str, i: u32) -> Vec<u8> {
-    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-    ctx.update(tag.as_bytes());
-    ctx.update(&i.to_be_bytes());
-    ctx.finish().as_ref().to_vec()
-}
 
 /// Police serious violence in October 2026 per ward: raw counts chosen so
 /// that some are released (rounded) and some are small (suppressed).

@@ -19,6 +19,7 @@ use std::{
 
 use concord_client::{Extract, is_duplicate, push_extract};
 use concord_core::{KeyName, Source};
+use concord_e2e::bytes;
 use concord_e2e::{Db, StartOptions, TestBroker};
 use concord_proto::v1;
 use rustls::{ClientConfig, RootCertStore};
@@ -33,14 +34,6 @@ use tokio_rustls::TlsConnector;
 use tonic::Code;
 
 const POLICE: &str = "mps-cw-push";
-
-/// Deterministic synthetic bytes: SHA-256(tag ‖ i).
-fn bytes(tag: &str, i: u32) -> Vec<u8> {
-    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-    ctx.update(tag.as_bytes());
-    ctx.update(&i.to_be_bytes());
-    ctx.finish().as_ref().to_vec()
-}
 
 /// A police crime record for person `i`, on `date`.
 fn record(tb: &TestBroker, i: u32, date: &str) -> v1::Record {

@@ -5,19 +5,12 @@ use std::time::Duration;
 
 use concord_client::{Extract, is_duplicate, push_extract};
 use concord_core::{KeyName, Source, Token};
+use concord_e2e::bytes;
 use concord_e2e::{Db, TestBroker, both_stores};
 use concord_proto::v1::{self, push_extract_request::Message};
 use concord_server::Limits;
 use tonic::Code;
 use tonic_types::StatusExt;
-
-/// Deterministic synthetic bytes: SHA-256(tag ‖ i).
-fn bytes(tag: &str, i: u32) -> Vec<u8> {
-    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-    ctx.update(tag.as_bytes());
-    ctx.update(&i.to_be_bytes());
-    ctx.finish().as_ref().to_vec()
-}
 
 fn token(name: KeyName, lk: &str, i: u32) -> v1::MatchKeyToken {
     v1::MatchKeyToken {

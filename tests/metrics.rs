@@ -6,27 +6,12 @@ use std::collections::BTreeMap;
 use concord_client::{Extract, push_extract};
 use concord_core::KeyName;
 use concord_e2e::{Db, TestBroker, both_stores};
+use concord_e2e::{bytes, token};
 use concord_proto::v1::{self, lookup_client::LookupClient};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic::Code;
 
 const POLICE: &str = "mps-cw-push";
-
-/// Deterministic synthetic bytes: SHA-256(tag ‖ i).
-fn bytes(tag: &str, i: u32) -> Vec<u8> {
-    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-    ctx.update(tag.as_bytes());
-    ctx.update(&i.to_be_bytes());
-    ctx.finish().as_ref().to_vec()
-}
-
-fn token(tb: &TestBroker, name: KeyName, i: u32) -> v1::MatchKeyToken {
-    v1::MatchKeyToken {
-        key_name: name.as_str().into(),
-        key_id: tb.linkage_key_id.clone(),
-        token: bytes(name.as_str(), i),
-    }
-}
 
 fn record(tb: &TestBroker, i: u32) -> v1::Record {
     v1::Record {

@@ -5,17 +5,11 @@
 
 use concord_client::{Extract, push_extract};
 use concord_core::KeyName;
+use concord_e2e::bytes;
 use concord_e2e::{TestBroker, both_stores, repo_root};
 use concord_policy::{Bundle, PolicyError, ReloadOutcome};
 use concord_proto::v1;
 use tonic::Code;
-
-fn bytes(tag: &str, i: u32) -> Vec<u8> {
-    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-    ctx.update(tag.as_bytes());
-    ctx.update(&i.to_be_bytes());
-    ctx.finish().as_ref().to_vec()
-}
 
 /// One synthetic record of person `i` on `date`.
 fn record(tb: &TestBroker, i: u32, date: &str) -> v1::Record {

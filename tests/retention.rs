@@ -6,17 +6,11 @@ use chrono::NaiveDate;
 use concord_audit::{Action, AuditEvent, Decision};
 use concord_client::{Extract, push_extract};
 use concord_core::{KeyName, Source};
+use concord_e2e::bytes;
 use concord_e2e::{TestBroker, both_stores};
 use concord_policy::RetentionPeriod;
 use concord_proto::v1;
 use concord_server::retention;
-
-fn bytes(tag: &str, i: u32) -> Vec<u8> {
-    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-    ctx.update(tag.as_bytes());
-    ctx.update(&i.to_be_bytes());
-    ctx.finish().as_ref().to_vec()
-}
 
 fn date(text: &str) -> NaiveDate {
     text.parse().expect("date")

@@ -463,3 +463,25 @@ macro_rules! both_stores {
         }
     };
 }
+
+/// Deterministic synthetic bytes for test records and tokens:
+/// SHA-256(tag ‖ i as u32 big-endian).
+pub fn bytes(tag: &str, i: u32) -> Vec<u8> {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(tag.as_bytes());
+    ctx.update(&i.to_be_bytes());
+    ctx.finish().as_ref().to_vec()
+}
+
+/// Person `i`'s synthetic `name` token under the broker's linkage key id.
+pub fn token(
+    tb: &TestBroker,
+    name: concord_core::KeyName,
+    i: u32,
+) -> concord_proto::v1::MatchKeyToken {
+    concord_proto::v1::MatchKeyToken {
+        key_name: name.as_str().into(),
+        key_id: tb.linkage_key_id.clone(),
+        token: bytes(name.as_str(), i),
+    }
+}
