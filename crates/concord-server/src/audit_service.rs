@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use concord_audit::{AuditEvent, Decision, SubjectId};
-use concord_core::{KeyName, Token, Violations, is_key_id};
+use concord_core::{KeyName, Token, Violations};
 use concord_pki::Identity;
 use concord_policy::Action;
 use concord_proto::v1::{self, audit_server::Audit};
@@ -24,8 +24,6 @@ const DEFAULT_PAGE: u32 = 1_000;
 const MAX_PAGE: u32 = 10_000;
 /// Most accesses an AccessHistory answer lists (newest first).
 const MAX_ACCESSES: u32 = 10_000;
-/// Most tokens an AccessHistory request may carry.
-const MAX_TOKENS: usize = 64;
 
 pub struct AuditService {
     broker: Arc<Broker>,
@@ -178,50 +176,16 @@ fn rekey(
     tokens: &[v1::MatchKeyToken],
 ) -> Result<Vec<(KeyName, Token)>, ServerError> {
     let mut v = Violations::new(broker.limits.max_reported_violations);
-    if tokens.is_empty() {
-        v.push(None, "tokens", "at least one match-key token is needed");
+    let checked = crate::lookup::check_tokens(tokens, &mut v);
+    if !v.is_empty() {
+        return Err(ServerError::invalid("access history request rejected", v));
     }
-    if tokens.len() > MAX_TOKENS {
-        v.push(
-            None,
-            "tokens",
-            format!("at most {MAX_TOKENS} tokens, {} given", tokens.len()),
-        );
-    }
-    let mut out = Vec::with_capacity(tokens.len());
-    for (i, t) in tokens.iter().enumerate() {
-        let key: Option<KeyName> = t.key_name.parse().ok();
-        if key.is_none() {
-            v.push(
-                None,
-                format!("tokens[{i}].key_name"),
-                "is not a match key of mk1",
-            );
-        }
-        if !is_key_id(&t.key_id) {
-            v.push(
-                None,
-                format!("tokens[{i}].key_id"),
-                "must look like lk-2026a",
-            );
-        }
-        let token = Token::from_slice(&t.token);
-        if token.is_none() {
-            v.push(
-                None,
-                format!("tokens[{i}].token"),
-                "must be a 32-byte keyed hash",
-            );
-        }
-        if let (Some(key), Some(token)) = (key, token) {
-            out.push((key, broker.broker_key.pseudonymise(&t.key_id, &token)));
-        }
-    }
-    if v.is_empty() {
-        Ok(out)
-    } else {
-        Err(ServerError::invalid("access history request rejected", v))
-    }
+    // One linkage key id for every token (checked).
+    let key_id = &tokens[0].key_id;
+    Ok(checked
+        .into_iter()
+        .map(|(key, token)| (key, broker.broker_key.pseudonymise(key_id, &token)))
+        .collect())
 }
 
 fn access(seq: u64, e: &AuditEvent) -> v1::Access {

@@ -71,22 +71,28 @@ struct Query {
     reason: Option<String>,
 }
 
-/// Checks the request's shape; reads no data.
-fn check(req: v1::FindPersonRequest, max_reported: usize) -> Result<Query, ServerError> {
-    let mut v = Violations::new(max_reported);
-    if req.tokens.is_empty() {
+/// Checks the match-key tokens of a request (FindPerson, AccessHistory),
+/// naming every problem in `v` (`tokens[2].key_id`): at least one and at
+/// most [`MAX_TOKENS`], mk1 key names each at most once, one linkage key
+/// id of the usual shape, 32-byte keyed hashes. Returns the well-formed
+/// ones.
+pub(crate) fn check_tokens(
+    tokens: &[v1::MatchKeyToken],
+    v: &mut Violations,
+) -> Vec<(KeyName, Token)> {
+    if tokens.is_empty() {
         v.push(None, "tokens", "at least one match-key token is needed");
     }
-    if req.tokens.len() > MAX_TOKENS {
+    if tokens.len() > MAX_TOKENS {
         v.push(
             None,
             "tokens",
-            format!("at most {MAX_TOKENS} tokens, {} given", req.tokens.len()),
+            format!("at most {MAX_TOKENS} tokens, {} given", tokens.len()),
         );
     }
     let mut seen = BTreeSet::new();
-    let mut tokens = Vec::with_capacity(req.tokens.len());
-    for (i, t) in req.tokens.iter().enumerate() {
+    let mut out = Vec::with_capacity(tokens.len());
+    for (i, t) in tokens.iter().enumerate() {
         let key: Option<KeyName> = t.key_name.parse().ok();
         match key {
             None => v.push(
@@ -107,11 +113,11 @@ fn check(req: v1::FindPersonRequest, max_reported: usize) -> Result<Query, Serve
                 format!("tokens[{i}].key_id"),
                 "must look like lk-2026a",
             );
-        } else if i > 0 && t.key_id != req.tokens[0].key_id {
+        } else if i > 0 && t.key_id != tokens[0].key_id {
             v.push(
                 None,
                 format!("tokens[{i}].key_id"),
-                "differs from tokens[0].key_id: every token of a lookup is made with one linkage key",
+                "differs from tokens[0].key_id: every token of a request is made with one linkage key",
             );
         }
         let token = Token::from_slice(&t.token);
@@ -123,9 +129,16 @@ fn check(req: v1::FindPersonRequest, max_reported: usize) -> Result<Query, Serve
             );
         }
         if let (Some(k), Some(t)) = (key, token) {
-            tokens.push((k, t));
+            out.push((k, t));
         }
     }
+    out
+}
+
+/// Checks the request's shape; reads no data.
+fn check(req: v1::FindPersonRequest, max_reported: usize) -> Result<Query, ServerError> {
+    let mut v = Violations::new(max_reported);
+    let tokens = check_tokens(&req.tokens, &mut v);
     for (field, value, max) in [
         ("purpose", &req.purpose, MAX_PURPOSE),
         ("case_ref", &req.case_ref, MAX_CASE_REF),
