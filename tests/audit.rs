@@ -12,8 +12,7 @@ use concord_audit::{
 };
 use concord_client::{Extract, push_extract};
 use concord_core::{KeyName, Source};
-use concord_e2e::{Db, TestBroker, both_stores};
-use concord_e2e::{bytes, token};
+use concord_e2e::{Db, TestBroker, both_stores, bytes, police_crime, token};
 use concord_pki::Identity;
 use concord_proto::v1::{self, audit_client::AuditClient};
 use sqlx::Connection;
@@ -24,26 +23,8 @@ const DPO: &str = "dpo-1";
 
 /// A police crime record for person `i`.
 fn record(tb: &TestBroker, i: u32) -> v1::Record {
-    v1::Record {
-        source_ref: bytes("ref", i),
-        kind: v1::RecordKind::Crime as i32,
-        role: v1::PersonRole::Victim as i32,
-        event_date: format!("2026-10-{:02}", 1 + i % 28),
-        event_date_precision: v1::DatePrecision::Day as i32,
-        ward_code: "E05009391".into(),
-        lsoa_code: "E01002815".into(),
-        category: v1::ViolenceCategory::Gbh as i32,
-        weapon: v1::Weapon::KnifeSharp as i32,
-        location_type: v1::LocationType::Street as i32,
-        age_band: v1::AgeBand::AgeBand1824 as i32,
-        sex: v1::Sex::Male as i32,
-        tokens: vec![
-            token(tb, KeyName::Nhs, i),
-            token(tb, KeyName::SnDob, i),
-            token(tb, KeyName::Pnc, i),
-        ],
-        ..Default::default()
-    }
+    let date = format!("2026-10-{:02}", 1 + i % 28);
+    police_crime(tb, i, &date, &[KeyName::Nhs, KeyName::SnDob, KeyName::Pnc])
 }
 
 /// A police snapshot for October holding people `people`.

@@ -19,8 +19,7 @@ use std::{
 
 use concord_client::{Extract, is_duplicate, push_extract};
 use concord_core::{KeyName, Source};
-use concord_e2e::bytes;
-use concord_e2e::{Db, StartOptions, TestBroker};
+use concord_e2e::{Db, StartOptions, TestBroker, police_crime};
 use concord_proto::v1;
 use rustls::{ClientConfig, RootCertStore};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, pem::PemObject};
@@ -37,31 +36,7 @@ const POLICE: &str = "mps-cw-push";
 
 /// A police crime record for person `i`, on `date`.
 fn record(tb: &TestBroker, i: u32, date: &str) -> v1::Record {
-    let token = |name: KeyName| v1::MatchKeyToken {
-        key_name: name.as_str().into(),
-        key_id: tb.linkage_key_id.clone(),
-        token: bytes(name.as_str(), i),
-    };
-    v1::Record {
-        source_ref: bytes("ref", i),
-        kind: v1::RecordKind::Crime as i32,
-        role: v1::PersonRole::Victim as i32,
-        event_date: date.into(),
-        event_date_precision: v1::DatePrecision::Day as i32,
-        ward_code: "E05009391".into(),
-        lsoa_code: "E01002815".into(),
-        category: v1::ViolenceCategory::Gbh as i32,
-        weapon: v1::Weapon::KnifeSharp as i32,
-        location_type: v1::LocationType::Street as i32,
-        age_band: v1::AgeBand::AgeBand1824 as i32,
-        sex: v1::Sex::Male as i32,
-        tokens: vec![
-            token(KeyName::SnDob),
-            token(KeyName::FnDob),
-            token(KeyName::Pnc),
-        ],
-        ..Default::default()
-    }
+    police_crime(tb, i, date, &[KeyName::SnDob, KeyName::FnDob, KeyName::Pnc])
 }
 
 /// A police snapshot of `month` (`"09"` or `"10"` of 2026) holding people

@@ -5,47 +5,20 @@ use std::time::Duration;
 
 use concord_client::{Extract, is_duplicate, push_extract};
 use concord_core::{KeyName, Source, Token};
-use concord_e2e::bytes;
-use concord_e2e::{Db, TestBroker, both_stores};
+use concord_e2e::{Db, TestBroker, both_stores, bytes, police_crime, token};
 use concord_proto::v1::{self, push_extract_request::Message};
 use concord_server::Limits;
 use tonic::Code;
 use tonic_types::StatusExt;
 
-fn token(name: KeyName, lk: &str, i: u32) -> v1::MatchKeyToken {
-    v1::MatchKeyToken {
-        key_name: name.as_str().into(),
-        key_id: lk.into(),
-        token: bytes(name.as_str(), i),
-    }
-}
-
 /// A synthetic police crime record for person `i`.
 fn record(tb: &TestBroker, i: u32, date: &str) -> v1::Record {
-    let lk = &tb.linkage_key_id;
     v1::Record {
-        source_ref: bytes("ref", i),
-        kind: v1::RecordKind::Crime as i32,
-        role: v1::PersonRole::Victim as i32,
-        event_date: date.into(),
-        event_date_precision: v1::DatePrecision::Day as i32,
-        ward_code: "E05009391".into(),
-        lsoa_code: "E01002815".into(),
-        category: v1::ViolenceCategory::Gbh as i32,
-        weapon: v1::Weapon::KnifeSharp as i32,
-        location_type: v1::LocationType::Street as i32,
-        age_band: v1::AgeBand::AgeBand1824 as i32,
-        sex: v1::Sex::Male as i32,
         flags: Some(v1::Flags {
             under_25: true,
             ..Default::default()
         }),
-        tokens: vec![
-            token(KeyName::SnDob, lk, i),
-            token(KeyName::FnDob, lk, i),
-            token(KeyName::Pnc, lk, i),
-        ],
-        ..Default::default()
+        ..police_crime(tb, i, date, &[KeyName::SnDob, KeyName::FnDob, KeyName::Pnc])
     }
 }
 
@@ -635,10 +608,7 @@ both_stores!(every_limit_is_refused_by_name, |db: Db| async move {
     // Ten records carrying every match key: one message over 4 KiB.
     let mut big = records(&tb, 0..10);
     for r in &mut big {
-        r.tokens = KeyName::ALL
-            .iter()
-            .map(|k| token(*k, &tb.linkage_key_id, 1))
-            .collect();
+        r.tokens = KeyName::ALL.iter().map(|k| token(&tb, *k, 1)).collect();
     }
     assert!(
         prost::Message::encoded_len(&v1::RecordBatch {

@@ -5,8 +5,7 @@ use std::collections::BTreeMap;
 
 use concord_client::{Extract, push_extract};
 use concord_core::KeyName;
-use concord_e2e::{Db, TestBroker, both_stores};
-use concord_e2e::{bytes, token};
+use concord_e2e::{Db, TestBroker, both_stores, police_crime, token};
 use concord_proto::v1::{self, lookup_client::LookupClient};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic::Code;
@@ -14,24 +13,15 @@ use tonic::Code;
 const POLICE: &str = "mps-cw-push";
 
 fn record(tb: &TestBroker, i: u32) -> v1::Record {
+    let date = format!("2026-10-{:02}", 1 + i);
     v1::Record {
-        source_ref: bytes("ref", i),
-        kind: v1::RecordKind::Crime as i32,
-        role: v1::PersonRole::Victim as i32,
-        event_date: format!("2026-10-{:02}", 1 + i),
-        event_date_precision: v1::DatePrecision::Day as i32,
-        ward_code: "E05009391".into(),
-        category: v1::ViolenceCategory::Gbh as i32,
-        weapon: v1::Weapon::KnifeSharp as i32,
-        location_type: v1::LocationType::Street as i32,
-        age_band: v1::AgeBand::AgeBand1824 as i32,
-        sex: v1::Sex::Male as i32,
-        tokens: vec![
-            token(tb, KeyName::SnDob, i),
-            token(tb, KeyName::FnDob, i),
-            token(tb, KeyName::Pnc, i),
-        ],
-        ..Default::default()
+        lsoa_code: String::new(),
+        ..police_crime(
+            tb,
+            i,
+            &date,
+            &[KeyName::SnDob, KeyName::FnDob, KeyName::Pnc],
+        )
     }
 }
 

@@ -485,3 +485,31 @@ pub fn token(
         token: bytes(name.as_str(), i),
     }
 }
+
+/// A synthetic police crime record of person `i` on `date` (a GBH with a
+/// knife in the street, victim 18-24, male, in one RBKC ward and LSOA),
+/// carrying person `i`'s tokens for `keys`.
+pub fn police_crime(
+    tb: &TestBroker,
+    i: u32,
+    date: &str,
+    keys: &[concord_core::KeyName],
+) -> concord_proto::v1::Record {
+    use concord_proto::v1;
+    v1::Record {
+        source_ref: bytes("ref", i),
+        kind: v1::RecordKind::Crime as i32,
+        role: v1::PersonRole::Victim as i32,
+        event_date: date.into(),
+        event_date_precision: v1::DatePrecision::Day as i32,
+        ward_code: "E05009391".into(),
+        lsoa_code: "E01002815".into(),
+        category: v1::ViolenceCategory::Gbh as i32,
+        weapon: v1::Weapon::KnifeSharp as i32,
+        location_type: v1::LocationType::Street as i32,
+        age_band: v1::AgeBand::AgeBand1824 as i32,
+        sex: v1::Sex::Male as i32,
+        tokens: keys.iter().map(|k| token(tb, *k, i)).collect(),
+        ..Default::default()
+    }
+}

@@ -66,6 +66,16 @@ struct Shared {
     writer: tokio::sync::Mutex<()>,
 }
 
+impl Shared {
+    /// Makes a linker rebuilt from the store (at stored version `.1`) the
+    /// one lookups and runs use.
+    fn install(&self, linker: &Mutex<Linker>, (rebuilt, version): (Linker, i64)) {
+        *linker.lock().expect("linker lock") = rebuilt;
+        self.version.send_replace(version);
+        self.stale.store(false, Ordering::Release);
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LinkageError {
     #[error(transparent)]
@@ -88,15 +98,6 @@ impl Linkage {
     /// made over the version it was computed from, so two linkers can
     /// never interleave writes (the later one refuses and rebuilds).
     pub async fn start(store: Store, config: LinkConfig) -> Result<Arc<Linkage>, LinkageError> {
-        Linkage::start_with(store, config, DEFAULT_POLL).await
-    }
-
-    /// [`start`](Self::start) with the polling interval given.
-    pub async fn start_with(
-        store: Store,
-        config: LinkConfig,
-        poll: Duration,
-    ) -> Result<Arc<Linkage>, LinkageError> {
         let mut lease = store.try_linker_lease().await?;
         let (linker, version) = rebuild(&store, &config, lease.is_some()).await?;
         let linker = Arc::new(Mutex::new(linker));
@@ -122,7 +123,7 @@ impl Linkage {
             loop {
                 tokio::select! {
                     w = woken.recv() => if w.is_none() { break },
-                    _ = tokio::time::sleep(poll) => {},
+                    _ = tokio::time::sleep(DEFAULT_POLL) => {},
                 }
                 task.tick(&mut lease).await;
             }
@@ -180,10 +181,8 @@ impl Linkage {
             || store.linkage_version().await? != self.version()
         {
             // Another broker saved since: apply the decision to what it saved.
-            let (l, v) = rebuild(store, &self.config, false).await?;
-            *self.linker.lock().expect("linker lock") = l;
-            self.shared.version.send_replace(v);
-            self.shared.stale.store(false, Ordering::Release);
+            let rebuilt = rebuild(store, &self.config, false).await?;
+            self.shared.install(&self.linker, rebuilt);
         }
         let linker = self.linker.clone();
         let version = self.version();
@@ -316,10 +315,9 @@ impl Task {
         if self.shared.stale.load(Ordering::Acquire) || stored != *self.shared.version.borrow() {
             let _writer = self.shared.writer.lock().await;
             match rebuild(&self.store, &self.config, leader).await {
-                Ok((l, v)) => {
-                    *self.linker.lock().expect("linker lock") = l;
-                    self.shared.version.send_replace(v);
-                    self.shared.stale.store(false, Ordering::Release);
+                Ok(rebuilt) => {
+                    let v = rebuilt.1;
+                    self.shared.install(&self.linker, rebuilt);
                     tracing::info!(version = v, "linker rebuilt from the store");
                 }
                 Err(e) => {
