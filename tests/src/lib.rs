@@ -133,6 +133,27 @@ struct Setup {
     policies: PathBuf,
 }
 
+/// Waits until the broker reports its services SERVING, as a load balancer
+/// would before sending it traffic.
+async fn wait_serving(broker: &Broker) {
+    use tonic_health::pb::{HealthCheckRequest, health_server::Health};
+    let health = tonic_health::server::HealthService::from_health_reporter(broker.health.clone());
+    let serving = async {
+        while health
+            .check(tonic::Request::new(HealthCheckRequest {
+                service: "concord.v1.Lookup".to_owned(),
+            }))
+            .await
+            .is_err()
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(30), serving)
+        .await
+        .expect("the broker reports SERVING within 30 s");
+}
+
 impl TestBroker {
     pub async fn start(db: Db) -> TestBroker {
         Self::start_with(db, Limits::default()).await
@@ -320,6 +341,7 @@ impl TestBroker {
                 .expect("server runs");
             }
         });
+        wait_serving(&broker).await;
         TestBroker {
             addr,
             pki,

@@ -189,6 +189,31 @@ pub fn health_server(
     )
 }
 
+/// Marks every Concord service SERVING, before the listener takes a
+/// connection (a probe of a named service never sees NOT_FOUND while the
+/// broker starts).
+async fn declare_services(health: &tonic_health::server::HealthReporter) {
+    use concord_proto::v1::{insights_server::InsightsServer, lookup_server::LookupServer};
+    health
+        .set_serving::<IngestServer<ingest::IngestService>>()
+        .await;
+    health
+        .set_serving::<LinkageServer<review::ReviewService>>()
+        .await;
+    health
+        .set_serving::<DashboardAccessServer<web::DashboardAccessService>>()
+        .await;
+    health
+        .set_serving::<InsightsServer<insights::InsightsService>>()
+        .await;
+    health
+        .set_serving::<AuditServer<audit_service::AuditService>>()
+        .await;
+    health
+        .set_serving::<LookupServer<lookup::LookupService>>()
+        .await;
+}
+
 /// How often readiness asks the store whether it answers.
 const READINESS_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -222,14 +247,11 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
     let limits = broker.limits.clone();
-    let health_reporter = broker.health.clone();
     let health = health_server(&broker);
+    declare_services(&broker.health).await;
     // Readiness follows the store: a broker whose database does not answer
     // is taken out of the load balancer, not restarted.
     let readiness = tokio::spawn(track_store(broker.clone()));
-    health_reporter
-        .set_serving::<IngestServer<ingest::IngestService>>()
-        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(concord_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -237,30 +259,15 @@ pub async fn serve(
         .expect("the embedded descriptor sets are valid");
     let ingest = IngestServer::new(ingest::IngestService::new(broker.clone()))
         .max_decoding_message_size(limits.max_message_bytes);
-    health_reporter
-        .set_serving::<LinkageServer<review::ReviewService>>()
-        .await;
     let review = LinkageServer::new(review::ReviewService::new(broker.clone()));
-    health_reporter
-        .set_serving::<DashboardAccessServer<web::DashboardAccessService>>()
-        .await;
     let dashboard_access =
         DashboardAccessServer::new(web::DashboardAccessService::new(broker.clone()));
-    health_reporter
-        .set_serving::<concord_proto::v1::insights_server::InsightsServer<insights::InsightsService>>()
-        .await;
     let insights = concord_proto::v1::insights_server::InsightsServer::new(
         insights::InsightsService::new(broker.clone()),
     );
     // Keeps the aggregates' facts loaded ahead of requests.
     let insights_refresher = insights::spawn_refresher(broker.clone());
-    health_reporter
-        .set_serving::<AuditServer<audit_service::AuditService>>()
-        .await;
     let audit = AuditServer::new(audit_service::AuditService::new(broker.clone()));
-    health_reporter
-        .set_serving::<concord_proto::v1::lookup_server::LookupServer<lookup::LookupService>>()
-        .await;
     let lookup = concord_proto::v1::lookup_server::LookupServer::new(lookup::LookupService::new(
         broker.clone(),
     ));
