@@ -404,6 +404,11 @@ async fn bare_copy(tb: &TestBroker) -> Result<f64> {
     Ok(started.elapsed().as_secs_f64())
 }
 
+/// mimalloc: under load glibc's malloc and free (with its consolidation
+/// passes) took about a fifth of a lookup's CPU; see BENCHMARKS.md.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();

@@ -76,6 +76,11 @@ enum Command {
     DashboardLink(cmd::dashboard_link::DashboardLinkArgs),
 }
 
+/// mimalloc: under load glibc's malloc and free (with its consolidation
+/// passes) took about a fifth of a lookup's CPU; see BENCHMARKS.md.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
