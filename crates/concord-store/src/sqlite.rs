@@ -42,7 +42,13 @@ pub(crate) async fn connect(url: &str, opts: &StoreOptions) -> Result<SqlitePool
                 // transaction, so that connection would refuse every later
                 // `BEGIN IMMEDIATE`. Such a connection is closed, not pooled.
                 // The ping runs after any rollback a dropped transaction
-                // queued.
+                // queued. A connection that counts no transaction has
+                // none to roll back (the count only falls when the worker
+                // runs a COMMIT or ROLLBACK): it goes back as it is,
+                // without the round trip to its worker thread.
+                if !conn.is_in_transaction() {
+                    return Ok(true);
+                }
                 conn.ping().await?;
                 Ok(!conn.is_in_transaction())
             })
