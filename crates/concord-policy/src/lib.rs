@@ -79,8 +79,10 @@
 //!   (`Engine::set_execution_timer_config`), checked between evaluation
 //!   steps; [`EngineConfig::eval_timeout`] sets it and an overrun is
 //!   [`PolicyError::Timeout`]. It cannot interrupt a single long builtin
-//!   call, so [`PolicyEngine::decide_async`] also bounds the blocking task
-//!   with `tokio::time::timeout`.
+//!   call, so the load-time scan refuses the builtins whose one call can
+//!   run long (`numbers.range`, `numbers.range_step`), and decisions are
+//!   evaluated inline on the caller's task (tens of microseconds: cheaper
+//!   than a hop to a blocking pool).
 //! - **Coverage**: [`run_tests`] enables regorus's line coverage and reports
 //!   covered lines of each non-test policy file in [`TestReport`].
 //!
@@ -99,6 +101,7 @@
 //! `data.concord.retention.periods` (source name to `{"years": n}` or
 //! `{"days": n}`) from the serving bundle, for the broker's purge task.
 
+mod body;
 mod bundle;
 mod engine;
 mod error;
@@ -107,6 +110,7 @@ mod retention;
 mod scan;
 mod testing;
 
+pub use body::{Body, Part};
 pub use bundle::{Bundle, MANIFEST_FILE};
 pub use engine::{BundleId, Decision, EngineConfig, PolicyEngine, ReloadOutcome};
 pub use error::PolicyError;

@@ -19,6 +19,12 @@ use regorus::unstable::{BUILTINS, Expr, Literal, Module, NodeRef, Query, Rule, R
 
 use crate::error::PolicyError;
 
+/// Builtins whose one call does work set by its argument *values* (a
+/// million-number range from two small numbers), which regorus's timer
+/// cannot interrupt. Every other builtin's work is bounded by the size of
+/// its arguments, which the policy's input and data bound.
+const UNBOUNDED_BUILTINS: &[&str] = &["numbers.range", "numbers.range_step"];
+
 /// A parsed module as regorus hands it out.
 pub(crate) type ModuleRef = NodeRef<Module>;
 
@@ -233,6 +239,16 @@ impl Scope<'_> {
         }
         if name == "print" || self.functions.contains(&format!("{}.{name}", self.package)) {
             return Ok(());
+        }
+        if UNBOUNDED_BUILTINS.contains(&name.as_str()) {
+            return Err(self.error(
+                span,
+                name,
+                "one call can run for as long as its arguments ask (decisions are evaluated \
+                 inline and regorus's timer only stops evaluation between steps); \
+                 iterate over data instead"
+                    .to_owned(),
+            ));
         }
         match BUILTINS.get(name.as_str()) {
             Some(&(_, arity)) => {

@@ -173,7 +173,7 @@ fn broken_bundles_keep_the_last_good_one_serving() {
         assert_eq!(engine.bundle_digest(), good_id.digest, "{what}");
         let allowed = engine.decide(&push("mps-cw", "police")).unwrap();
         assert!(allowed.allow, "{what}");
-        assert_eq!(allowed.body["revision"], "good-1", "{what}");
+        assert_eq!(allowed.body.to_json()["revision"], "good-1", "{what}");
         assert_eq!(allowed.bundle_digest, good_id.digest, "{what}");
         let refused = engine.decide(&push("mps-cw", "health")).unwrap();
         assert_eq!(
@@ -257,7 +257,7 @@ fn decisions_during_reloads_never_fail_and_name_the_bundle_that_decided() {
                     } else {
                         assert_eq!(decision.bundle_digest, two_digest);
                         assert!(decision.allow);
-                        assert_eq!(decision.body["revision"], "good-2");
+                        assert_eq!(decision.body.to_json()["revision"], "good-2");
                         seen_two.store(true, Ordering::Relaxed);
                     }
                     decided.fetch_add(1, Ordering::Relaxed);

@@ -648,7 +648,7 @@ pub fn event(who: &Identity, action: Action, decision: &concord_policy::Decision
         decision
             .body
             .get(key)
-            .and_then(|v| v.as_str())
+            .and_then(concord_policy::Part::as_str)
             .map(str::to_owned)
     };
     let mut e = refusal(who, action, "", Some(decision.bundle_digest.clone()));

@@ -105,7 +105,7 @@ fn rule_of(decision: &concord_policy::Decision) -> Result<Rule, ServerError> {
         decision
             .body
             .get(k)
-            .and_then(|v| v.as_u64())
+            .and_then(concord_policy::Part::as_u64)
             .and_then(|v| u32::try_from(v).ok())
     };
     let malformed = || {
@@ -168,7 +168,7 @@ async fn record(
     e.purpose = decision
         .body
         .get("purpose")
-        .and_then(|v| v.as_str())
+        .and_then(concord_policy::Part::as_str)
         .map(str::to_owned);
     for (source, fields) in usage {
         let names = fields

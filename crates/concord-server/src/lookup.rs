@@ -38,7 +38,7 @@ use chrono::Utc;
 use concord_audit::{FieldName, SubjectId};
 use concord_core::{KeyName, Source, Token, Violations, is_key_id};
 use concord_pki::Identity;
-use concord_policy::{Action, Decision, PolicyError, PolicyInput, Resource, Subject};
+use concord_policy::{Action, Decision, Part, PolicyError, PolicyInput, Resource, Subject};
 use concord_proto::v1::{self, lookup_server::Lookup};
 use concord_store::lookup_field;
 use tonic::{Request, Response, Status};
@@ -218,7 +218,7 @@ fn permit(d: &Decision) -> Result<Permit, ServerError> {
     let body = &d.body;
     let text = |key: &str| -> Result<String, ServerError> {
         body.get(key)
-            .and_then(|v| v.as_str())
+            .and_then(Part::as_str)
             .map(str::to_owned)
             .ok_or_else(|| bad(format!("{key} is not a string")))
     };
@@ -226,9 +226,9 @@ fn permit(d: &Decision) -> Result<Permit, ServerError> {
         name.parse()
             .map_err(|_| bad(format!("{at} names no Concord source")))
     };
-    let fields = |v: &serde_json::Value, at: &str| -> Result<Vec<&'static str>, ServerError> {
+    let fields = |v: Option<Part<'_>>, at: &str| -> Result<Vec<&'static str>, ServerError> {
         let list = v
-            .as_array()
+            .and_then(Part::as_list)
             .ok_or_else(|| bad(format!("{at} is not a list of field names")))?;
         let mut out = Vec::with_capacity(list.len());
         for (i, f) in list.iter().enumerate() {
@@ -246,12 +246,12 @@ fn permit(d: &Decision) -> Result<Permit, ServerError> {
     let mut sources = Vec::new();
     let map = body
         .get("sources")
-        .and_then(|v| v.as_object())
+        .and_then(Part::as_object)
         .ok_or_else(|| bad("sources is not an object".into()))?;
     for (name, list) in map {
         let at = format!("sources.{name}");
         let s = source(name, &at)?;
-        let mut fs = fields(list, &at)?;
+        let mut fs = fields(Some(list), &at)?;
         // In the store's column order, so answers are stable.
         fs.sort_by_key(|f| concord_store::LOOKUP_FIELDS.iter().position(|x| x == f));
         sources.push((s, fs));
@@ -261,22 +261,19 @@ fn permit(d: &Decision) -> Result<Permit, ServerError> {
     let mut withheld = Vec::new();
     let list = body
         .get("withheld")
-        .and_then(|v| v.as_array())
+        .and_then(Part::as_list)
         .ok_or_else(|| bad("withheld is not a list".into()))?;
     for (i, w) in list.iter().enumerate() {
         let at = format!("withheld[{i}]");
         let s = w
             .get("source")
-            .and_then(|v| v.as_str())
+            .and_then(Part::as_str)
             .ok_or_else(|| bad(format!("{at}.source is not a string")))?;
         let s = source(s, &format!("{at}.source"))?;
-        let fs = fields(
-            w.get("fields").unwrap_or(&serde_json::Value::Null),
-            &format!("{at}.fields"),
-        )?;
+        let fs = fields(w.get("fields"), &format!("{at}.fields"))?;
         let reason = w
             .get("reason")
-            .and_then(|v| v.as_str())
+            .and_then(Part::as_str)
             .ok_or_else(|| bad(format!("{at}.reason is not a string")))?;
         withheld.push(v1::Withheld {
             source: s.code(),
@@ -304,7 +301,7 @@ fn permit(d: &Decision) -> Result<Permit, ServerError> {
     let obligations = match body.get("obligations") {
         None => vec![],
         Some(v) => v
-            .as_array()
+            .as_list()
             .and_then(|l| {
                 l.iter()
                     .map(|o| o.as_str().map(str::to_owned))
@@ -625,7 +622,7 @@ mod tests {
         Decision {
             allow: true,
             reason: None,
-            body,
+            body: concord_policy::Body::from_json(body),
             bundle_digest: "d".into(),
             bundle_revision: "r".into(),
         }
