@@ -201,6 +201,39 @@ async fn a_revoked_certificate_is_refused_at_the_handshake_and_its_org_is_still_
     tb.stop().await;
 }
 
+/// A certificate revoked while the broker runs (`concord pki revoke`, then
+/// SIGHUP to `concord serve`) is refused from the reload on, without a
+/// restart; until then the broker has not read the new CRL. Other users
+/// are served throughout.
+#[tokio::test]
+async fn a_certificate_revoked_while_serving_is_refused_once_the_tls_files_are_read_again() {
+    let tb = TestBroker::start(Db::Sqlite).await;
+    handshake_as(&tb, "mash-officer-1")
+        .await
+        .expect("served before the revocation");
+    let pki_dir = tb.pki.ca_cert.parent().expect("pki dir").to_owned();
+    concord_pki::revoke(&pki_dir, "mash-officer-1").expect("revoke");
+    handshake_as(&tb, "mash-officer-1")
+        .await
+        .expect("the CRL is read when the broker is told to, not before");
+
+    tb.reload_tls();
+    let err = handshake_as(&tb, "mash-officer-1")
+        .await
+        .expect_err("a certificate revoked before the reload completed the handshake");
+    assert!(err.contains("CertificateRevoked"), "{err}");
+    for user in ["mash-manager-1", "mps-cw-push"] {
+        handshake_as(&tb, user)
+            .await
+            .unwrap_or_else(|e| panic!("{user} was refused after the reload: {e}"));
+    }
+    assert_eq!(
+        health(&tb, "mash-manager-1").await.expect("served"),
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+    tb.stop().await;
+}
+
 // ---------------------------------------------------------------------------
 // 2. SQLite out of space.
 

@@ -93,6 +93,8 @@ pub struct TestBroker {
     pub broker_key: BrokerKey,
     pub linkage_key_id: String,
     pub db: Db,
+    /// The TLS configuration new handshakes use ([`TestBroker::reload_tls`]).
+    tls: concord_server::tls::ServerTls,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
     url: String,
@@ -131,6 +133,27 @@ struct Setup {
     url: String,
     limits: Limits,
     policies: PathBuf,
+}
+
+/// The broker's TLS configuration from the PKI directory: the CA, the
+/// server certificate and key, and `crl.pem` when there is one (as a
+/// development-mode `concord serve` reads them).
+fn tls_config(pki: &PkiLayout) -> Arc<rustls::ServerConfig> {
+    let read = |p: &PathBuf| std::fs::read(p).expect("pki file");
+    concord_server::tls::server_config(&TlsMaterial {
+        ca_pem: &read(&pki.ca_cert),
+        cert_pem: &read(&pki.server_cert),
+        key_pem: &read(&pki.server_key),
+        crl_pems: match std::fs::read(pki.crl()) {
+            Ok(crl) => vec![crl],
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => vec![],
+            Err(e) => panic!("cannot read the CRL: {e}"),
+        }
+        .iter()
+        .map(Vec::as_slice)
+        .collect(),
+    })
+    .expect("tls config")
 }
 
 /// Waits until the broker reports its services SERVING, as a load balancer
@@ -286,21 +309,7 @@ impl TestBroker {
         let bundle = Bundle::load_dir(&policies).expect("policy bundle");
         let policy =
             Arc::new(PolicyEngine::new(bundle, EngineConfig::default()).expect("policy engine"));
-        let read = |p: &PathBuf| std::fs::read(p).expect("pki file");
-        let tls = concord_server::tls::server_config(&TlsMaterial {
-            ca_pem: &read(&pki.ca_cert),
-            cert_pem: &read(&pki.server_cert),
-            key_pem: &read(&pki.server_key),
-            crl_pems: match std::fs::read(pki.crl()) {
-                Ok(crl) => vec![crl],
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => vec![],
-                Err(e) => panic!("cannot read the CRL: {e}"),
-            }
-            .iter()
-            .map(Vec::as_slice)
-            .collect(),
-        })
-        .expect("tls config");
+        let tls = concord_server::tls::ServerTls::new(tls_config(&pki));
         let linkage = concord_server::linkage::Linkage::start(
             store.clone(),
             concord_linkage::LinkConfig::default(),
@@ -332,7 +341,7 @@ impl TestBroker {
         let addr = listener.local_addr().expect("local addr");
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn({
-            let broker = broker.clone();
+            let (broker, tls) = (broker.clone(), tls.clone());
             async move {
                 concord_server::serve(listener, tls, broker, async {
                     let _ = rx.await;
@@ -344,6 +353,7 @@ impl TestBroker {
         wait_serving(&broker).await;
         TestBroker {
             addr,
+            tls,
             pki,
             broker,
             store,
@@ -357,6 +367,12 @@ impl TestBroker {
             _dir: Some(dir),
             policies,
         }
+    }
+
+    /// Reads the PKI directory again (after `concord_pki::revoke`, say)
+    /// and has new handshakes use it, as `concord serve` does on SIGHUP.
+    pub fn reload_tls(&self) {
+        self.tls.replace(tls_config(&self.pki));
     }
 
     /// A second broker on this one's database, PKI, keys and policies (a

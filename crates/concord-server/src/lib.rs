@@ -242,7 +242,7 @@ async fn track_store(broker: Arc<Broker>) {
 /// bounded by its stream duration limit).
 pub async fn serve(
     listener: TcpListener,
-    tls: Arc<rustls::ServerConfig>,
+    tls: impl Into<tls::ServerTls>,
     broker: Arc<Broker>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {

@@ -5,7 +5,11 @@
 //! Handshakes run concurrently, each with a time limit, and only completed
 //! TLS streams are handed to tonic.
 
-use std::{io, sync::Arc, time::Duration};
+use std::{
+    io,
+    sync::{Arc, PoisonError, RwLock},
+    time::Duration,
+};
 
 use futures::Stream;
 use rustls::{RootCertStore, ServerConfig, server::WebPkiClientVerifier};
@@ -79,15 +83,45 @@ pub fn server_config(m: &TlsMaterial<'_>) -> Result<Arc<ServerConfig>, TlsError>
     Ok(Arc::new(config))
 }
 
+/// The broker's TLS configuration, replaceable while it serves: each new
+/// handshake uses the latest (a CRL read again after `concord pki revoke`
+/// refuses the revoked certificate from then on); connections already
+/// established keep the configuration they were accepted with.
+#[derive(Clone)]
+pub struct ServerTls(Arc<RwLock<Arc<ServerConfig>>>);
+
+impl ServerTls {
+    pub fn new(config: Arc<ServerConfig>) -> ServerTls {
+        ServerTls(Arc::new(RwLock::new(config)))
+    }
+
+    /// The configuration new handshakes use.
+    pub fn current(&self) -> Arc<ServerConfig> {
+        Arc::clone(&self.0.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Makes `config` the one new handshakes use.
+    pub fn replace(&self, config: Arc<ServerConfig>) {
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = config;
+    }
+}
+
+impl From<Arc<ServerConfig>> for ServerTls {
+    fn from(config: Arc<ServerConfig>) -> ServerTls {
+        ServerTls::new(config)
+    }
+}
+
 /// Accepts TCP connections on `listener`, completes TLS handshakes
-/// concurrently (each within `handshake_timeout`), and yields only the
+/// concurrently (each within `handshake_timeout`, with the configuration
+/// `tls` holds when the connection arrives), and yields only the
 /// connections whose handshake succeeded. Stops when the stream is dropped.
 pub fn incoming(
     listener: TcpListener,
-    config: Arc<ServerConfig>,
+    tls: impl Into<ServerTls>,
     handshake_timeout: Duration,
 ) -> impl Stream<Item = Result<TlsStream<TcpStream>, io::Error>> {
-    let acceptor = TlsAcceptor::from(config);
+    let tls = tls.into();
     let (tx, rx) = tokio::sync::mpsc::channel(64);
     tokio::spawn(async move {
         loop {
@@ -105,7 +139,7 @@ pub fn incoming(
                 }
             };
             let _ = tcp.set_nodelay(true);
-            let acceptor = acceptor.clone();
+            let acceptor = TlsAcceptor::from(tls.current());
             let tx = tx.clone();
             tokio::spawn(async move {
                 match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {

@@ -80,12 +80,13 @@ fn revoke(args: &RevokeArgs) -> anyhow::Result<()> {
          (no [pki] table) a broker whose data_dir/pki is this directory loads crl.pem itself"
     );
     println!(
-        "  2. restart the broker (concord serve): it reads CRLs only at start, so a running \
-         broker still accepts the certificate until then"
+        "  2. send the broker SIGHUP (kill -HUP, systemctl reload concord): it reads its TLS \
+         files and CRLs again and refuses the certificate from then on; until then a running \
+         broker still accepts it (a new entry in pki.crl_files needs a restart)"
     );
     println!(
-        "  3. copy {crl} to every other broker of the partnership and restart them too; keep \
-         ca.key offline"
+        "  3. copy {crl} to every other broker of the partnership and send them SIGHUP too; \
+         keep ca.key offline"
     );
     Ok(())
 }

@@ -7,7 +7,8 @@
 //! keys, and only when `<data_dir>/pki` holds no PKI yet. Development mode
 //! also loads `<data_dir>/pki/crl.pem` when it exists (what `concord pki
 //! revoke --pki <data_dir>/pki` writes); with a `[pki]` table CRLs come only
-//! from `pki.crl_files`. CRLs are read at start only.
+//! from `pki.crl_files`. SIGHUP reads the TLS files and CRLs again (and the
+//! policy bundle): new handshakes use them.
 
 use std::{
     fs,
@@ -37,6 +38,7 @@ pub struct ServeArgs {
 }
 
 /// Where the PKI came from, for the start-up report.
+#[derive(Debug, Clone)]
 enum PkiMode {
     /// `<data_dir>/pki`; `created` if this start made it.
     Development { dir: PathBuf, created: bool },
@@ -105,30 +107,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             )
         })?;
 
-    let tls = concord_server::tls::server_config(&TlsMaterial {
-        ca_pem: &material.ca_pem,
-        cert_pem: &material.cert_pem,
-        key_pem: &material.key_pem,
-        crl_pems: material.crl_pems.iter().map(Vec::as_slice).collect(),
-    })
-    .with_context(|| {
-        let crls: Vec<String> = files
-            .crl_files
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect();
-        format!(
-            "cannot start: the TLS files are not usable (CA {}, server certificate {}, server key \
-             {}{})",
-            files.ca_cert.display(),
-            files.server_cert.display(),
-            files.server_key.display(),
-            match crls.len() {
-                0 => String::new(),
-                _ => format!(", CRL {}", crls.join(", ")),
-            }
-        )
-    })?;
+    let tls = concord_server::tls::ServerTls::new(tls_config(&files, &material, "cannot start: ")?);
 
     let web_tls = concord_server::web::server_config(&material.cert_pem, &material.key_pem)
         .with_context(|| {
@@ -252,6 +231,13 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             config.policy_dir.clone(),
             hangup,
         ));
+        let tls_reloader = tokio::spawn(reload_tls_on_hangup(
+            tls.clone(),
+            files.clone(),
+            mode.clone(),
+            config.data_dir.clone(),
+            signal(SignalKind::hangup()).context("cannot install the SIGHUP handler")?,
+        ));
         let retention = concord_server::retention::spawn(broker.clone(), config.retention_interval);
         let stop_metrics = Arc::new(tokio::sync::Notify::new());
         let metrics = match metrics_listener {
@@ -294,6 +280,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             .await
             .context("the broker stopped with an error")?;
         reloader.abort();
+        tls_reloader.abort();
         retention.abort();
         // Metrics stay up until the last request has finished.
         stop_metrics.notify_one();
@@ -388,6 +375,73 @@ fn pki_files(config: &Config) -> anyhow::Result<(PkiFiles, PkiMode)> {
         crl_files: crl.into_iter().collect(),
     };
     Ok((files, PkiMode::Development { dir, created }))
+}
+
+/// The broker's rustls configuration from the PKI files read; an error
+/// names the files, after `prefix`.
+fn tls_config(
+    files: &PkiFiles,
+    material: &PkiMaterial,
+    prefix: &str,
+) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+    concord_server::tls::server_config(&TlsMaterial {
+        ca_pem: &material.ca_pem,
+        cert_pem: &material.cert_pem,
+        key_pem: &material.key_pem,
+        crl_pems: material.crl_pems.iter().map(Vec::as_slice).collect(),
+    })
+    .with_context(|| {
+        let crls: Vec<String> = files
+            .crl_files
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        format!(
+            "{prefix}the TLS files are not usable (CA {}, server certificate {}, server key {}{})",
+            files.ca_cert.display(),
+            files.server_cert.display(),
+            files.server_key.display(),
+            match crls.len() {
+                0 => String::new(),
+                _ => format!(", CRL {}", crls.join(", ")),
+            }
+        )
+    })
+}
+
+/// On each SIGHUP, reads the TLS files again (CA, server certificate and
+/// key, CRLs; in development mode `pki/crl.pem` whether or not it existed
+/// at start) and has new handshakes use them: a certificate revoked with
+/// `concord pki revoke` is refused from then on, without a restart.
+/// Connections already open keep going until they close. Files that do not
+/// load change nothing; the error is logged.
+async fn reload_tls_on_hangup(
+    tls: concord_server::tls::ServerTls,
+    files: PkiFiles,
+    mode: PkiMode,
+    data_dir: PathBuf,
+    mut hangup: tokio::signal::unix::Signal,
+) {
+    while hangup.recv().await.is_some() {
+        let mut files = files.clone();
+        if let PkiMode::Development { dir, .. } = &mode {
+            let crl = PkiLayout::at(dir).crl();
+            files.crl_files = Some(crl).filter(|p| p.exists()).into_iter().collect();
+        }
+        match read_pki(&files, &mode, &data_dir).and_then(|m| tls_config(&files, &m, "")) {
+            Ok(config) => {
+                tls.replace(config);
+                tracing::info!(
+                    crl_files = files.crl_files.len(),
+                    "TLS files read again (SIGHUP): new handshakes use them"
+                );
+            }
+            Err(e) => tracing::error!(
+                error = %format!("{e:#}"),
+                "TLS files not reloaded (SIGHUP); the running configuration stays"
+            ),
+        }
+    }
 }
 
 /// Reads every PKI file; refuses listing every one that is missing or

@@ -131,6 +131,13 @@ impl Broker {
 }
 
 impl Broker {
+    /// SIGHUP: read the policy bundle, TLS files and CRLs again.
+    pub fn hangup(&self) {
+        let pid = self.child.as_ref().expect("running").id().to_string();
+        let status = Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+        assert!(status.success());
+    }
+
     /// SIGKILL: no shutdown, no cleanup, whatever it was doing.
     pub fn kill(mut self) {
         let mut child = self.child.take().unwrap();
