@@ -437,7 +437,7 @@ pub fn default_public_url(addr: SocketAddr) -> String {
 /// `broker` point here from now on.
 pub async fn serve(
     listener: TcpListener,
-    tls: Arc<ServerConfig>,
+    tls: impl Into<crate::tls::ServerTls>,
     broker: Arc<Broker>,
     options: WebOptions,
     shutdown: impl Future<Output = ()> + Send,

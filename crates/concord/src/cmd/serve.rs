@@ -109,15 +109,8 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
 
     let tls = concord_server::tls::ServerTls::new(tls_config(&files, &material, "cannot start: ")?);
 
-    let web_tls = concord_server::web::server_config(&material.cert_pem, &material.key_pem)
-        .with_context(|| {
-            format!(
-                "cannot start: the server certificate {} or key {} is not usable for the web \
-                 dashboard",
-                files.server_cert.display(),
-                files.server_key.display()
-            )
-        })?;
+    let web_tls =
+        concord_server::tls::ServerTls::new(web_tls_config(&files, &material, "cannot start: ")?);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -233,6 +226,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         ));
         let tls_reloader = tokio::spawn(reload_tls_on_hangup(
             tls.clone(),
+            web_tls.clone(),
             files.clone(),
             mode.clone(),
             config.data_dir.clone(),
@@ -409,14 +403,34 @@ fn tls_config(
     })
 }
 
+/// The web dashboard's rustls configuration (the broker's server
+/// certificate, no client certificates); an error names the files, after
+/// `prefix`.
+fn web_tls_config(
+    files: &PkiFiles,
+    material: &PkiMaterial,
+    prefix: &str,
+) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+    concord_server::web::server_config(&material.cert_pem, &material.key_pem).with_context(|| {
+        format!(
+            "{prefix}the server certificate {} or key {} is not usable for the web dashboard",
+            files.server_cert.display(),
+            files.server_key.display()
+        )
+    })
+}
+
 /// On each SIGHUP, reads the TLS files again (CA, server certificate and
 /// key, CRLs; in development mode `pki/crl.pem` whether or not it existed
-/// at start) and has new handshakes use them: a certificate revoked with
-/// `concord pki revoke` is refused from then on, without a restart.
-/// Connections already open keep going until they close. Files that do not
-/// load change nothing; the error is logged.
+/// at start) and has new handshakes use them, on the mTLS port and the
+/// web dashboard's: a certificate revoked with `concord pki revoke` is
+/// refused from then on, and a renewed server certificate is served,
+/// without a restart. Connections already open keep going until they
+/// close. Files that do not load change nothing (on either port); the
+/// error is logged.
 async fn reload_tls_on_hangup(
     tls: concord_server::tls::ServerTls,
+    web_tls: concord_server::tls::ServerTls,
     files: PkiFiles,
     mode: PkiMode,
     data_dir: PathBuf,
@@ -428,9 +442,12 @@ async fn reload_tls_on_hangup(
             let crl = PkiLayout::at(dir).crl();
             files.crl_files = Some(crl).filter(|p| p.exists()).into_iter().collect();
         }
-        match read_pki(&files, &mode, &data_dir).and_then(|m| tls_config(&files, &m, "")) {
-            Ok(config) => {
+        let configs = read_pki(&files, &mode, &data_dir)
+            .and_then(|m| Ok((tls_config(&files, &m, "")?, web_tls_config(&files, &m, "")?)));
+        match configs {
+            Ok((config, web_config)) => {
                 tls.replace(config);
+                web_tls.replace(web_config);
                 tracing::info!(
                     crl_files = files.crl_files.len(),
                     "TLS files read again (SIGHUP): new handshakes use them"
