@@ -73,10 +73,7 @@ impl<'a> Part<'a> {
 
     /// A whole number from 0 to `u64::MAX`.
     pub fn as_u64(self) -> Option<u64> {
-        match self.0 {
-            Value::Number(_) => self.0.as_u64().ok(),
-            _ => None,
-        }
+        self.0.as_u64().ok()
     }
 
     /// The elements of an array, or of a set in its order.

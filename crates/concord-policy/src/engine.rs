@@ -213,29 +213,17 @@ impl PolicyEngine {
     /// Decide one request by evaluating `data.concord.<action>.decision`
     /// with the bundle serving now.
     ///
-    /// Synchronous and CPU-bound (tens of microseconds for the shipped
-    /// policies): call it from a blocking context, or use
-    /// [`PolicyEngine::decide_async`]. Any failure is an `Err`, never an
-    /// allow.
+    /// Synchronous and CPU-bound, tens of microseconds for the shipped
+    /// policies: async code calls it on its own task, as a hand-off to
+    /// tokio's blocking pool and back costs more than the decision (on the
+    /// lookup path, decisions spread over the pool's threads cost about
+    /// three times their CPU time on a warm worker; BENCHMARKS.md). Bounded
+    /// by [`EngineConfig::eval_timeout`] through regorus's timer, which
+    /// stops evaluation between steps; no single step runs long, because
+    /// the bundle scan refuses the builtins whose one call can
+    /// (`numbers.range`). Any failure is an `Err`, never an allow.
     pub fn decide(&self, input: &PolicyInput) -> Result<Decision, PolicyError> {
         self.loaded().decide(input, self.config.eval_timeout)
-    }
-
-    /// [`PolicyEngine::decide`] from async code: evaluated on the calling
-    /// task, bounded by [`EngineConfig::eval_timeout`] through regorus's
-    /// timer.
-    ///
-    /// A decision takes tens of microseconds, less than a hand-off to
-    /// tokio's blocking pool and back costs; on the lookup path, decisions
-    /// spread over the pool's threads cost about three times their CPU
-    /// time on a warm worker (BENCHMARKS.md). The timer stops evaluation
-    /// between steps; no single step runs long, because the bundle scan
-    /// refuses the builtins whose one call can (`numbers.range`).
-    pub async fn decide_async(
-        self: &Arc<Self>,
-        input: PolicyInput,
-    ) -> Result<Decision, PolicyError> {
-        self.decide(&input)
     }
 
     /// Digest of the bundle serving now.
@@ -400,10 +388,10 @@ impl Loaded {
                 rule: rule.to_owned(),
             });
         }
-        let body = Body::new(value.clone());
         if !matches!(value, Value::Object(_)) {
             return Err(invalid("it is not an object"));
         }
+        let body = Body::new(value.clone());
         let allow = match body.get("allow") {
             Some(v) => v
                 .as_bool()

@@ -308,10 +308,7 @@ async fn reload_async_swaps_and_refuses_like_reload() {
         .await
         .unwrap();
     assert!(matches!(outcome, ReloadOutcome::Swapped { ref to, .. } if to.revision == "good-2"));
-    let decision = engine
-        .decide_async(push("chelwest-nhs", "health"))
-        .await
-        .unwrap();
+    let decision = engine.decide(&push("chelwest-nhs", "health")).unwrap();
     assert_eq!(decision.bundle_revision, "good-2");
 }
 

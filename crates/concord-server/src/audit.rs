@@ -738,7 +738,7 @@ impl crate::Broker {
         complete: impl FnOnce(&mut AuditEvent),
     ) -> Result<concord_policy::Decision, ServerError> {
         let action = input.action;
-        let (mut denied, error) = match self.policy.decide_async(input).await {
+        let (mut denied, error) = match self.policy.decide(&input) {
             Ok(d) if d.allow => return Ok(d),
             Ok(d) => {
                 let error = ServerError::PermissionDenied(format!(

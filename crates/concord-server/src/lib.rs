@@ -164,11 +164,7 @@ impl Broker {
             },
             time: Utc::now(),
         };
-        let decision = self
-            .policy
-            .decide_async(input)
-            .await
-            .map_err(ServerError::Policy)?;
+        let decision = self.policy.decide(&input).map_err(ServerError::Policy)?;
         if decision.allow {
             Ok(decision)
         } else {

@@ -48,12 +48,17 @@ enum PkiMode {
 
 /// The PEM and key file contents the broker needs.
 struct PkiMaterial {
+    tls: TlsPem,
+    broker_key: String,
+    audit_key: String,
+}
+
+/// The TLS files' contents: read at start and again on SIGHUP.
+struct TlsPem {
     ca_pem: Vec<u8>,
     cert_pem: Vec<u8>,
     key_pem: Vec<u8>,
     crl_pems: Vec<Vec<u8>>,
-    broker_key: String,
-    audit_key: String,
 }
 
 pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
@@ -107,10 +112,14 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             )
         })?;
 
-    let tls = concord_server::tls::ServerTls::new(tls_config(&files, &material, "cannot start: ")?);
+    let tls =
+        concord_server::tls::ServerTls::new(tls_config(&files, &material.tls, "cannot start: ")?);
 
-    let web_tls =
-        concord_server::tls::ServerTls::new(web_tls_config(&files, &material, "cannot start: ")?);
+    let web_tls = concord_server::tls::ServerTls::new(web_tls_config(
+        &files,
+        &material.tls,
+        "cannot start: ",
+    )?);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -229,7 +238,6 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             web_tls.clone(),
             files.clone(),
             mode.clone(),
-            config.data_dir.clone(),
             signal(SignalKind::hangup()).context("cannot install the SIGHUP handler")?,
         ));
         let retention = concord_server::retention::spawn(broker.clone(), config.retention_interval);
@@ -358,7 +366,7 @@ fn pki_files(config: &Config) -> anyhow::Result<(PkiFiles, PkiMode)> {
             "development pki created"
         );
     }
-    let crl = Some(layout.crl()).filter(|path| path.exists());
+    let crl_files = development_crl_files(&layout);
     let files = PkiFiles {
         ca_cert: layout.ca_cert,
         server_cert: layout.server_cert,
@@ -366,7 +374,7 @@ fn pki_files(config: &Config) -> anyhow::Result<(PkiFiles, PkiMode)> {
         broker_key: layout.broker_key,
         audit_key: layout.audit_key,
         // `concord pki revoke --pki <data_dir>/pki` writes it.
-        crl_files: crl.into_iter().collect(),
+        crl_files,
     };
     Ok((files, PkiMode::Development { dir, created }))
 }
@@ -375,7 +383,7 @@ fn pki_files(config: &Config) -> anyhow::Result<(PkiFiles, PkiMode)> {
 /// names the files, after `prefix`.
 fn tls_config(
     files: &PkiFiles,
-    material: &PkiMaterial,
+    material: &TlsPem,
     prefix: &str,
 ) -> anyhow::Result<Arc<rustls::ServerConfig>> {
     concord_server::tls::server_config(&TlsMaterial {
@@ -408,7 +416,7 @@ fn tls_config(
 /// `prefix`.
 fn web_tls_config(
     files: &PkiFiles,
-    material: &PkiMaterial,
+    material: &TlsPem,
     prefix: &str,
 ) -> anyhow::Result<Arc<rustls::ServerConfig>> {
     concord_server::web::server_config(&material.cert_pem, &material.key_pem).with_context(|| {
@@ -433,17 +441,29 @@ async fn reload_tls_on_hangup(
     web_tls: concord_server::tls::ServerTls,
     files: PkiFiles,
     mode: PkiMode,
-    data_dir: PathBuf,
     mut hangup: tokio::signal::unix::Signal,
 ) {
     while hangup.recv().await.is_some() {
         let mut files = files.clone();
         if let PkiMode::Development { dir, .. } = &mode {
-            let crl = PkiLayout::at(dir).crl();
-            files.crl_files = Some(crl).filter(|p| p.exists()).into_iter().collect();
+            files.crl_files = development_crl_files(&PkiLayout::at(dir));
         }
-        let configs = read_pki(&files, &mode, &data_dir)
-            .and_then(|m| Ok((tls_config(&files, &m, "")?, web_tls_config(&files, &m, "")?)));
+        let mut problems = Vec::new();
+        let pem = read_tls_pem(&files, &mut problems);
+        let configs = if problems.is_empty() {
+            tls_config(&files, &pem, "")
+                .and_then(|tls| Ok((tls, web_tls_config(&files, &pem, "")?)))
+        } else {
+            Err(anyhow::anyhow!(
+                "{} TLS file(s) missing or unreadable: {}",
+                problems.len(),
+                problems
+                    .iter()
+                    .map(|p| p.trim())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ))
+        };
         match configs {
             Ok((config, web_config)) => {
                 tls.replace(config);
@@ -465,23 +485,9 @@ async fn reload_tls_on_hangup(
 /// unreadable.
 fn read_pki(files: &PkiFiles, mode: &PkiMode, data_dir: &Path) -> anyhow::Result<PkiMaterial> {
     let mut problems = Vec::new();
-    let mut read = |key: &str, path: &Path| match fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(e) => {
-            problems.push(format!("  pki.{key} = {}: {e}", path.display()));
-            Vec::new()
-        }
-    };
-    let ca_pem = read("ca_cert", &files.ca_cert);
-    let cert_pem = read("server_cert", &files.server_cert);
-    let key_pem = read("server_key", &files.server_key);
-    let broker_key = read("broker_key", &files.broker_key);
-    let audit_key = read("audit_key", &files.audit_key);
-    let crl_pems = files
-        .crl_files
-        .iter()
-        .map(|path| read("crl_files", path))
-        .collect();
+    let tls = read_tls_pem(files, &mut problems);
+    let broker_key = read_pki_file("broker_key", &files.broker_key, &mut problems);
+    let audit_key = read_pki_file("audit_key", &files.audit_key, &mut problems);
     if !problems.is_empty() {
         let fix = match mode {
             PkiMode::Configured => format!(
@@ -514,13 +520,43 @@ fn read_pki(files: &PkiFiles, mode: &PkiMode, data_dir: &Path) -> anyhow::Result
         )
     })?;
     Ok(PkiMaterial {
-        ca_pem,
-        cert_pem,
-        key_pem,
-        crl_pems,
+        tls,
         broker_key,
         audit_key,
     })
+}
+
+/// The contents of `path` (the `pki.KEY` file), or empty with the problem
+/// noted in `problems`.
+fn read_pki_file(key: &str, path: &Path, problems: &mut Vec<String>) -> Vec<u8> {
+    fs::read(path).unwrap_or_else(|e| {
+        problems.push(format!("  pki.{key} = {}: {e}", path.display()));
+        Vec::new()
+    })
+}
+
+/// The TLS files (CA, server certificate and key, CRLs), each unreadable
+/// one noted in `problems`.
+fn read_tls_pem(files: &PkiFiles, problems: &mut Vec<String>) -> TlsPem {
+    TlsPem {
+        ca_pem: read_pki_file("ca_cert", &files.ca_cert, problems),
+        cert_pem: read_pki_file("server_cert", &files.server_cert, problems),
+        key_pem: read_pki_file("server_key", &files.server_key, problems),
+        crl_pems: files
+            .crl_files
+            .iter()
+            .map(|path| read_pki_file("crl_files", path, problems))
+            .collect(),
+    }
+}
+
+/// A development PKI's CRL files: `crl.pem` once `concord pki revoke` has
+/// written it.
+fn development_crl_files(layout: &PkiLayout) -> Vec<PathBuf> {
+    Some(layout.crl())
+        .filter(|path| path.exists())
+        .into_iter()
+        .collect()
 }
 
 /// The start-up report on standard output: where everything is. The last
