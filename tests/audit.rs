@@ -322,7 +322,7 @@ both_stores!(
 async fn sql(tb: &TestBroker, statements: &[&str]) {
     match tb.db {
         Db::Sqlite => {
-            let mut c = sqlx::SqliteConnection::connect(tb.database_url())
+            let mut c = concord_store::sqlite_connection(tb.database_url())
                 .await
                 .unwrap();
             for s in statements {
@@ -343,8 +343,8 @@ async fn sql(tb: &TestBroker, statements: &[&str]) {
 /// Replaces the stored events with `rows` (seq, leaf hash, event bytes).
 async fn put_rows(tb: &TestBroker, rows: &[(i64, Vec<u8>, Vec<u8>)]) {
     macro_rules! put {
-        ($conn:ty) => {{
-            let mut c = <$conn>::connect(tb.database_url()).await.unwrap();
+        ($conn:expr) => {{
+            let mut c = $conn.await.unwrap();
             let mut tx = c.begin().await.unwrap();
             sqlx::query("DELETE FROM audit_events")
                 .execute(&mut *tx)
@@ -366,8 +366,8 @@ async fn put_rows(tb: &TestBroker, rows: &[(i64, Vec<u8>, Vec<u8>)]) {
         }};
     }
     match tb.db {
-        Db::Sqlite => put!(sqlx::SqliteConnection),
-        Db::Postgres => put!(sqlx::PgConnection),
+        Db::Sqlite => put!(concord_store::sqlite_connection(tb.database_url())),
+        Db::Postgres => put!(sqlx::PgConnection::connect(tb.database_url())),
     }
 }
 
@@ -404,7 +404,7 @@ both_stores!(
         // The append-only triggers refuse a careless edit...
         let err = match tb.db {
             Db::Sqlite => {
-                let mut c = sqlx::SqliteConnection::connect(tb.database_url())
+                let mut c = concord_store::sqlite_connection(tb.database_url())
                     .await
                     .unwrap();
                 sqlx::raw_sql("DELETE FROM audit_events WHERE seq = 3")
@@ -578,8 +578,10 @@ async fn break_audit(tb: &TestBroker) {
         Db::Sqlite => {
             sql(
                 tb,
-                &["CREATE TRIGGER audit_down BEFORE INSERT ON audit_events \
-                   BEGIN SELECT RAISE(ABORT, 'audit down'); END"],
+                &[
+                    "CREATE TRIGGER audit.audit_down BEFORE INSERT ON audit_events \
+                   BEGIN SELECT RAISE(ABORT, 'audit down'); END",
+                ],
             )
             .await
         }
@@ -877,3 +879,144 @@ both_stores!(
         tb.stop().await;
     }
 );
+
+/// Whether the main SQLite file (not the attached audit file) still holds
+/// an audit table.
+async fn main_file_has_audit_tables(url: &str) -> bool {
+    let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+    let n: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM main.sqlite_master WHERE type = 'table' AND name LIKE 'audit_%'",
+    )
+    .fetch_one(&mut c)
+    .await
+    .unwrap();
+    c.close().await.unwrap();
+    n > 0
+}
+
+/// Puts a copy of the log back into the main file, as a store kept it
+/// before the audit file; with `drop_audit_file`, also removes the audit
+/// file (a store from before it), else leaves it (a move cut off between
+/// its copy and its drop).
+async fn log_in_main_file(url: &str, drop_audit_file: bool) {
+    let mut c = concord_store::sqlite_connection(url).await.unwrap();
+    sqlx::raw_sql(include_str!("../migrations/sqlite/0003_audit.sql"))
+        .execute(&mut c)
+        .await
+        .unwrap();
+    sqlx::raw_sql(
+        "INSERT INTO main.audit_events SELECT seq, leaf_hash, event, time FROM audit.audit_events; \
+         INSERT INTO main.audit_subjects SELECT subject, seq FROM audit.audit_subjects; \
+         INSERT INTO main.audit_checkpoints SELECT tree_size, root, note, time FROM audit.audit_checkpoints;",
+    )
+    .execute(&mut c)
+    .await
+    .unwrap();
+    sqlx::raw_sql("DETACH DATABASE audit")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    c.close().await.unwrap();
+    if drop_audit_file {
+        let file = concord_store::sqlite_audit_file(url).unwrap();
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = file.clone().into_os_string();
+            name.push(suffix);
+            match std::fs::remove_file(&name) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => panic!("removing {name:?}: {e}"),
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_sqlite_log_kept_in_the_main_file_moves_to_the_audit_file_whole() {
+    let tb = TestBroker::start(Db::Sqlite).await;
+    let url = tb.database_url().to_owned();
+    assert!(
+        !main_file_has_audit_tables(&url).await,
+        "a new store keeps its log in the audit file only"
+    );
+    for i in 0..6 {
+        tb.broker
+            .audit
+            .append(test_event(&format!("u{i}"), [SubjectId::Person(i)]))
+            .await
+            .unwrap();
+    }
+    tb.broker.audit.checkpoint().await.unwrap();
+    let before = stored_log(&tb).await;
+    let public_key = tb.broker.audit.public_key();
+    let size = tb.broker.audit.size();
+    let mut tb = tb;
+    for (drop_audit_file, case) in [
+        (true, "a store from before the audit file"),
+        (false, "a move cut off between its copy and its drop"),
+    ] {
+        let key = tb.broker_key.clone();
+        let url = url.clone();
+        tb = tb
+            .restart(key, |store| async move {
+                store.close().await;
+                log_in_main_file(&url, drop_audit_file).await;
+            })
+            .await;
+        assert!(
+            !main_file_has_audit_tables(tb.database_url()).await,
+            "{case}: the main file's copy is dropped"
+        );
+        let after = stored_log(&tb).await;
+        assert_eq!(after.events, before.events, "{case}: every event, once");
+        assert_eq!(
+            after.checkpoints.len(),
+            before.checkpoints.len(),
+            "{case}: every checkpoint, once"
+        );
+        verify_log(&after.events, &after.checkpoints, &public_key)
+            .unwrap_or_else(|e| panic!("{case}: the moved log verifies: {e}"));
+        assert_eq!(tb.broker.audit.size(), size, "{case}");
+        // Whom the events are about moved too (Audit.AccessHistory reads it).
+        assert_eq!(
+            tb.store
+                .audit_events_about("person:3", 10)
+                .await
+                .unwrap()
+                .len(),
+            1,
+            "{case}: the subject index moved"
+        );
+    }
+    let next = tb.broker.audit.append(test_event("u9", [])).await.unwrap();
+    assert_eq!(next.seq, size, "numbering goes on after the move");
+    tb.stop().await;
+}
+
+#[tokio::test]
+async fn on_sqlite_an_audit_append_does_not_wait_for_a_writer_of_the_records() {
+    let tb = TestBroker::start(Db::Sqlite).await;
+    // Another connection holds the main file's write lock, as an extract
+    // being written does for as long as it streams in.
+    let mut writer = sqlx::SqliteConnection::connect(tb.database_url())
+        .await
+        .unwrap();
+    sqlx::raw_sql("BEGIN IMMEDIATE; DELETE FROM records;")
+        .execute(&mut writer)
+        .await
+        .unwrap();
+    let receipt = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        tb.broker.audit.append(test_event("u1", [])),
+    )
+    .await
+    .expect("the append took the audit file's lock only, not the records'")
+    .expect("the append is stored");
+    assert_eq!(receipt.seq + 1, tb.broker.audit.size());
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut writer)
+        .await
+        .unwrap();
+    writer.close().await.unwrap();
+    tb.stop().await;
+}

@@ -759,9 +759,9 @@ async fn break_the_audit_log(tb: &TestBroker) {
     let url = tb.database_url().to_owned();
     match tb.db {
         Db::Sqlite => {
-            let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            let mut c = concord_store::sqlite_connection(&url).await.unwrap();
             sqlx::query(
-                "CREATE TRIGGER audit_down BEFORE INSERT ON audit_events \
+                "CREATE TRIGGER audit.audit_down BEFORE INSERT ON audit_events \
                  BEGIN SELECT RAISE(ABORT, 'audit down'); END;",
             )
             .execute(&mut c)
@@ -788,7 +788,7 @@ async fn mend_the_audit_log(tb: &TestBroker) {
     let url = tb.database_url().to_owned();
     match tb.db {
         Db::Sqlite => {
-            let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            let mut c = concord_store::sqlite_connection(&url).await.unwrap();
             sqlx::query("DROP TRIGGER audit_down")
                 .execute(&mut c)
                 .await

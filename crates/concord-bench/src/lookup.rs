@@ -6,7 +6,8 @@
 //! services, community safety: one snapshot extract per source), each
 //! record carrying the person's match-key tokens (an NHS number for half
 //! of them; forename, surname, date of birth and postcode pair keys for
-//! all). It waits until the broker has linked every extract, then
+//! all). It waits until the broker has linked every extract and reloaded
+//! its insight facts (the work that follows new data), then
 //! `concurrency` callers, each on its own mTLS connection as
 //! `mash-officer-1`, ask `Lookup.FindPerson` for random known people
 //! (`safeguarding_children`, a MASH case) for `seconds` seconds after a
@@ -20,6 +21,7 @@
 //! the callers share a fixed schedule of R lookups per second (open loop)
 //! and each latency is measured from the lookup's scheduled time, so a
 //! broker falling behind shows as latency (no coordinated omission).
+//! Several rates are measured in turn on the one loaded broker.
 //! The callers run in the same process and share the machine's cores with
 //! the broker (and PostgreSQL).
 
@@ -180,14 +182,16 @@ pub struct Figures {
     pub rate: f64,
 }
 
+/// Loads one broker, then measures each of `rates` in turn on it (0: a
+/// closed loop), each after its own warm-up.
 pub async fn run(
     db: Db,
     records: u64,
     concurrency: usize,
     seconds: f64,
     warmup: f64,
-    rate: f64,
-) -> Result<Figures> {
+    rates: &[f64],
+) -> Result<Vec<Figures>> {
     let people = (records / SOURCES.len() as u64).max(1);
     // The per-organisation limits (200/s by default) would cap one MASH
     // team's 64 callers long before the lookup path: this measures the
@@ -216,9 +220,57 @@ pub async fn run(
         "linked {linked} records of {}",
         people * SOURCES.len() as u64
     );
+    // Settled before measuring: the insight facts reload after every
+    // linkage run (seconds of work over all the records); a lookup
+    // benchmark that overlapped it would measure that reload instead.
+    tb.broker
+        .insights
+        .facts(&tb.broker.store)
+        .await
+        .map_err(|e| anyhow::anyhow!("loading the insight facts: {e}"))?;
+    let loaded = Loaded {
+        db,
+        people,
+        load_seconds,
+    };
+    let mut rows = Vec::with_capacity(rates.len());
+    for &rate in rates {
+        rows.push(measure(&tb, &loaded, concurrency, seconds, warmup, rate).await?);
+    }
+    tb.stop().await;
+    Ok(rows)
+}
 
+/// What a measurement needs to know of the loaded broker.
+#[derive(Clone, Copy)]
+struct Loaded {
+    db: Db,
+    people: u64,
+    load_seconds: f64,
+}
+
+/// `concurrency` callers for `warmup` seconds, then `seconds` measured, at
+/// `rate` lookups per second offered (0: closed loop).
+async fn measure(
+    tb: &TestBroker,
+    loaded: &Loaded,
+    concurrency: usize,
+    seconds: f64,
+    warmup: f64,
+    rate: f64,
+) -> Result<Figures> {
+    let Loaded {
+        db,
+        people,
+        load_seconds,
+    } = *loaded;
+    let offered = if rate > 0.0 {
+        format!("{rate}/s offered")
+    } else {
+        "a closed loop".to_owned()
+    };
     eprintln!(
-        "[{db:?}] {concurrency} callers asking FindPerson for {warmup} s of warm-up, then {seconds} s…"
+        "[{db:?}] {concurrency} callers asking FindPerson ({offered}) for {warmup} s of warm-up, then {seconds} s…"
     );
     let lk = tb.linkage_key_id.clone();
     let measuring = Arc::new(AtomicBool::new(false));
@@ -309,7 +361,6 @@ pub async fn run(
         load_seconds,
         rate,
     };
-    tb.stop().await;
     Ok(figures)
 }
 

@@ -132,9 +132,10 @@ enum Command {
         #[arg(long, default_value_t = 3.0)]
         warmup: f64,
         /// Offered lookups per second, shared by the callers (open loop);
-        /// 0 = each caller asks again as soon as it is answered.
-        #[arg(long, default_value_t = 0.0)]
-        rate: f64,
+        /// 0 = each caller asks again as soon as it is answered. Several
+        /// (`--rate 0,1000,2000`) are measured in turn on one loaded broker.
+        #[arg(long, value_delimiter = ',', default_value = "0")]
+        rate: Vec<f64>,
     },
     /// One organisation floods the broker past its per-organisation limits
     /// while another calls at a steady pace: the flooder's refusals and the
@@ -488,7 +489,7 @@ async fn main() -> Result<()> {
             let dbs = store.dbs();
             let mut rows = Vec::new();
             for db in dbs {
-                rows.push(lookup::run(*db, records, concurrency, seconds, warmup, rate).await?);
+                rows.extend(lookup::run(*db, records, concurrency, seconds, warmup, &rate).await?);
             }
             lookup::print(&rows, seconds);
         }

@@ -113,9 +113,11 @@ impl Store {
             return Ok(());
         }
         match &self.backend {
-            Backend::Sqlite { pool, writer } => {
-                let _guard = writer.lock().await;
-                let mut tx = crate::sqlite::begin_write(pool).await?;
+            Backend::Sqlite {
+                pool, audit_writer, ..
+            } => {
+                let _guard = audit_writer.lock().await;
+                let mut tx = crate::sqlite::begin_audit_write(pool).await?;
                 let conn = &mut *tx;
                 write_events!(conn, sqlx::Sqlite, rows).map_err(conflict)?;
                 tx.commit().await
@@ -207,9 +209,11 @@ impl Store {
         const SQL: &str = "INSERT INTO audit_checkpoints (tree_size, root, note, time) \
                            VALUES ($1, $2, $3, $4) ON CONFLICT (tree_size) DO NOTHING";
         match &self.backend {
-            Backend::Sqlite { pool, writer } => {
-                let _guard = writer.lock().await;
-                let mut tx = crate::sqlite::begin_write(pool).await?;
+            Backend::Sqlite {
+                pool, audit_writer, ..
+            } => {
+                let _guard = audit_writer.lock().await;
+                let mut tx = crate::sqlite::begin_audit_write(pool).await?;
                 sqlx::query(SQL)
                     .bind(as_i64(c.tree_size))
                     .bind(c.root.as_slice())

@@ -38,6 +38,7 @@ pub use linkage::{
 };
 pub use lookup::{LOOKUP_FIELDS, PersonRecord, lookup_field};
 pub use row::{pack_tokens, unpack_tokens};
+pub use sqlite::{sqlite_audit_file, sqlite_connection};
 
 use row::{COLUMNS, ExtractCols};
 
@@ -156,7 +157,11 @@ pub struct Store {
 enum Backend {
     Sqlite {
         pool: SqlitePool,
+        /// Held by whoever writes the main file (one writer at a time).
         writer: Arc<Mutex<()>>,
+        /// Held by the audit log's writes, which touch only the audit file
+        /// ([`sqlite_audit_file`]).
+        audit_writer: Arc<Mutex<()>>,
     },
     Postgres(PgPool),
 }
@@ -187,6 +192,7 @@ impl Store {
             Backend::Sqlite {
                 pool: sqlite::connect(url, opts).await?,
                 writer: Arc::new(Mutex::new(())),
+                audit_writer: Arc::new(Mutex::new(())),
             }
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Backend::Postgres(postgres::connect(url, opts).await?)
@@ -211,11 +217,17 @@ impl Store {
     async fn migrate(&self) -> Result<(), StoreError> {
         match &self.backend {
             Backend::Sqlite { pool, .. } => {
-                sqlx::migrate!("../../migrations/sqlite").run(pool).await
+                sqlx::migrate!("../../migrations/sqlite")
+                    .run(pool)
+                    .await
+                    .map_err(StoreError::Migrate)?;
+                sqlite::adopt_audit(pool).await
             }
-            Backend::Postgres(pool) => sqlx::migrate!("../../migrations/postgres").run(pool).await,
+            Backend::Postgres(pool) => sqlx::migrate!("../../migrations/postgres")
+                .run(pool)
+                .await
+                .map_err(StoreError::Migrate),
         }
-        .map_err(StoreError::Migrate)
     }
 
     /// Answers whether the database is reachable (readiness).
@@ -263,7 +275,7 @@ impl Store {
             linkage_key_id: header.linkage_key_id.clone(),
         };
         let (tx, guard, existing) = match &self.backend {
-            Backend::Sqlite { pool, writer } => {
+            Backend::Sqlite { pool, writer, .. } => {
                 let guard = writer.clone().lock_owned().await;
                 let mut tx = sqlite::begin_write(pool).await?;
                 let existing = sqlite::get_extract(&mut *tx, header.source, &cols.extract_id).await;

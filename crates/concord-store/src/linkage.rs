@@ -340,7 +340,7 @@ impl Store {
     /// written) if another linker saved since `u.version` was read.
     pub async fn save_linkage(&self, u: &LinkageUpdate) -> Result<i64, StoreError> {
         let saved = match &self.backend {
-            Backend::Sqlite { pool, writer } => {
+            Backend::Sqlite { pool, writer, .. } => {
                 let _guard = writer.lock().await;
                 let mut tx = crate::sqlite::begin_write(pool).await?;
                 let conn = &mut *tx;

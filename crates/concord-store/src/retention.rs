@@ -42,7 +42,7 @@ impl Store {
         cutoff: NaiveDate,
     ) -> Result<Vec<i64>, StoreError> {
         match &self.backend {
-            Backend::Sqlite { pool, writer } => {
+            Backend::Sqlite { pool, writer, .. } => {
                 let _guard = writer.lock().await;
                 let mut tx = crate::sqlite::begin_write(pool).await?;
                 purge!(tx, source, cutoff)

@@ -80,7 +80,7 @@ impl Store {
         rekey: &(dyn Fn(&Token) -> Token + Sync),
     ) -> Result<u64, StoreError> {
         match &self.backend {
-            Backend::Sqlite { pool, writer } => {
+            Backend::Sqlite { pool, writer, .. } => {
                 let _guard = writer.lock().await;
                 let mut tx = crate::sqlite::begin_write(pool).await?;
                 let conn = &mut *tx;

@@ -1,6 +1,6 @@
 //! The SQLite backend: the embedded default.
 
-use std::str::FromStr;
+use std::{path::PathBuf, str::FromStr};
 
 use concord_core::{Record, Source, Token};
 use sqlx::{
@@ -17,7 +17,35 @@ use crate::{
 /// 32,766 bound parameters.
 const ROWS_PER_INSERT: usize = 1000;
 
+/// The file beside a SQLite store that holds its audit log: the store's
+/// file name with `-audit` added (`concord.db` → `concord.db-audit`, with
+/// its own `-wal` and `-shm`). Every connection of the store attaches it
+/// as the schema `audit`; the audit tables live only there, so SQL names
+/// them unqualified on both databases.
+///
+/// Why a file of its own: in WAL mode every commit to a database file
+/// empties the page cache of every other connection to that file at its
+/// next read, and the audit log commits with every lookup; the records'
+/// pages stay cached while only the audit file changes. And its writes
+/// take the audit file's write lock only, so a lookup's audit append does
+/// not wait behind an extract being written.
+pub fn sqlite_audit_file(url: &str) -> Result<PathBuf, StoreError> {
+    let options = SqliteConnectOptions::from_str(url)
+        .map_err(|e| StoreError::BadUrl(format!("not a SQLite URL ({e})")))?;
+    let file = options.get_filename();
+    if file.as_os_str() == ":memory:" {
+        return Ok(file.to_path_buf());
+    }
+    let mut name = file.as_os_str().to_owned();
+    name.push("-audit");
+    Ok(PathBuf::from(name))
+}
+
 pub(crate) async fn connect(url: &str, opts: &StoreOptions) -> Result<SqlitePool, StoreError> {
+    let audit_file = sqlite_audit_file(url)?
+        .to_str()
+        .ok_or_else(|| StoreError::BadUrl("the SQLite file's path is not UTF-8".into()))?
+        .to_owned();
     let options = SqliteConnectOptions::from_str(url)
         .map_err(|e| StoreError::BadUrl(format!("not a SQLite URL ({e})")))?
         .create_if_missing(true)
@@ -34,6 +62,13 @@ pub(crate) async fn connect(url: &str, opts: &StoreOptions) -> Result<SqlitePool
     SqlitePoolOptions::new()
         .max_connections(opts.max_connections)
         .acquire_timeout(opts.acquire_timeout)
+        .after_connect(move |conn, _| {
+            let attach = attach_audit_sql(&audit_file);
+            Box::pin(async move {
+                use sqlx::Executor;
+                conn.execute(sqlx::raw_sql(&attach)).await.map(drop)
+            })
+        })
         .after_release(|conn, _| {
             Box::pin(async move {
                 // SQLite may roll a transaction back by itself when a write
@@ -58,6 +93,97 @@ pub(crate) async fn connect(url: &str, opts: &StoreOptions) -> Result<SqlitePool
         .map_err(error::classify)
 }
 
+/// One connection to a SQLite store outside its pool, with the audit file
+/// attached as the broker's connections have it: for maintenance tools and
+/// for tests that edit the files behind the broker's back.
+pub async fn sqlite_connection(url: &str) -> Result<sqlx::SqliteConnection, StoreError> {
+    use sqlx::Executor;
+    let audit_file = sqlite_audit_file(url)?;
+    let audit_file = audit_file
+        .to_str()
+        .ok_or_else(|| StoreError::BadUrl("the SQLite file's path is not UTF-8".into()))?;
+    let mut conn = sqlx::SqliteConnection::connect(url)
+        .await
+        .map_err(error::classify)?;
+    conn.execute(sqlx::raw_sql(&attach_audit_sql(audit_file)))
+        .await
+        .map_err(error::classify)?;
+    Ok(conn)
+}
+
+/// Attaches the audit file as `audit`, with the main file's durability:
+/// WAL, and every commit on disk before its receipt goes out.
+fn attach_audit_sql(audit_file: &str) -> String {
+    format!(
+        "ATTACH DATABASE '{}' AS audit; \
+         PRAGMA audit.journal_mode = WAL; PRAGMA audit.synchronous = FULL; \
+         PRAGMA audit.cache_size = -8192;",
+        audit_file.replace('\'', "''")
+    )
+}
+
+/// The audit tables in the `audit` schema (the file of their own), and
+/// any log a store made before it had that file moved there: copied in
+/// one transaction of the audit file, then dropped from the main file in
+/// another. A transaction over two WAL files is atomic in each file, not
+/// across them, so the steps are ordered to lose nothing: a crash between
+/// them leaves the log in both, and the next start finds the copy whole
+/// (it committed as one) and only drops the old tables.
+pub(crate) async fn adopt_audit(pool: &SqlitePool) -> Result<(), StoreError> {
+    let mut conn = pool.acquire().await.map_err(error::classify)?;
+    let main_has = |table: &'static str| {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM main.sqlite_master WHERE type = 'table' AND name = $1",
+        )
+        .bind(table)
+    };
+    let old_log = main_has("audit_events")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(error::classify)?
+        > 0;
+    let mut tx = conn.begin().await.map_err(error::classify)?;
+    sqlx::raw_sql(AUDIT_SCHEMA)
+        .execute(&mut *tx)
+        .await
+        .map_err(error::classify)?;
+    if old_log {
+        let copied: i64 = sqlx::query_scalar("SELECT count(*) FROM audit.audit_events")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(error::classify)?;
+        if copied == 0 {
+            sqlx::raw_sql(
+                "INSERT INTO audit.audit_events (seq, leaf_hash, event, time) \
+                     SELECT seq, leaf_hash, event, time FROM main.audit_events; \
+                 INSERT INTO audit.audit_subjects (subject, seq) \
+                     SELECT subject, seq FROM main.audit_subjects; \
+                 INSERT INTO audit.audit_checkpoints (tree_size, root, note, time) \
+                     SELECT tree_size, root, note, time FROM main.audit_checkpoints;",
+            )
+            .execute(&mut *tx)
+            .await
+            .map_err(error::classify)?;
+        }
+    }
+    tx.commit().await.map_err(error::classify)?;
+    if old_log {
+        sqlx::raw_sql(
+            "BEGIN IMMEDIATE; \
+             DROP TABLE main.audit_events; DROP TABLE main.audit_subjects; \
+             DROP TABLE main.audit_checkpoints; COMMIT;",
+        )
+        .execute(&mut *conn)
+        .await
+        .map_err(error::classify)?;
+    }
+    Ok(())
+}
+
+/// The audit tables of `migrations/sqlite/0003_audit.sql`, in the `audit`
+/// schema (see [`sqlite_audit_file`]).
+const AUDIT_SCHEMA: &str = include_str!("../../../migrations/sqlite_audit.sql");
+
 crate::shared_queries!(Sqlite);
 
 /// Begins a write transaction. `BEGIN IMMEDIATE` takes SQLite's write
@@ -70,6 +196,17 @@ pub(crate) async fn begin_write(
     pool.begin_with("BEGIN IMMEDIATE")
         .await
         .map_err(error::classify)
+}
+
+/// Begins a write of the audit file. Deferred, so that it takes the
+/// audit file's write lock only (`BEGIN IMMEDIATE` would take every
+/// attached file's, and wait behind an extract being written): safe
+/// because the audit file has one writer, under `audit_writer`, so no
+/// other commit can come between its first read and its first write.
+pub(crate) async fn begin_audit_write(
+    pool: &SqlitePool,
+) -> Result<Transaction<'static, Sqlite>, StoreError> {
+    pool.begin().await.map_err(error::classify)
 }
 
 pub(crate) async fn insert(

@@ -65,7 +65,7 @@ async fn verify_checks_what_serve_wrote_and_names_a_deleted_event() {
     assert!(stdout.contains("4 event(s)"), "{stdout}");
 
     // Someone with the database deletes event 1 (dropping the guard first).
-    let mut c = sqlx::SqliteConnection::connect(&store(dir)).await.unwrap();
+    let mut c = concord_store::sqlite_connection(&store(dir)).await.unwrap();
     sqlx::raw_sql(
         "DROP TRIGGER audit_events_append_only_delete; DELETE FROM audit_events WHERE seq = 1",
     )
