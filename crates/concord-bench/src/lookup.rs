@@ -177,6 +177,9 @@ pub struct Figures {
     pub p99_ms: f64,
     pub p999_ms: f64,
     pub max_ms: f64,
+    /// This process's CPU time (broker and callers, user and system) over
+    /// the measured seconds, per lookup answered.
+    pub cpu_us_per_lookup: f64,
     pub load_seconds: f64,
     /// Offered lookups per second (0: closed loop).
     pub rate: f64,
@@ -328,9 +331,11 @@ async fn measure(
     }
     tokio::time::sleep(Duration::from_secs_f64(warmup)).await;
     measuring.store(true, Ordering::Relaxed);
+    let cpu0 = process_cpu_seconds()?;
     let t0 = Instant::now();
     tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
     measuring.store(false, Ordering::Relaxed);
+    let cpu = process_cpu_seconds()? - cpu0;
     let elapsed = t0.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
     let mut all: Vec<u32> = Vec::new();
@@ -358,6 +363,7 @@ async fn measure(
         p99_ms: pct(0.99),
         p999_ms: pct(0.999),
         max_ms: f64::from(all[all.len() - 1]) / 1000.0,
+        cpu_us_per_lookup: cpu * 1e6 / all.len() as f64,
         load_seconds,
         rate,
     };
@@ -369,12 +375,12 @@ pub fn print(rows: &[Figures], seconds: f64) {
         "\nlookup: FindPerson over mTLS as mash-officer-1 (safeguarding_children), random known people, {seconds} s measured"
     );
     println!(
-        "| store | records | people | callers | offered/s | lookups | lookups/s | p50 ms | p99 ms | p99.9 ms | max ms | load + link s |"
+        "| store | records | people | callers | offered/s | lookups | lookups/s | p50 ms | p99 ms | p99.9 ms | max ms | CPU µs/lookup | load + link s |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for f in rows {
         println!(
-            "| {} | {} | {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1} |",
+            "| {} | {} | {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.0} | {:.1} |",
             f.store,
             f.records,
             f.people,
@@ -390,7 +396,29 @@ pub fn print(rows: &[Figures], seconds: f64) {
             f.p99_ms,
             f.p999_ms,
             f.max_ms,
+            f.cpu_us_per_lookup,
             f.load_seconds
         );
     }
+}
+
+/// User plus system CPU seconds this process has used (`/proc/self/stat`,
+/// in clock ticks of 1/100 s, as Linux reports them to user space).
+fn process_cpu_seconds() -> Result<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").context("reading /proc/self/stat")?;
+    // The fields after the command name (which is in parentheses).
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .context("/proc/self/stat has no command name")?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line; `fields` starts
+    // at field 3 (the state).
+    let ticks = |i: usize| -> Result<f64> {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .context("/proc/self/stat lacks utime or stime")
+    };
+    Ok((ticks(11)? + ticks(12)?) / 100.0)
 }
