@@ -308,7 +308,9 @@ impl Drop for SmallFs {
 /// saying so, rather than skip. The file system keeps some slack so the
 /// request's audit event still fits and the extract's own transaction is
 /// the write that fails (a completely full disk refuses at the audit
-/// append instead, which `tests/lookup.rs` covers for a failing audit log).
+/// append instead, which `tests/lookup.rs` covers for a failing audit log,
+/// and which is what the next audited request meets here once the failed
+/// commit has taken the last of the space).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_out_of_space_refuses_clearly_keeps_everything_and_recovers() {
     let tmp = tempfile::tempdir().unwrap();
@@ -342,8 +344,8 @@ async fn sqlite_out_of_space_refuses_clearly_keeps_everything_and_recovers() {
         "{refused:?}"
     );
 
-    // Nothing of it is stored; the earlier extract is intact and readable,
-    // by the broker's own store and over gRPC.
+    // Nothing of it is stored; the earlier extract is intact in the
+    // broker's store.
     assert_eq!(tb.store.count_records(None).await.unwrap(), 200);
     assert_eq!(
         tb.store
@@ -352,13 +354,23 @@ async fn sqlite_out_of_space_refuses_clearly_keeps_everything_and_recovers() {
             .unwrap(),
         None
     );
+    // The refused extract's commit used the last of the space, and the
+    // audit log (a file of its own) has none to grow into: a read is
+    // audited before it is answered, so it is refused, saying why, and
+    // nothing is answered unaudited.
+    let unaudited = get_extract(&tb, "september")
+        .await
+        .expect_err("answered with no room to audit the read");
+    assert_refused_naming(&unaudited, "audit log could not record");
+    assert_refused_naming(&unaudited, "read-only or out of space");
+
+    // Space comes back: the read is answered, the same push accepted,
+    // same broker, no restart.
+    std::fs::remove_file(&filler).unwrap();
     assert_eq!(
         get_extract(&tb, "september").await.expect("readable"),
         before
     );
-
-    // Space comes back: the same push, same broker, no restart.
-    std::fs::remove_file(&filler).unwrap();
     let accepted = push(&tb, big)
         .await
         .expect("accepted once there is space again");
