@@ -988,6 +988,48 @@ async fn a_sqlite_log_kept_in_the_main_file_moves_to_the_audit_file_whole() {
             "{case}: the subject index moved"
         );
     }
+    // A main file whose log differs from the audit file's (say, restored
+    // from another backup) is refused, and nothing is dropped.
+    let key = tb.broker_key.clone();
+    let url2 = url.clone();
+    let tb = tb
+        .restart(key, |store| async move {
+            store.close().await;
+            log_in_main_file(&url2, false).await;
+            let mut c = sqlx::SqliteConnection::connect(&url2).await.unwrap();
+            sqlx::raw_sql(
+                "DROP TRIGGER main.audit_events_append_only_update; \
+                 UPDATE main.audit_events SET event = X'00' WHERE seq = 2;",
+            )
+            .execute(&mut c)
+            .await
+            .unwrap();
+            c.close().await.unwrap();
+            let refused =
+                concord_store::Store::connect(&url2, &concord_store::StoreOptions::default())
+                    .await
+                    .err()
+                    .expect("two different logs are refused");
+            assert!(
+                refused.to_string().contains("both hold an audit log"),
+                "{refused}"
+            );
+            assert!(
+                main_file_has_audit_tables(&url2).await,
+                "nothing was dropped"
+            );
+            // People compare and mend; here, the stray copy goes.
+            let mut c = sqlx::SqliteConnection::connect(&url2).await.unwrap();
+            sqlx::raw_sql(
+                "DROP TABLE main.audit_events; DROP TABLE main.audit_subjects; \
+                 DROP TABLE main.audit_checkpoints;",
+            )
+            .execute(&mut c)
+            .await
+            .unwrap();
+            c.close().await.unwrap();
+        })
+        .await;
     let next = tb.broker.audit.append(test_event("u9", [])).await.unwrap();
     assert_eq!(next.seq, size, "numbering goes on after the move");
     tb.stop().await;

@@ -128,7 +128,8 @@ fn attach_audit_sql(audit_file: &str) -> String {
 /// another. A transaction over two WAL files is atomic in each file, not
 /// across them, so the steps are ordered to lose nothing: a crash between
 /// them leaves the log in both, and the next start finds the copy whole
-/// (it committed as one) and only drops the old tables.
+/// (it committed as one) and only drops the old tables. Two logs that
+/// differ are refused, with nothing dropped.
 pub(crate) async fn adopt_audit(pool: &SqlitePool) -> Result<(), StoreError> {
     let mut conn = pool.acquire().await.map_err(error::classify)?;
     let main_has = |table: &'static str| {
@@ -164,6 +165,30 @@ pub(crate) async fn adopt_audit(pool: &SqlitePool) -> Result<(), StoreError> {
             .execute(&mut *tx)
             .await
             .map_err(error::classify)?;
+        } else {
+            // Both files hold a log: drop the main file's only if every
+            // event and checkpoint of it is in the audit file as it is
+            // (a move cut off before its drop); anything else (say, a
+            // main file restored from another backup) is for people.
+            let missing: i64 = sqlx::query_scalar(
+                "SELECT (SELECT count(*) FROM main.audit_events m WHERE NOT EXISTS \
+                     (SELECT 1 FROM audit.audit_events a \
+                      WHERE a.seq = m.seq AND a.leaf_hash = m.leaf_hash AND a.event = m.event)) \
+                 + (SELECT count(*) FROM main.audit_checkpoints m WHERE NOT EXISTS \
+                     (SELECT 1 FROM audit.audit_checkpoints a \
+                      WHERE a.tree_size = m.tree_size AND a.root = m.root))",
+            )
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(error::classify)?;
+            if missing > 0 {
+                return Err(StoreError::Corrupt(format!(
+                    "the main SQLite file and its audit file both hold an audit log, and {missing} \
+                     event(s) or checkpoint(s) of the main file's are not in the audit file; \
+                     nothing was dropped: compare them with `concord audit verify` and restore \
+                     the pair from one backup"
+                )));
+            }
         }
     }
     tx.commit().await.map_err(error::classify)?;
