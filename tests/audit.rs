@@ -894,6 +894,13 @@ async fn main_file_has_audit_tables(url: &str) -> bool {
     n > 0
 }
 
+/// Runs `sql` on the main SQLite file alone (no audit file attached).
+async fn main_file_sql(url: &str, sql: &str) {
+    let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+    sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
+    c.close().await.unwrap();
+}
+
 /// Puts a copy of the log back into the main file, as a store kept it
 /// before the audit file; with `drop_audit_file`, also removes the audit
 /// file (a store from before it), else leaves it (a move cut off between
@@ -996,15 +1003,12 @@ async fn a_sqlite_log_kept_in_the_main_file_moves_to_the_audit_file_whole() {
         .restart(key, |store| async move {
             store.close().await;
             log_in_main_file(&url2, false).await;
-            let mut c = sqlx::SqliteConnection::connect(&url2).await.unwrap();
-            sqlx::raw_sql(
+            main_file_sql(
+                &url2,
                 "DROP TRIGGER main.audit_events_append_only_update; \
                  UPDATE main.audit_events SET event = X'00' WHERE seq = 2;",
             )
-            .execute(&mut c)
-            .await
-            .unwrap();
-            c.close().await.unwrap();
+            .await;
             let refused =
                 concord_store::Store::connect(&url2, &concord_store::StoreOptions::default())
                     .await
@@ -1019,15 +1023,12 @@ async fn a_sqlite_log_kept_in_the_main_file_moves_to_the_audit_file_whole() {
                 "nothing was dropped"
             );
             // People compare and mend; here, the stray copy goes.
-            let mut c = sqlx::SqliteConnection::connect(&url2).await.unwrap();
-            sqlx::raw_sql(
+            main_file_sql(
+                &url2,
                 "DROP TABLE main.audit_events; DROP TABLE main.audit_subjects; \
                  DROP TABLE main.audit_checkpoints;",
             )
-            .execute(&mut c)
-            .await
-            .unwrap();
-            c.close().await.unwrap();
+            .await;
         })
         .await;
     let next = tb.broker.audit.append(test_event("u9", [])).await.unwrap();

@@ -30,24 +30,28 @@ const ROWS_PER_INSERT: usize = 1000;
 /// take the audit file's write lock only, so a lookup's audit append does
 /// not wait behind an extract being written.
 pub fn sqlite_audit_file(url: &str) -> Result<PathBuf, StoreError> {
-    let options = SqliteConnectOptions::from_str(url)
-        .map_err(|e| StoreError::BadUrl(format!("not a SQLite URL ({e})")))?;
+    Ok(audit_file_of(&parse(url)?))
+}
+
+fn parse(url: &str) -> Result<SqliteConnectOptions, StoreError> {
+    SqliteConnectOptions::from_str(url)
+        .map_err(|e| StoreError::BadUrl(format!("not a SQLite URL ({e})")))
+}
+
+fn audit_file_of(options: &SqliteConnectOptions) -> PathBuf {
     let file = options.get_filename();
     if file.as_os_str() == ":memory:" {
-        return Ok(file.to_path_buf());
+        return file.to_path_buf();
     }
     let mut name = file.as_os_str().to_owned();
     name.push("-audit");
-    Ok(PathBuf::from(name))
+    PathBuf::from(name)
 }
 
 pub(crate) async fn connect(url: &str, opts: &StoreOptions) -> Result<SqlitePool, StoreError> {
-    let audit_file = sqlite_audit_file(url)?
-        .to_str()
-        .ok_or_else(|| StoreError::BadUrl("the SQLite file's path is not UTF-8".into()))?
-        .to_owned();
-    let options = SqliteConnectOptions::from_str(url)
-        .map_err(|e| StoreError::BadUrl(format!("not a SQLite URL ({e})")))?
+    let options = parse(url)?;
+    let attach = attach_audit_sql(&options)?;
+    let options = options
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         // Every commit is on disk before its receipt goes out.
@@ -63,7 +67,7 @@ pub(crate) async fn connect(url: &str, opts: &StoreOptions) -> Result<SqlitePool
         .max_connections(opts.max_connections)
         .acquire_timeout(opts.acquire_timeout)
         .after_connect(move |conn, _| {
-            let attach = attach_audit_sql(&audit_file);
+            let attach = attach.clone();
             Box::pin(async move {
                 use sqlx::Executor;
                 conn.execute(sqlx::raw_sql(&attach)).await.map(drop)
@@ -98,28 +102,30 @@ pub(crate) async fn connect(url: &str, opts: &StoreOptions) -> Result<SqlitePool
 /// for tests that edit the files behind the broker's back.
 pub async fn sqlite_connection(url: &str) -> Result<sqlx::SqliteConnection, StoreError> {
     use sqlx::Executor;
-    let audit_file = sqlite_audit_file(url)?;
-    let audit_file = audit_file
-        .to_str()
-        .ok_or_else(|| StoreError::BadUrl("the SQLite file's path is not UTF-8".into()))?;
+    let attach = attach_audit_sql(&parse(url)?)?;
     let mut conn = sqlx::SqliteConnection::connect(url)
         .await
         .map_err(error::classify)?;
-    conn.execute(sqlx::raw_sql(&attach_audit_sql(audit_file)))
+    conn.execute(sqlx::raw_sql(&attach))
         .await
         .map_err(error::classify)?;
     Ok(conn)
 }
 
-/// Attaches the audit file as `audit`, with the main file's durability:
-/// WAL, and every commit on disk before its receipt goes out.
-fn attach_audit_sql(audit_file: &str) -> String {
-    format!(
+/// The SQL that attaches the store's audit file as `audit`, with the main
+/// file's durability: WAL, and every commit on disk before its receipt
+/// goes out.
+fn attach_audit_sql(options: &SqliteConnectOptions) -> Result<String, StoreError> {
+    let file = audit_file_of(options);
+    let file = file
+        .to_str()
+        .ok_or_else(|| StoreError::BadUrl("the SQLite file's path is not UTF-8".into()))?;
+    Ok(format!(
         "ATTACH DATABASE '{}' AS audit; \
          PRAGMA audit.journal_mode = WAL; PRAGMA audit.synchronous = FULL; \
          PRAGMA audit.cache_size = -8192;",
-        audit_file.replace('\'', "''")
-    )
+        file.replace('\'', "''")
+    ))
 }
 
 /// The audit tables in the `audit` schema (the file of their own), and
@@ -132,16 +138,12 @@ fn attach_audit_sql(audit_file: &str) -> String {
 /// differ are refused, with nothing dropped.
 pub(crate) async fn adopt_audit(pool: &SqlitePool) -> Result<(), StoreError> {
     let mut conn = pool.acquire().await.map_err(error::classify)?;
-    let main_has = |table: &'static str| {
-        sqlx::query_scalar::<_, i64>(
-            "SELECT count(*) FROM main.sqlite_master WHERE type = 'table' AND name = $1",
-        )
-        .bind(table)
-    };
-    let old_log = main_has("audit_events")
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(error::classify)?
+    let old_log = sqlx::query_scalar::<_, i64>(
+        "SELECT count(*) FROM main.sqlite_master WHERE type = 'table' AND name = 'audit_events'",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(error::classify)?
         > 0;
     let mut tx = conn.begin().await.map_err(error::classify)?;
     sqlx::raw_sql(AUDIT_SCHEMA)
