@@ -10,7 +10,9 @@ use std::{path::Path, time::Instant};
 
 use anyhow::{Context, Result, ensure};
 use chrono::Utc;
-use concord_policy::{Action, Bundle, EngineConfig, PolicyEngine, PolicyInput, Resource, Subject};
+use concord_policy::{
+    Action, Bundle, EngineConfig, Evaluator, PolicyEngine, PolicyInput, Resource, Subject,
+};
 
 const SOURCES: [&str; 8] = [
     "police",
@@ -131,7 +133,14 @@ pub fn run(dir: &Path, n: usize) -> Result<()> {
     ensure!(n >= 100, "--decisions must be at least 100");
     let bundle = Bundle::load_dir(dir)
         .with_context(|| format!("load the policy bundle in {}", dir.display()))?;
-    let engine = PolicyEngine::new(bundle, EngineConfig::default()).context("policy engine")?;
+    // The default (the interpreter) and the opt-in VM, same bundle.
+    let engines = [Evaluator::Interpreter, Evaluator::Vm].map(|evaluator| {
+        let config = EngineConfig {
+            evaluator,
+            ..EngineConfig::default()
+        };
+        (evaluator, PolicyEngine::new(bundle.clone(), config))
+    });
     let cases = [
         (
             "lookup safeguarding_children (allowed)",
@@ -228,28 +237,43 @@ pub fn run(dir: &Path, n: usize) -> Result<()> {
     println!(
         "policy decisions: bundle revision {} (digest {}), {n} decisions per case, one thread, \
          input built inside the timing",
-        engine.bundle_revision(),
-        engine.bundle_digest()
+        bundle.revision(),
+        bundle.digest()
     );
     println!(
-        "| decision | n | errors | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | mean µs | CPU µs |"
+        "| evaluator | decision | n | errors | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | mean µs | CPU µs |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
-    for (name, ask) in &cases {
-        let s = measure(&engine, name, ask, n)?;
-        println!(
-            "| {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.0} | {:.1} | {} |",
-            s.name,
-            s.n,
-            s.errors,
-            s.p50,
-            s.p90,
-            s.p99,
-            s.p999,
-            s.max,
-            s.mean,
-            s.cpu.map_or("n/a".to_owned(), |cpu| format!("{cpu:.1}"))
-        );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    for (evaluator, engine) in engines {
+        let engine = engine.with_context(|| format!("policy engine ({evaluator:?})"))?;
+        for (name, ask) in &cases {
+            ensure!(
+                engine.evaluator(ask.action) == evaluator,
+                "{name}: the bundle's rule is not evaluated by {evaluator:?}"
+            );
+            let s = measure(&engine, name, ask, n)?;
+            print_row(evaluator, &s);
+        }
     }
     Ok(())
+}
+
+fn print_row(evaluator: Evaluator, s: &Stats) {
+    println!(
+        "| {} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.0} | {:.1} | {} |",
+        match evaluator {
+            Evaluator::Interpreter => "interpreter",
+            Evaluator::Vm => "vm",
+        },
+        s.name,
+        s.n,
+        s.errors,
+        s.p50,
+        s.p90,
+        s.p99,
+        s.p999,
+        s.max,
+        s.mean,
+        s.cpu.map_or("n/a".to_owned(), |cpu| format!("{cpu:.1}"))
+    );
 }

@@ -4,8 +4,11 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
+use regorus::languages::rego::compiler::Compiler;
+use regorus::rvm::program::Program;
+use regorus::rvm::vm::{RegoVM, VmError};
 use regorus::utils::limits::ExecutionTimerConfig;
-use regorus::{LimitError, Value};
+use regorus::{CompiledPolicy, LimitError, Value};
 use serde::Serialize;
 
 use crate::body::Body;
@@ -36,6 +39,31 @@ pub struct EngineConfig {
     /// Run the bundle's `*_test.rego` tests when the engine is built and
     /// refuse the bundle if any fails. Default `true`.
     pub run_tests_on_load: bool,
+    /// What evaluates decisions. Default [`Evaluator::Interpreter`].
+    pub evaluator: Evaluator,
+}
+
+/// What evaluates a decision rule. The bundle's tests always run on the
+/// interpreter (they use `with`, coverage and `print`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Evaluator {
+    /// regorus's tree-walking interpreter, for every rule: the evaluator
+    /// the bundle's tests run on, with strict builtin errors.
+    #[default]
+    Interpreter,
+    /// regorus's virtual machine (RVM), opt-in: each decision rule compiled
+    /// once to a register program at load, about half the interpreter's
+    /// CPU per decision (BENCHMARKS.md). Not the default, because regorus
+    /// 0.14's VM differs from the interpreter in two ways found here:
+    /// a builtin error in a body is taken as that body failing (the next
+    /// `else` is tried; the interpreter fails the decision), and a rule
+    /// whose body before an `else` iterates and fails skips the `else`.
+    /// The second is guarded: a bundle with such a rule, or one that calls
+    /// `print`, is interpreted ([`PolicyEngine::evaluator`] says which),
+    /// as is a rule the VM compiler does not take. The first is not: a
+    /// policy whose refusal depends on a body that can raise a builtin
+    /// error could allow on the VM where the interpreter fails closed.
+    Vm,
 }
 
 impl Default for EngineConfig {
@@ -43,6 +71,7 @@ impl Default for EngineConfig {
         EngineConfig {
             eval_timeout: Duration::from_millis(250),
             run_tests_on_load: true,
+            evaluator: Evaluator::Interpreter,
         }
     }
 }
@@ -131,9 +160,100 @@ struct Loaded {
     /// Whether `data.concord.<action>.decision` is declared, by
     /// [`Action::index`].
     declared: [bool; Action::ALL.len()],
+    /// Each declared decision rule compiled for regorus's virtual machine,
+    /// by [`Action::index`]; `None` where the rule is interpreted (not
+    /// declared, a bundle that calls `print`, or a rule the compiler does
+    /// not take).
+    compiled: [Option<CompiledRule>; Action::ALL.len()],
     /// Whether `data.concord.retention.periods` is declared.
     declares_retention: bool,
     test_report: Option<TestReport>,
+}
+
+/// A decision rule compiled to a program for regorus's register-based
+/// virtual machine (RVM), [`Evaluator::Vm`]. The program, the compiled
+/// policy and the data are shared; each decision takes a VM from the pool.
+struct CompiledRule {
+    program: Arc<Program>,
+    /// The policy the program came from (the VM evaluates `default` rules
+    /// through it).
+    policy: CompiledPolicy,
+    /// The bundle's data, as the template engine holds it.
+    data: Value,
+    timer: ExecutionTimerConfig,
+    pool: Mutex<Vec<RegoVM>>,
+}
+
+impl CompiledRule {
+    /// Compiles `rule` from a clone of the prepared template; `Err` says
+    /// why the compiler does not take it.
+    fn compile(
+        template: &regorus::Engine,
+        rule: &str,
+        limit: Duration,
+    ) -> Result<CompiledRule, String> {
+        let mut engine = template.clone();
+        let policy = engine
+            .compile_with_entrypoint(&rule.into())
+            .map_err(|e| regorus_message(&e))?;
+        let program = Compiler::compile_from_policy(&policy, &[rule]).map_err(|e| e.to_string())?;
+        let compiled = CompiledRule {
+            program,
+            policy,
+            data: engine.get_data(),
+            timer: timer_config(limit),
+            pool: Mutex::new(Vec::new()),
+        };
+        // The data must fit the program's rule tree; checked once here.
+        compiled.new_vm().map_err(|e| e.to_string())?;
+        Ok(compiled)
+    }
+
+    fn new_vm(&self) -> Result<RegoVM, VmError> {
+        let mut vm = RegoVM::new_with_policy(self.policy.clone());
+        vm.load_program(Arc::clone(&self.program));
+        vm.set_data(self.data.clone())?;
+        // As the interpreter: builtin errors are errors, the time limit is
+        // the only bound (the VM's default instruction cap is not ours).
+        vm.set_strict_builtin_errors(true);
+        vm.set_execution_timer_config(Some(self.timer));
+        vm.set_max_instructions(usize::MAX);
+        Ok(vm)
+    }
+
+    fn decide(&self, rule: &str, input: Value, limit: Duration) -> Result<Value, PolicyError> {
+        let pooled = self
+            .pool
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let mut vm = match pooled {
+            Some(vm) => vm,
+            None => self.new_vm().map_err(|e| PolicyError::Evaluation {
+                rule: rule.to_owned(),
+                message: e.to_string(),
+            })?,
+        };
+        vm.set_input(input);
+        // A VM that failed is dropped, not pooled: it stopped part-way.
+        let value = vm.execute().map_err(|e| match e {
+            VmError::TimeLimitExceeded { .. } => PolicyError::Timeout {
+                rule: rule.to_owned(),
+                limit,
+            },
+            other => PolicyError::Evaluation {
+                rule: rule.to_owned(),
+                message: other.to_string(),
+            },
+        })?;
+        // Do not keep the last request's identifiers around.
+        vm.set_input(Value::Undefined);
+        let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
+        if pool.len() < MAX_POOLED_ENGINES {
+            pool.push(vm);
+        }
+        Ok(value)
+    }
 }
 
 impl std::fmt::Debug for PolicyEngine {
@@ -252,6 +372,16 @@ impl PolicyEngine {
         self.loaded().declared[action.index()]
     }
 
+    /// What evaluates `action`'s decision rule in the serving bundle (the
+    /// interpreter for a rule that is not declared).
+    pub fn evaluator(&self, action: Action) -> Evaluator {
+        if self.loaded().compiled[action.index()].is_some() {
+            Evaluator::Vm
+        } else {
+            Evaluator::Interpreter
+        }
+    }
+
     /// The serving bundle's test report from its load, if tests were run.
     pub fn test_report(&self) -> Option<TestReport> {
         self.loaded().test_report.clone()
@@ -298,6 +428,38 @@ impl Loaded {
         if rules.contains(INVARIANTS_RULE) {
             check_invariants(&template)?;
         }
+        // `print` output is gathered (and dropped) by the interpreter only;
+        // a rule shape the VM evaluates differently keeps the whole bundle
+        // interpreted.
+        let interpret = config.evaluator == Evaluator::Interpreter
+            || scan::calls_print(&modules)
+            || match scan::vm_unsafe_else(&modules) {
+                Some(at) => {
+                    tracing::warn!(
+                        rule = at,
+                        "policy bundle interpreted: a rule with else iterates before its last body, which regorus's VM evaluates differently"
+                    );
+                    true
+                }
+                None => false,
+            };
+        let compiled = Action::ALL.map(|action| {
+            let rule = action.decision_rule();
+            if !declared[action.index()] || interpret {
+                return None;
+            }
+            match CompiledRule::compile(&template, rule, config.eval_timeout) {
+                Ok(c) => Some(c),
+                Err(why) => {
+                    tracing::warn!(
+                        rule,
+                        why,
+                        "decision rule interpreted: regorus's VM compiler does not take it"
+                    );
+                    None
+                }
+            }
+        });
 
         let test_report = if config.run_tests_on_load {
             let report = run_tests(&bundle)?;
@@ -321,6 +483,7 @@ impl Loaded {
             template,
             pool: Mutex::new(Vec::new()),
             declared,
+            compiled,
             declares_retention,
             test_report,
         })
@@ -332,6 +495,10 @@ impl Loaded {
             return Err(PolicyError::UndefinedDecision {
                 rule: rule.to_owned(),
             });
+        }
+        if let Some(compiled) = &self.compiled[input.action.index()] {
+            let value = compiled.decide(rule, input.to_value(), limit)?;
+            return self.interpret(rule, &value);
         }
         let mut engine = self.checkout();
         engine.set_input(input.to_value());

@@ -83,6 +83,15 @@
 //!   run long (`numbers.range`, `numbers.range_step`), and decisions are
 //!   evaluated inline on the caller's task (tens of microseconds: cheaper
 //!   than a hop to a blocking pool).
+//! - **regorus's VM, opt-in** ([`Evaluator::Vm`]): at load each declared
+//!   decision rule is compiled (`Engine::compile_with_entrypoint`, then
+//!   the RVM compiler) to a register program, and decisions run it on a
+//!   pooled `RegoVM` with the same strict builtin errors and time limit;
+//!   about half the CPU of the interpreter (BENCHMARKS.md). Not the
+//!   default: [`Evaluator::Vm`] lists how regorus 0.14's VM differs from
+//!   the interpreter the tests run on. `tests/evaluators.rs` holds the two
+//!   to the same decisions over every combination of the shipped
+//!   agreement's subjects, purposes, cases, reasons and sources.
 //! - **Coverage**: [`run_tests`] enables regorus's line coverage and reports
 //!   covered lines of each non-test policy file in [`TestReport`].
 //!
@@ -112,7 +121,7 @@ mod testing;
 
 pub use body::{Body, Part};
 pub use bundle::{Bundle, MANIFEST_FILE};
-pub use engine::{BundleId, Decision, EngineConfig, PolicyEngine, ReloadOutcome};
+pub use engine::{BundleId, Decision, EngineConfig, Evaluator, PolicyEngine, ReloadOutcome};
 pub use error::PolicyError;
 pub use input::{Action, PolicyInput, Resource, Subject};
 pub use retention::{RetentionPeriod, RetentionPeriods};

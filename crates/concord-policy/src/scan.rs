@@ -147,6 +147,111 @@ struct Scope<'a> {
     functions: &'a BTreeSet<String>,
 }
 
+/// The first rule (as `file:line`) with an `else` whose body before the
+/// last one may iterate: a `some` statement, or a reference
+/// indexed by a variable the body has not assigned (`xs[_]`, `xs[x]`).
+/// regorus 0.14's VM ends such a rule when that body fails instead of
+/// trying its `else` (the interpreter tries it), so a bundle holding one is
+/// interpreted. Conservative: a variable bound by unification (`x = y`),
+/// not `:=`, counts as unassigned, and so does iteration under `not`.
+/// Checked against the VM: a failed `every`, a comprehension and an
+/// iterating last body are evaluated as the interpreter does.
+pub(crate) fn vm_unsafe_else(modules: &[ModuleRef]) -> Option<String> {
+    for module in modules {
+        // A variable naming a rule of the package is that rule's value.
+        let package = package_path(module);
+        let rules: BTreeSet<String> = modules
+            .iter()
+            .filter(|m| package_path(m) == package)
+            .flat_map(|m| m.policy.iter().filter_map(|r| rule_root(r)))
+            .collect();
+        for rule in &module.policy {
+            let Rule::Spec { bodies, span, .. } = rule.as_ref() else {
+                continue;
+            };
+            let Some((_, before_last)) = bodies.split_last() else {
+                continue;
+            };
+            if before_last.iter().any(|b| query_iterates(&b.query, &rules)) {
+                return Some(format!("{}:{}", file_of(span), span.line));
+            }
+        }
+    }
+    None
+}
+
+/// Whether a query's own statements may iterate (comprehensions inside it
+/// are values, not iteration of the query).
+fn query_iterates(query: &Query, rules: &BTreeSet<String>) -> bool {
+    let mut assigned = rules.clone();
+    for stmt in &query.stmts {
+        match &stmt.literal {
+            Literal::SomeVars { .. } | Literal::SomeIn { .. } => return true,
+            // A universal check, not an iteration the body continues with
+            // (the VM tries the `else` after a failed `every`).
+            Literal::Every { .. } => {}
+            Literal::Expr { expr, .. } | Literal::NotExpr { expr, .. } => {
+                if let Expr::AssignExpr { lhs, rhs, .. } = expr.as_ref() {
+                    if expr_iterates(rhs, &assigned) {
+                        return true;
+                    }
+                    if let Expr::Var { span, .. } = lhs.as_ref() {
+                        assigned.insert(span.text().to_owned());
+                    }
+                } else if expr_iterates(expr, &assigned) {
+                    return true;
+                }
+            }
+        }
+    }
+    false
+}
+
+fn expr_iterates(expr: &Expr, assigned: &BTreeSet<String>) -> bool {
+    let go = |e: &Expr| expr_iterates(e, assigned);
+    match expr {
+        Expr::RefBrack { refr, index, .. } => {
+            let unassigned_var =
+                matches!(index.as_ref(), Expr::Var { span, .. } if !assigned.contains(span.text()));
+            unassigned_var || go(refr) || go(index)
+        }
+        Expr::Array { items, .. } | Expr::Set { items, .. } => items.iter().any(|i| go(i)),
+        Expr::Object { fields, .. } => fields.iter().any(|(_, k, v)| go(k) || go(v)),
+        Expr::Call { params, .. } => params.iter().any(|p| go(p)),
+        Expr::UnaryExpr { expr, .. } => go(expr),
+        Expr::RefDot { refr, .. } => go(refr),
+        Expr::BinExpr { lhs, rhs, .. }
+        | Expr::BoolExpr { lhs, rhs, .. }
+        | Expr::ArithExpr { lhs, rhs, .. }
+        | Expr::AssignExpr { lhs, rhs, .. } => go(lhs) || go(rhs),
+        Expr::Membership {
+            key,
+            value,
+            collection,
+            ..
+        } => key.as_ref().is_some_and(|k| go(k)) || go(value) || go(collection),
+        _ => false,
+    }
+}
+
+/// Whether any rule of `modules` calls `print`.
+pub(crate) fn calls_print(modules: &[ModuleRef]) -> bool {
+    let mut found = false;
+    for module in modules {
+        for rule in &module.policy {
+            let _ = walk_rule(rule, &mut |expr| {
+                if let Expr::Call { fcn, .. } = expr
+                    && path_of(fcn).as_deref() == Some("print")
+                {
+                    found = true;
+                }
+                Ok(())
+            });
+        }
+    }
+    found
+}
+
 /// Check every call in `modules`: each must name a function defined in the
 /// modules, `print`, or a builtin regorus registers, called with its arity
 /// (or arity + 1, the output-argument form).

@@ -85,7 +85,11 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             config.policy_dir.display()
         )
     })?;
-    let policy = PolicyEngine::new(bundle, EngineConfig::default()).with_context(|| {
+    let engine_config = EngineConfig {
+        evaluator: config.policy_evaluator,
+        ..EngineConfig::default()
+    };
+    let policy = PolicyEngine::new(bundle, engine_config).with_context(|| {
         format!(
             "cannot start: the policy bundle in {} is refused (run `concord policy test --dir {}` \
              for details)",
@@ -93,6 +97,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             config.policy_dir.display()
         )
     })?;
+    tracing::info!(evaluator = ?config.policy_evaluator, "policy decisions evaluated");
 
     let what = files.broker_key.display().to_string();
     let broker_key = KeyFile::parse(&material.broker_key, &what)

@@ -1,0 +1,269 @@
+//! The virtual machine and the interpreter decide alike: the shipped
+//! bundle's every decision rule, over every combination of the agreement's
+//! subjects, purposes, case references, break-glass reasons and sources
+//! (and unknown or malformed ones of each), gives the same decision on
+//! both. The bundle's own tests run on the interpreter only, so this is
+//! what holds the serving evaluator to them.
+
+use std::path::Path;
+
+use chrono::{TimeZone, Utc};
+use concord_policy::{
+    Action, Bundle, EngineConfig, Evaluator, PolicyEngine, PolicyInput, Resource, Subject,
+};
+
+const REPO_POLICIES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../policies");
+
+fn engine(evaluator: Evaluator) -> PolicyEngine {
+    let bundle = Bundle::load_dir(Path::new(REPO_POLICIES)).expect("repo policies load");
+    PolicyEngine::new(
+        bundle,
+        EngineConfig {
+            evaluator,
+            ..EngineConfig::default()
+        },
+    )
+    .expect("the repository's bundle loads")
+}
+
+/// Every role at each organisation the agreement gives it, then roles at
+/// organisations that do not hold them, an unknown organisation and an
+/// unknown role.
+fn subjects(agreements: &serde_json::Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (role, held) in agreements["roles"].as_object().expect("roles") {
+        for org in held["orgs"].as_array().expect("orgs") {
+            out.push((org.as_str().expect("org").to_owned(), role.clone()));
+        }
+    }
+    for (org, role) in [
+        ("rbkc-childrens", "analyst"),
+        ("rbkc-community-safety", "mash_officer"),
+        ("skc-board", "dpo"),
+        ("mps-cw", "mash_manager"),
+        ("navy", "mash_officer"),
+        ("rbkc-childrens", "admiral"),
+    ] {
+        out.push((org.to_owned(), role.to_owned()));
+    }
+    out
+}
+
+#[test]
+fn the_vm_and_the_interpreter_decide_alike_on_the_shipped_bundle() {
+    let (vm, interpreter) = (engine(Evaluator::Vm), engine(Evaluator::Interpreter));
+    for action in Action::ALL {
+        assert_eq!(vm.evaluator(action), Evaluator::Vm, "{action}");
+        assert_eq!(interpreter.evaluator(action), Evaluator::Interpreter);
+    }
+    let agreements: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(REPO_POLICIES).join("data/agreements.json"))
+            .expect("agreements.json"),
+    )
+    .expect("agreements.json is JSON");
+    let agreements = &agreements["agreements"];
+    let all_sources: Vec<String> = agreements["sources"]
+        .as_object()
+        .expect("sources")
+        .keys()
+        .cloned()
+        .collect();
+
+    let mut purposes: Vec<Option<String>> = agreements["purposes"]
+        .as_object()
+        .expect("purposes")
+        .keys()
+        .map(|p| Some(p.clone()))
+        .collect();
+    purposes.extend([Some("curiosity".to_owned()), None]);
+    let case_refs = [
+        Some("MASH-2026-0042"),
+        Some("MARAC-2026-123456"),
+        Some("EMG-2026-00001"),
+        Some("CASE-42"),
+        Some("MASH-26-0042"),
+        Some("MASH-2026-004a"),
+        None,
+    ];
+    let reasons = [
+        None,
+        Some("urgent"),
+        Some("   padded     "),
+        Some("child missing overnight, immediate risk of serious harm"),
+    ];
+    let sources: [Vec<String>; 5] = [
+        all_sources.clone(),
+        vec!["police".into(), "health".into()],
+        vec!["police".into(), "police".into()],
+        vec!["navy".into()],
+        vec![],
+    ];
+    let time = Utc.with_ymd_and_hms(2026, 12, 2, 10, 0, 0).unwrap();
+
+    let (mut decided, mut allowed, mut refused, mut errors) = (0, 0, 0, 0);
+    for action in Action::ALL {
+        // Only lookups read the case reference and the reason.
+        let (case_refs, reasons): (&[Option<&str>], &[Option<&str>]) = if action == Action::Lookup {
+            (&case_refs, &reasons)
+        } else {
+            (&case_refs[..1], &reasons[..1])
+        };
+        for (org, role) in subjects(agreements) {
+            for purpose in &purposes {
+                for case_ref in case_refs {
+                    for reason in reasons {
+                        for sources in &sources {
+                            let input = PolicyInput {
+                                action,
+                                subject: Subject {
+                                    org: org.clone(),
+                                    role: role.clone(),
+                                    user: format!("{role}-1"),
+                                },
+                                purpose: purpose.clone(),
+                                case_ref: case_ref.map(str::to_owned),
+                                reason: reason.map(str::to_owned),
+                                resource: Resource {
+                                    sources: sources.clone(),
+                                    record_kinds: vec![],
+                                    fields: vec![],
+                                },
+                                time,
+                            };
+                            let (a, b) = (vm.decide(&input), interpreter.decide(&input));
+                            match (&a, &b) {
+                                (Ok(a), Ok(b)) => {
+                                    assert_eq!(a, b, "{input:?}");
+                                    if a.allow {
+                                        allowed += 1;
+                                    } else {
+                                        refused += 1;
+                                    }
+                                }
+                                (Err(_), Err(_)) => errors += 1,
+                                _ => panic!("{input:?}: the VM gave {a:?}, the interpreter {b:?}"),
+                            }
+                            decided += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // The grid reaches both outcomes of every rule it can, and the shipped
+    // rules are total (a refusal, never an error).
+    assert!(
+        allowed > 100 && refused > 1_000,
+        "{allowed} allowed, {refused} refused"
+    );
+    assert_eq!(errors, 0, "of {decided} decisions");
+}
+
+fn bundle(policy: &str) -> Bundle {
+    Bundle::from_files(vec![
+        (".manifest".to_owned(), r#"{"revision": "t-1"}"#.to_owned()),
+        ("ingest.rego".to_owned(), policy.to_owned()),
+    ])
+    .expect("bundle")
+}
+
+fn push_as(org: &str) -> PolicyInput {
+    PolicyInput {
+        action: Action::Ingest,
+        subject: Subject {
+            org: org.to_owned(),
+            role: "push_agent".to_owned(),
+            user: "agent-1".to_owned(),
+        },
+        purpose: None,
+        case_ref: None,
+        reason: None,
+        resource: Resource {
+            sources: vec!["police".to_owned()],
+            record_kinds: vec![],
+            fields: vec![],
+        },
+        time: Utc.with_ymd_and_hms(2026, 12, 2, 10, 0, 0).unwrap(),
+    }
+}
+
+/// regorus 0.14's VM skips the `else` of a rule whose earlier body iterates
+/// and fails; such a bundle is interpreted, and decides as written.
+#[test]
+fn a_bundle_the_vm_would_decide_differently_is_interpreted() {
+    let iterating = r#"package concord.ingest
+default decision := {"allow": false, "reason": "default"}
+decision := {"allow": true} if {
+	some org in ["mps-cw"]
+	org == input.subject.org
+} else := {"allow": false, "reason": "not a pushing organisation"}
+"#;
+    let not_iterating = iterating.replace(
+        "some org in [\"mps-cw\"]\n\torg == input.subject.org",
+        "input.subject.org in [\"mps-cw\"]",
+    );
+    let indexed = iterating.replace(
+        "some org in [\"mps-cw\"]\n\torg == input.subject.org",
+        "[\"mps-cw\"][_] == input.subject.org",
+    );
+    let printing = not_iterating.replace(
+        "input.subject.org in",
+        "print(\"deciding\")\n\tinput.subject.org in",
+    );
+    for (policy, expected) in [
+        (iterating, Evaluator::Interpreter),
+        (indexed.as_str(), Evaluator::Interpreter),
+        (printing.as_str(), Evaluator::Interpreter),
+        (not_iterating.as_str(), Evaluator::Vm),
+    ] {
+        let engine = PolicyEngine::new(
+            bundle(policy),
+            EngineConfig {
+                run_tests_on_load: false,
+                evaluator: Evaluator::Vm,
+                ..EngineConfig::default()
+            },
+        )
+        .expect("loads");
+        assert_eq!(engine.evaluator(Action::Ingest), expected, "{policy}");
+        assert!(engine.decide(&push_as("mps-cw")).unwrap().allow, "{policy}");
+        let refused = engine.decide(&push_as("rbkc-housing")).unwrap();
+        assert_eq!(
+            refused.reason.as_deref(),
+            Some("not a pushing organisation"),
+            "{policy}"
+        );
+    }
+}
+
+/// Why the VM is not the default: a builtin error (strict on both) fails
+/// the interpreter's decision, while regorus 0.14's VM takes it as the
+/// body failing and goes on to the `else`. This policy's refusal hangs on
+/// a body that errors; the VM allows. If a regorus upgrade changes this,
+/// this test says so.
+#[test]
+fn the_vm_takes_a_builtin_error_as_a_failed_body() {
+    let policy = r#"package concord.ingest
+decision := {"allow": false, "reason": "numeric organisations are refused"} if {
+	to_number(input.subject.org) > 0
+} else := {"allow": true}
+"#;
+    let decide = |evaluator| {
+        PolicyEngine::new(
+            bundle(policy),
+            EngineConfig {
+                run_tests_on_load: false,
+                evaluator,
+                ..EngineConfig::default()
+            },
+        )
+        .expect("loads")
+        .decide(&push_as("mps-cw"))
+    };
+    let interpreted = decide(Evaluator::Interpreter).unwrap_err();
+    assert!(
+        matches!(interpreted, concord_policy::PolicyError::Evaluation { .. }),
+        "{interpreted}"
+    );
+    assert!(decide(Evaluator::Vm).unwrap().allow);
+}
