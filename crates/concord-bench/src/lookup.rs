@@ -22,8 +22,13 @@
 //! and each latency is measured from the lookup's scheduled time, so a
 //! broker falling behind shows as latency (no coordinated omission).
 //! Several rates are measured in turn on the one loaded broker.
-//! The callers run in the same process and share the machine's cores with
-//! the broker (and PostgreSQL).
+//! The callers run in the same process, on a tokio runtime of their own
+//! (threads named `bench-caller`), and share the machine's cores with the
+//! broker (and PostgreSQL). CPU time is split by thread: the callers' (TLS,
+//! HTTP/2 and prost on the client side) and the rest of the process, which
+//! is the broker's (its runtime, SQLite's threads, the blocking pool). The
+//! broker's CPU per lookup is what the broker alone would need on a
+//! machine of its own, with the callers elsewhere.
 
 use std::{
     sync::{
@@ -177,9 +182,11 @@ pub struct Figures {
     pub p99_ms: f64,
     pub p999_ms: f64,
     pub max_ms: f64,
-    /// This process's CPU time (broker and callers, user and system) over
-    /// the measured seconds, per lookup answered.
-    pub cpu_us_per_lookup: f64,
+    /// The broker's CPU time (user and system, every thread of the process
+    /// but the callers') over the measured seconds, per lookup answered.
+    pub broker_cpu_us_per_lookup: f64,
+    /// The callers' CPU time per lookup (their runtime's threads).
+    pub caller_cpu_us_per_lookup: f64,
     pub load_seconds: f64,
     /// Offered lookups per second (0: closed loop).
     pub rate: f64,
@@ -278,9 +285,23 @@ async fn measure(
     let lk = tb.linkage_key_id.clone();
     let measuring = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
+    // The callers' own runtime: their connections' tasks run there too
+    // (a channel's tasks run where it was connected).
+    let callers_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name(CALLER_THREAD)
+        .enable_all()
+        .build()
+        .context("the callers' runtime")?;
+    let (url, tls) = (tb.url(), Arc::new(tb.tls_for("mash-officer-1")));
     let mut channels = Vec::with_capacity(concurrency);
     for _ in 0..concurrency {
-        channels.push(tb.channel("mash-officer-1").await);
+        let (url, tls) = (url.clone(), tls.clone());
+        let channel = callers_rt
+            .spawn(async move { concord_client::connect(&url, &tls).await })
+            .await
+            .context("connecting a caller")??;
+        channels.push(channel);
     }
     // Open loop: caller c asks at start + (k + c / callers) · interval.
     let interval = (rate > 0.0).then(|| Duration::from_secs_f64(concurrency as f64 / rate));
@@ -288,7 +309,7 @@ async fn measure(
     let mut callers = Vec::with_capacity(concurrency);
     for (c, channel) in channels.into_iter().enumerate() {
         let (lk, measuring, stop) = (lk.clone(), measuring.clone(), stop.clone());
-        callers.push(tokio::spawn(async move {
+        callers.push(callers_rt.spawn(async move {
             let mut client = LookupClient::new(channel);
             let mut latencies: Vec<u32> = Vec::new();
             let mut x = mix(c as u64 + 1);
@@ -331,17 +352,18 @@ async fn measure(
     }
     tokio::time::sleep(Duration::from_secs_f64(warmup)).await;
     measuring.store(true, Ordering::Relaxed);
-    let cpu0 = process_cpu_seconds()?;
+    let cpu0 = Cpu::now()?;
     let t0 = Instant::now();
     tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
     measuring.store(false, Ordering::Relaxed);
-    let cpu = process_cpu_seconds()? - cpu0;
+    let cpu = Cpu::now()?.since(&cpu0);
     let elapsed = t0.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
     let mut all: Vec<u32> = Vec::new();
     for c in callers {
         all.extend(c.await.context("caller task")??);
     }
+    callers_rt.shutdown_background();
     ensure!(!all.is_empty(), "no lookup finished while measuring");
     all.sort_unstable();
     let pct = |q: f64| {
@@ -363,7 +385,8 @@ async fn measure(
         p99_ms: pct(0.99),
         p999_ms: pct(0.999),
         max_ms: f64::from(all[all.len() - 1]) / 1000.0,
-        cpu_us_per_lookup: cpu * 1e6 / all.len() as f64,
+        broker_cpu_us_per_lookup: (cpu.process - cpu.callers) * 1e6 / all.len() as f64,
+        caller_cpu_us_per_lookup: cpu.callers * 1e6 / all.len() as f64,
         load_seconds,
         rate,
     };
@@ -375,12 +398,12 @@ pub fn print(rows: &[Figures], seconds: f64) {
         "\nlookup: FindPerson over mTLS as mash-officer-1 (safeguarding_children), random known people, {seconds} s measured"
     );
     println!(
-        "| store | records | people | callers | offered/s | lookups | lookups/s | p50 ms | p99 ms | p99.9 ms | max ms | CPU µs/lookup | load + link s |"
+        "| store | records | people | callers | offered/s | lookups | lookups/s | p50 ms | p99 ms | p99.9 ms | max ms | broker CPU µs/lookup | callers' CPU µs/lookup | load + link s |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for f in rows {
         println!(
-            "| {} | {} | {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.0} | {:.1} |",
+            "| {} | {} | {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.0} | {:.0} | {:.1} |",
             f.store,
             f.records,
             f.people,
@@ -396,29 +419,69 @@ pub fn print(rows: &[Figures], seconds: f64) {
             f.p99_ms,
             f.p999_ms,
             f.max_ms,
-            f.cpu_us_per_lookup,
+            f.broker_cpu_us_per_lookup,
+            f.caller_cpu_us_per_lookup,
             f.load_seconds
         );
     }
 }
 
-/// User plus system CPU seconds this process has used (`/proc/self/stat`,
-/// in clock ticks of 1/100 s, as Linux reports them to user space).
-fn process_cpu_seconds() -> Result<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").context("reading /proc/self/stat")?;
-    // The fields after the command name (which is in parentheses).
-    let rest = stat
+/// The callers' runtime's thread name (Linux keeps 15 bytes of it).
+const CALLER_THREAD: &str = "bench-caller";
+
+/// CPU seconds used so far, user plus system (`/proc`, in clock ticks of
+/// 1/100 s, as Linux reports them to user space).
+struct Cpu {
+    /// The whole process, threads that have ended included.
+    process: f64,
+    /// The callers' runtime's threads (alive for the whole measurement).
+    callers: f64,
+}
+
+impl Cpu {
+    fn now() -> Result<Cpu> {
+        let process = stat_cpu_seconds(
+            &std::fs::read_to_string("/proc/self/stat").context("reading /proc/self/stat")?,
+        )?
+        .1;
+        let mut callers = 0.0;
+        for task in std::fs::read_dir("/proc/self/task").context("listing /proc/self/task")? {
+            let path = task.context("listing /proc/self/task")?.path().join("stat");
+            // A thread that ended since the listing has no stat to read.
+            let Ok(stat) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let (name, seconds) = stat_cpu_seconds(&stat)?;
+            if name.starts_with(CALLER_THREAD) {
+                callers += seconds;
+            }
+        }
+        Ok(Cpu { process, callers })
+    }
+
+    fn since(&self, earlier: &Cpu) -> Cpu {
+        Cpu {
+            process: self.process - earlier.process,
+            callers: self.callers - earlier.callers,
+        }
+    }
+}
+
+/// The command name and user plus system CPU seconds of a `/proc` stat line.
+fn stat_cpu_seconds(stat: &str) -> Result<(&str, f64)> {
+    // The command name is in parentheses; the fields after it start at
+    // field 3 (the state).
+    let (head, rest) = stat
         .rsplit_once(')')
-        .map(|(_, r)| r)
-        .context("/proc/self/stat has no command name")?;
+        .context("a stat line without a command name")?;
+    let name = head.split_once('(').map_or("", |(_, n)| n);
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of the line; `fields` starts
-    // at field 3 (the state).
+    // utime and stime are fields 14 and 15 of the line.
     let ticks = |i: usize| -> Result<f64> {
         fields
             .get(i)
             .and_then(|f| f.parse::<f64>().ok())
-            .context("/proc/self/stat lacks utime or stime")
+            .context("a stat line without utime or stime")
     };
-    Ok((ticks(11)? + ticks(12)?) / 100.0)
+    Ok((name, (ticks(11)? + ticks(12)?) / 100.0))
 }
