@@ -14,7 +14,7 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 use concord_client::{ClientTls, install_crypto_provider};
 use concord_keys::{BrokerKey, KeyFile};
 use concord_pki::{Partnership, PkiLayout};
-use concord_policy::{Bundle, EngineConfig, PolicyEngine};
+use concord_policy::{Bundle, EngineConfig, Evaluator, PolicyEngine};
 use concord_server::{Broker, Limits, tls::TlsMaterial};
 use concord_store::{Store, StoreOptions};
 use sqlx::Connection;
@@ -120,6 +120,10 @@ pub struct StartOptions {
     /// front of the server) instead of the server's; `postgres_url()` still
     /// names the server itself.
     pub postgres_via: Option<SocketAddr>,
+    /// The store's pool settings.
+    pub store: StoreOptions,
+    /// What evaluates policy decisions.
+    pub evaluator: Evaluator,
 }
 
 /// What a broker is started from.
@@ -133,6 +137,8 @@ struct Setup {
     url: String,
     limits: Limits,
     policies: PathBuf,
+    store_options: StoreOptions,
+    evaluator: Evaluator,
 }
 
 /// The broker's TLS configuration from the PKI directory: the CA, the
@@ -211,6 +217,8 @@ impl TestBroker {
             revoked_users,
             sqlite_dir,
             postgres_via,
+            store: store_options,
+            evaluator,
         } = options;
         install_crypto_provider();
         let dir = tempfile::tempdir().expect("temp dir");
@@ -259,6 +267,8 @@ impl TestBroker {
             url,
             limits,
             policies,
+            store_options,
+            evaluator,
         })
         .await
     }
@@ -287,6 +297,8 @@ impl TestBroker {
             url: self.url.clone(),
             limits: self.broker.limits.clone(),
             policies: self.policies.clone(),
+            store_options: StoreOptions::default(),
+            evaluator: Evaluator::default(),
         };
         Self::launch(setup).await
     }
@@ -302,13 +314,16 @@ impl TestBroker {
             url,
             limits,
             policies,
+            store_options,
+            evaluator,
         } = setup;
-        let store = Store::connect(&url, &StoreOptions::default())
-            .await
-            .expect("store");
+        let store = Store::connect(&url, &store_options).await.expect("store");
         let bundle = Bundle::load_dir(&policies).expect("policy bundle");
-        let policy =
-            Arc::new(PolicyEngine::new(bundle, EngineConfig::default()).expect("policy engine"));
+        let config = EngineConfig {
+            evaluator,
+            ..EngineConfig::default()
+        };
+        let policy = Arc::new(PolicyEngine::new(bundle, config).expect("policy engine"));
         let tls = concord_server::tls::ServerTls::new(tls_config(&pki));
         let linkage = concord_server::linkage::Linkage::start(
             store.clone(),
@@ -389,6 +404,8 @@ impl TestBroker {
             url: self.url.clone(),
             limits: self.broker.limits.clone(),
             policies: self.policies.clone(),
+            store_options: StoreOptions::default(),
+            evaluator: Evaluator::default(),
         })
         .await
     }

@@ -41,7 +41,7 @@ use std::{
 use anyhow::{Context, Result, bail, ensure};
 use concord_client::{Extract, push_extract};
 use concord_core::KeyName;
-use concord_e2e::{Db, TestBroker};
+use concord_e2e::{Db, StartOptions, TestBroker};
 use concord_proto::v1::{self, lookup_client::LookupClient};
 
 /// splitmix64 of `x`.
@@ -192,16 +192,26 @@ pub struct Figures {
     pub rate: f64,
 }
 
+/// How the broker is set up and measured.
+pub struct Setup {
+    pub concurrency: usize,
+    pub seconds: f64,
+    pub warmup: f64,
+    /// The store's pool size (`None`: the store's default).
+    pub pool: Option<u32>,
+    pub evaluator: concord_policy::Evaluator,
+}
+
 /// Loads one broker, then measures each of `rates` in turn on it (0: a
 /// closed loop), each after its own warm-up.
-pub async fn run(
-    db: Db,
-    records: u64,
-    concurrency: usize,
-    seconds: f64,
-    warmup: f64,
-    rates: &[f64],
-) -> Result<Vec<Figures>> {
+pub async fn run(db: Db, records: u64, setup: &Setup, rates: &[f64]) -> Result<Vec<Figures>> {
+    let Setup {
+        concurrency,
+        seconds,
+        warmup,
+        pool,
+        evaluator,
+    } = *setup;
     let people = (records / SOURCES.len() as u64).max(1);
     // The per-organisation limits (200/s by default) would cap one MASH
     // team's 64 callers long before the lookup path: this measures the
@@ -212,7 +222,16 @@ pub async fn run(
         org_max_concurrent: u32::MAX,
         ..concord_server::Limits::default()
     };
-    let tb = TestBroker::start_with(db, limits).await;
+    let options = StartOptions {
+        limits,
+        store: concord_store::StoreOptions {
+            max_connections: pool,
+            ..concord_store::StoreOptions::default()
+        },
+        evaluator,
+        ..StartOptions::default()
+    };
+    let tb = TestBroker::start_with_options(db, options).await;
     let started = Instant::now();
     for (s, (source, ..)) in SOURCES.iter().enumerate() {
         eprintln!(

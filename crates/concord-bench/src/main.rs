@@ -136,6 +136,13 @@ enum Command {
         /// (`--rate 0,1000,2000`) are measured in turn on one loaded broker.
         #[arg(long, value_delimiter = ',', default_value = "0")]
         rate: Vec<f64>,
+        /// The broker's store connections (the pool's maximum; default
+        /// the store's own: 4 on SQLite, 8 on PostgreSQL).
+        #[arg(long)]
+        pool: Option<u32>,
+        /// What evaluates the broker's policy decisions.
+        #[arg(long, value_enum, default_value_t = EvaluatorChoice::Interpreter)]
+        policy_evaluator: EvaluatorChoice,
     },
     /// One organisation floods the broker past its per-organisation limits
     /// while another calls at a steady pace: the flooder's refusals and the
@@ -203,6 +210,22 @@ const KEYS: [KeyName; 8] = [
 ];
 
 /// splitmix64: cheap deterministic bytes, so generation costs little.
+/// `--policy-evaluator`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum EvaluatorChoice {
+    Interpreter,
+    Vm,
+}
+
+impl From<EvaluatorChoice> for concord_policy::Evaluator {
+    fn from(c: EvaluatorChoice) -> Self {
+        match c {
+            EvaluatorChoice::Interpreter => concord_policy::Evaluator::Interpreter,
+            EvaluatorChoice::Vm => concord_policy::Evaluator::Vm,
+        }
+    }
+}
+
 fn fill(seed: u64, out: &mut [u8]) {
     let mut x = seed;
     for chunk in out.chunks_mut(8) {
@@ -485,11 +508,20 @@ async fn main() -> Result<()> {
             seconds,
             warmup,
             rate,
+            pool,
+            policy_evaluator,
         } => {
             let dbs = store.dbs();
             let mut rows = Vec::new();
+            let setup = lookup::Setup {
+                concurrency,
+                seconds,
+                warmup,
+                pool,
+                evaluator: policy_evaluator.into(),
+            };
             for db in dbs {
-                rows.extend(lookup::run(*db, records, concurrency, seconds, warmup, &rate).await?);
+                rows.extend(lookup::run(*db, records, &setup, &rate).await?);
             }
             lookup::print(&rows, seconds);
         }

@@ -134,14 +134,29 @@ fn upsert_clause() -> String {
 /// Connection settings.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
-    pub max_connections: u32,
+    /// The pool's most connections; `None`: the backend's default
+    /// ([`SQLITE_MAX_CONNECTIONS`], [`POSTGRES_MAX_CONNECTIONS`]).
+    pub max_connections: Option<u32>,
     pub acquire_timeout: Duration,
 }
+
+/// SQLite's default pool size. Each connection is a thread of sqlx's
+/// running its queries; on the 2-core machine more threads than that
+/// contend for the cores: at 1,000 lookups/s (1,000,000 records, 64
+/// callers) four connections gave p99 7.5-10.3 ms against 9-40 ms for
+/// eight, and more lookups/s closed loop (BENCHMARKS.md, stop 10). Four
+/// still leave reads a connection while an extract and an audit append
+/// each hold one.
+pub const SQLITE_MAX_CONNECTIONS: u32 = 4;
+
+/// PostgreSQL's default pool size (connections are server processes; the
+/// broker's side is async).
+pub const POSTGRES_MAX_CONNECTIONS: u32 = 8;
 
 impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
-            max_connections: 8,
+            max_connections: None,
             acquire_timeout: Duration::from_secs(10),
         }
     }

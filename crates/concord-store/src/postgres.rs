@@ -22,7 +22,10 @@ pub(crate) async fn connect(url: &str, opts: &StoreOptions) -> Result<PgPool, St
         .map_err(|e| StoreError::BadUrl(format!("not a PostgreSQL URL ({e})")))?
         .application_name("concord");
     PgPoolOptions::new()
-        .max_connections(opts.max_connections)
+        .max_connections(
+            opts.max_connections
+                .unwrap_or(crate::POSTGRES_MAX_CONNECTIONS),
+        )
         .acquire_timeout(opts.acquire_timeout)
         .connect_with(options)
         .await

@@ -64,7 +64,10 @@ pub(crate) async fn connect(url: &str, opts: &StoreOptions) -> Result<SqlitePool
         .pragma("cache_size", "-65536")
         .pragma("temp_store", "memory");
     SqlitePoolOptions::new()
-        .max_connections(opts.max_connections)
+        .max_connections(
+            opts.max_connections
+                .unwrap_or(crate::SQLITE_MAX_CONNECTIONS),
+        )
         .acquire_timeout(opts.acquire_timeout)
         .after_connect(move |conn, _| {
             let attach = attach.clone();
