@@ -160,6 +160,10 @@ proptest! {
         let word = |w: &str| w.to_uppercase();
         prop_assume!(!TITLES.contains(&word(&a).as_str()));
         prop_assume!(!TITLES.contains(&word(&b).as_str()) && !SUFFIXES.contains(&word(&b).as_str()));
+        // As separate words, a placeholder (UNK AA, NO NAME) is refused;
+        // joined by a hyphen it is one word, a name.
+        prop_assume!(!PLACEHOLDER_LEADS.contains(&word(&a).as_str()));
+        prop_assume!(!PLACEHOLDERS.contains(&[word(&a).as_str(), word(&b).as_str()].as_slice()));
         let n = one_name("", &format!("{a}-{b}"));
         let spaced = one_name("", &format!("{a} {b}"));
         let joined = one_name("", &format!("{a}{b}"));
