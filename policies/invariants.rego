@@ -16,8 +16,21 @@
 # - every source and field a purpose discloses exists and is carried by the
 #   source;
 # - each purpose's withheld list accounts for every source and field of the
-#   agreement it does not disclose, once, and for nothing else.
+#   agreement it does not disclose, once, and for nothing else;
+# - each audit reader and link reviewer entry is exactly {org, role}: the
+#   decisions match whole entries, so one with a key more or less would
+#   silently match no one.
 package concord.invariants
+
+violations contains sprintf("agreements.audit_readers[%d] must hold exactly the keys org and role", [i]) if {
+	some i, entry in data.agreements.audit_readers
+	{key | some key, _ in entry} != {"org", "role"}
+}
+
+violations contains sprintf("partnership.link_reviewers[%d] must hold exactly the keys org and role", [i]) if {
+	some i, entry in data.partnership.link_reviewers
+	{key | some key, _ in entry} != {"org", "role"}
+}
 
 violations contains sprintf("purpose %s discloses source %s, which is not a source of the agreement", [name, source]) if {
 	some name, purpose in data.agreements.purposes

@@ -72,3 +72,10 @@ test_withheld_needs_a_reason_and_health_cites_the_rule if {
 		"purpose marac withholds health without citing the health and social care rule",
 	}
 }
+
+test_readers_and_reviewers_are_whole_org_role_entries if {
+	v := invariants.violations with data.agreements.audit_readers as [{"org": "rbkc-information-governance", "role": "dpo", "name": "DPO"}]
+	v == {"agreements.audit_readers[0] must hold exactly the keys org and role"}
+	w := invariants.violations with data.partnership.link_reviewers as [{"org": "rbkc-childrens", "role": "mash_manager"}, {"org": "rbkc-childrens"}]
+	w == {"partnership.link_reviewers[1] must hold exactly the keys org and role"}
+}

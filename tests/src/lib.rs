@@ -95,6 +95,10 @@ pub struct TestBroker {
     pub db: Db,
     /// The TLS configuration new handshakes use ([`TestBroker::reload_tls`]).
     tls: concord_server::tls::ServerTls,
+    /// What it was started with, for [`TestBroker::restart`] and
+    /// [`TestBroker::sibling`].
+    store_options: StoreOptions,
+    evaluator: Evaluator,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
     url: String,
@@ -297,8 +301,8 @@ impl TestBroker {
             url: self.url.clone(),
             limits: self.broker.limits.clone(),
             policies: self.policies.clone(),
-            store_options: StoreOptions::default(),
-            evaluator: Evaluator::default(),
+            store_options: self.store_options.clone(),
+            evaluator: self.evaluator,
         };
         Self::launch(setup).await
     }
@@ -381,6 +385,8 @@ impl TestBroker {
             _pg: pg,
             _dir: Some(dir),
             policies,
+            store_options,
+            evaluator,
         }
     }
 
@@ -404,8 +410,8 @@ impl TestBroker {
             url: self.url.clone(),
             limits: self.broker.limits.clone(),
             policies: self.policies.clone(),
-            store_options: StoreOptions::default(),
-            evaluator: Evaluator::default(),
+            store_options: self.store_options.clone(),
+            evaluator: self.evaluator,
         })
         .await
     }

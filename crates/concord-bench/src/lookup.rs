@@ -27,8 +27,9 @@
 //! broker (and PostgreSQL). CPU time is split by thread: the callers' (TLS,
 //! HTTP/2 and prost on the client side) and the rest of the process, which
 //! is the broker's (its runtime, SQLite's threads, the blocking pool). The
-//! broker's CPU per lookup is what the broker alone would need on a
-//! machine of its own, with the callers elsewhere.
+//! broker's CPU per lookup approximates what it would need with the
+//! callers elsewhere; part of it is waking threads, which depends on how
+//! the cores are shared.
 
 use std::{
     sync::{
@@ -306,17 +307,23 @@ async fn measure(
     let stop = Arc::new(AtomicBool::new(false));
     // The callers' own runtime: their connections' tasks run there too
     // (a channel's tasks run where it was connected).
-    let callers_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name(CALLER_THREAD)
-        .enable_all()
-        .build()
-        .context("the callers' runtime")?;
+    let callers_rt = CallerRuntime(Some(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name(CALLER_THREAD)
+            // Its threads live through the measurement (their CPU is counted
+            // by thread).
+            .thread_keep_alive(Duration::from_secs(24 * 3600))
+            .enable_all()
+            .build()
+            .context("the callers' runtime")?,
+    ));
     let (url, tls) = (tb.url(), Arc::new(tb.tls_for("mash-officer-1")));
     let mut channels = Vec::with_capacity(concurrency);
     for _ in 0..concurrency {
         let (url, tls) = (url.clone(), tls.clone());
         let channel = callers_rt
+            .handle()
             .spawn(async move { concord_client::connect(&url, &tls).await })
             .await
             .context("connecting a caller")??;
@@ -328,7 +335,7 @@ async fn measure(
     let mut callers = Vec::with_capacity(concurrency);
     for (c, channel) in channels.into_iter().enumerate() {
         let (lk, measuring, stop) = (lk.clone(), measuring.clone(), stop.clone());
-        callers.push(callers_rt.spawn(async move {
+        callers.push(callers_rt.handle().spawn(async move {
             let mut client = LookupClient::new(channel);
             let mut latencies: Vec<u32> = Vec::new();
             let mut x = mix(c as u64 + 1);
@@ -382,7 +389,7 @@ async fn measure(
     for c in callers {
         all.extend(c.await.context("caller task")??);
     }
-    callers_rt.shutdown_background();
+    drop(callers_rt);
     ensure!(!all.is_empty(), "no lookup finished while measuring");
     all.sort_unstable();
     let pct = |q: f64| {
@@ -442,6 +449,25 @@ pub fn print(rows: &[Figures], seconds: f64) {
             f.caller_cpu_us_per_lookup,
             f.load_seconds
         );
+    }
+}
+
+/// The callers' runtime, shut down without blocking when dropped (a tokio
+/// runtime dropped inside async code, as on an early error return, would
+/// panic).
+struct CallerRuntime(Option<tokio::runtime::Runtime>);
+
+impl CallerRuntime {
+    fn handle(&self) -> &tokio::runtime::Handle {
+        self.0.as_ref().expect("the runtime until drop").handle()
+    }
+}
+
+impl Drop for CallerRuntime {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
     }
 }
 

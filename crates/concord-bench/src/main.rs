@@ -209,7 +209,6 @@ const KEYS: [KeyName; 8] = [
     KeyName::PhSnDob,
 ];
 
-/// splitmix64: cheap deterministic bytes, so generation costs little.
 /// `--policy-evaluator`.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum EvaluatorChoice {
@@ -226,6 +225,7 @@ impl From<EvaluatorChoice> for concord_policy::Evaluator {
     }
 }
 
+/// splitmix64: cheap deterministic bytes, so generation costs little.
 fn fill(seed: u64, out: &mut [u8]) {
     let mut x = seed;
     for chunk in out.chunks_mut(8) {

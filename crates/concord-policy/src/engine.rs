@@ -52,17 +52,25 @@ pub enum Evaluator {
     #[default]
     Interpreter,
     /// regorus's virtual machine (RVM), opt-in: each decision rule compiled
-    /// once to a register program at load, about half the interpreter's
+    /// once to a register program at load, about 40% of the interpreter's
     /// CPU per decision (BENCHMARKS.md). Not the default, because regorus
-    /// 0.14's VM differs from the interpreter in two ways found here:
-    /// a builtin error in a body is taken as that body failing (the next
-    /// `else` is tried; the interpreter fails the decision), and a rule
-    /// whose body before an `else` iterates and fails skips the `else`.
-    /// The second is guarded: a bundle with such a rule, or one that calls
-    /// `print`, is interpreted ([`PolicyEngine::evaluator`] says which),
-    /// as is a rule the VM compiler does not take. The first is not: a
-    /// policy whose refusal depends on a body that can raise a builtin
-    /// error could allow on the VM where the interpreter fails closed.
+    /// 0.14's VM differs from the interpreter in three ways found here:
+    ///
+    /// 1. any non-fatal error in a body (a builtin's, even with strict
+    ///    builtin errors on) is taken as that body failing: the next
+    ///    `else` is tried, or the rule is undefined (so `not` of it holds)
+    ///    or takes its default, where the interpreter fails the decision;
+    /// 2. a rule whose body before an `else` iterates and fails skips the
+    ///    `else`;
+    /// 3. a rule whose definitions give different values is undefined,
+    ///    where the interpreter fails the decision.
+    ///
+    /// 2 and 3 are guarded (conservatively, `scan::vm_divergence`): a
+    /// bundle with such a rule, or one that calls `print`, is interpreted
+    /// ([`PolicyEngine::evaluator`] says which), as is a rule the VM
+    /// compiler does not take. 1 cannot be found statically: a policy
+    /// whose refusal hangs on a body that can raise an error could allow
+    /// on the VM where the interpreter fails closed.
     Vm,
 }
 
@@ -161,9 +169,10 @@ struct Loaded {
     /// [`Action::index`].
     declared: [bool; Action::ALL.len()],
     /// Each declared decision rule compiled for regorus's virtual machine,
-    /// by [`Action::index`]; `None` where the rule is interpreted (not
-    /// declared, a bundle that calls `print`, or a rule the compiler does
-    /// not take).
+    /// by [`Action::index`]; `None` where the rule is interpreted: not
+    /// declared, the interpreter configured, a bundle that calls `print` or
+    /// holds a shape the VM evaluates differently, or a rule the compiler
+    /// does not take.
     compiled: [Option<CompiledRule>; Action::ALL.len()],
     /// Whether `data.concord.retention.periods` is declared.
     declares_retention: bool,
@@ -246,7 +255,9 @@ impl CompiledRule {
                 message: other.to_string(),
             },
         })?;
-        // Do not keep the last request's identifiers around.
+        // The input goes; the VM's registers and rule cache keep this
+        // decision's values (in memory, never logged) until the next
+        // decision overwrites them, as a pooled interpreter's state does.
         vm.set_input(Value::Undefined);
         let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
         if pool.len() < MAX_POOLED_ENGINES {
@@ -341,7 +352,9 @@ impl PolicyEngine {
     /// by [`EngineConfig::eval_timeout`] through regorus's timer, which
     /// stops evaluation between steps; no single step runs long, because
     /// the bundle scan refuses the builtins whose one call can
-    /// (`numbers.range`). Any failure is an `Err`, never an allow.
+    /// (`numbers.range`). On the interpreter (the default) any failure is
+    /// an `Err`, never an allow; [`Evaluator::Vm`] lists where the VM
+    /// differs.
     pub fn decide(&self, input: &PolicyInput) -> Result<Decision, PolicyError> {
         self.loaded().decide(input, self.config.eval_timeout)
     }
@@ -433,11 +446,11 @@ impl Loaded {
         // interpreted.
         let interpret = config.evaluator == Evaluator::Interpreter
             || scan::calls_print(&modules)
-            || match scan::vm_unsafe_else(&modules) {
-                Some(at) => {
+            || match scan::vm_divergence(&modules) {
+                Some(why) => {
                     tracing::warn!(
-                        rule = at,
-                        "policy bundle interpreted: a rule with else iterates before its last body, which regorus's VM evaluates differently"
+                        why,
+                        "policy bundle interpreted: regorus's VM would evaluate a rule of it differently"
                     );
                     true
                 }

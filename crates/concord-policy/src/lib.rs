@@ -86,10 +86,10 @@
 //! - **regorus's VM, opt-in** ([`Evaluator::Vm`]): at load each declared
 //!   decision rule is compiled (`Engine::compile_with_entrypoint`, then
 //!   the RVM compiler) to a register program, and decisions run it on a
-//!   pooled `RegoVM` with the same strict builtin errors and time limit;
-//!   about half the CPU of the interpreter (BENCHMARKS.md). Not the
+//!   pooled `RegoVM` with strict builtin errors and the same time limit;
+//!   about 40% of the CPU of the interpreter (BENCHMARKS.md). Not the
 //!   default: [`Evaluator::Vm`] lists how regorus 0.14's VM differs from
-//!   the interpreter the tests run on. `tests/evaluators.rs` holds the two
+//!   the interpreter the tests run on (errors inside a body among them). `tests/evaluators.rs` holds the two
 //!   to the same decisions over every combination of the shipped
 //!   agreement's subjects, purposes, cases, reasons and sources.
 //! - **Coverage**: [`run_tests`] enables regorus's line coverage and reports

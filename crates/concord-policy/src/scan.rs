@@ -15,7 +15,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use regorus::Value;
-use regorus::unstable::{BUILTINS, Expr, Literal, Module, NodeRef, Query, Rule, RuleHead, Span};
+use regorus::unstable::{
+    AssignOp, BUILTINS, Expr, Literal, Module, NodeRef, Query, Rule, RuleHead, Span,
+};
 
 use crate::error::PolicyError;
 
@@ -147,58 +149,140 @@ struct Scope<'a> {
     functions: &'a BTreeSet<String>,
 }
 
-/// The first rule (as `file:line`) with an `else` whose body before the
-/// last one may iterate: a `some` statement, or a reference
-/// indexed by a variable the body has not assigned (`xs[_]`, `xs[x]`).
-/// regorus 0.14's VM ends such a rule when that body fails instead of
-/// trying its `else` (the interpreter tries it), so a bundle holding one is
-/// interpreted. Conservative: a variable bound by unification (`x = y`),
-/// not `:=`, counts as unassigned, and so does iteration under `not`.
-/// Checked against the VM: a failed `every`, a comprehension and an
-/// iterating last body are evaluated as the interpreter does.
-pub(crate) fn vm_unsafe_else(modules: &[ModuleRef]) -> Option<String> {
+/// Why regorus 0.14's VM could decide a rule of `modules` differently from
+/// the interpreter, for a shape found here (with the rule's `file:line`);
+/// `None` if no rule has one. A bundle with one is interpreted. The shapes:
+///
+/// - a rule with an `else` whose body (or value) before the last one may
+///   iterate: the VM ends the rule when that body fails instead of trying
+///   the `else`. "May iterate": a `some` statement, or a reference whose
+///   index holds a variable the body has not bound with `:=` (`xs[_]`,
+///   `xs[x]`, `xs[[a, b]]`), anywhere outside a comprehension, an `every`
+///   domain included. Conservative: `=` binds nothing, and iteration under
+///   `not` counts. Checked against the VM: a failed `every` and an
+///   iterating last body are evaluated as the interpreter does.
+/// - a complete rule or function defined more than once: where two
+///   definitions give different values the VM answers undefined (so `not`
+///   of it holds) and the interpreter fails the decision.
+pub(crate) fn vm_divergence(modules: &[ModuleRef]) -> Option<String> {
     for module in modules {
-        // A variable naming a rule of the package is that rule's value.
         let package = package_path(module);
-        let rules: BTreeSet<String> = modules
-            .iter()
-            .filter(|m| package_path(m) == package)
+        let same_package = || modules.iter().filter(|m| package_path(m) == package);
+        // Variables that are not iteration: the package's rules, imports,
+        // `input` and `data`.
+        let mut globals: BTreeSet<String> = same_package()
             .flat_map(|m| m.policy.iter().filter_map(|r| rule_root(r)))
             .collect();
-        for rule in &module.policy {
-            let Rule::Spec { bodies, span, .. } = rule.as_ref() else {
-                continue;
-            };
-            let Some((_, before_last)) = bodies.split_last() else {
-                continue;
-            };
-            if before_last.iter().any(|b| query_iterates(&b.query, &rules)) {
-                return Some(format!("{}:{}", file_of(span), span.line));
+        globals.extend(["input".to_owned(), "data".to_owned()]);
+        for import in &module.imports {
+            if let Some(target) = path_of(&import.refr) {
+                globals.insert(match &import.r#as {
+                    Some(span) => span.text().to_owned(),
+                    None => target.rsplit('.').next().unwrap_or_default().to_owned(),
+                });
             }
+        }
+        let mut definitions: BTreeMap<String, usize> = BTreeMap::new();
+        for rule in &module.policy {
+            let Rule::Spec {
+                head, bodies, span, ..
+            } = rule.as_ref()
+            else {
+                continue;
+            };
+            let at = || format!("{}:{}", file_of(span), span.line);
+            if let RuleHead::Compr { refr, .. } | RuleHead::Func { refr, .. } = head
+                && let Some(path) = path_of(refr)
+            {
+                *definitions.entry(path).or_default() += 1;
+            }
+            if bodies.len() < 2 {
+                continue;
+            }
+            // The first body's value is the head's; each else body's is
+            // its own.
+            let head_value = match head {
+                RuleHead::Compr { assign, .. } | RuleHead::Func { assign, .. } => {
+                    assign.as_ref().map(|a| &a.value)
+                }
+                RuleHead::Set { .. } => None,
+            };
+            let before_last = &bodies[..bodies.len() - 1];
+            let values = head_value.into_iter().chain(
+                before_last
+                    .iter()
+                    .skip(1)
+                    .filter_map(|b| b.assign.as_ref().map(|a| &a.value)),
+            );
+            if before_last
+                .iter()
+                .any(|b| query_iterates(&b.query, &globals))
+                || values.into_iter().any(|v| expr_iterates(v, &globals))
+            {
+                return Some(format!(
+                    "{}: a rule with an else iterates before its last body",
+                    at()
+                ));
+            }
+        }
+        // Across the package's modules.
+        for other in same_package().filter(|m| !std::ptr::eq(m.as_ref(), module.as_ref())) {
+            for rule in &other.policy {
+                if let Rule::Spec {
+                    head: RuleHead::Compr { refr, .. } | RuleHead::Func { refr, .. },
+                    ..
+                } = rule.as_ref()
+                    && let Some(path) = path_of(refr)
+                    && let Some(n) = definitions.get_mut(&path)
+                {
+                    *n += 1;
+                }
+            }
+        }
+        if let Some((path, _)) = definitions.iter().find(|(_, n)| **n > 1) {
+            return Some(format!(
+                "{}: rule {path} has more than one definition",
+                file_of(module.package.refr.span())
+            ));
         }
     }
     None
 }
 
-/// Whether a query's own statements may iterate (comprehensions inside it
-/// are values, not iteration of the query).
-fn query_iterates(query: &Query, rules: &BTreeSet<String>) -> bool {
-    let mut assigned = rules.clone();
+/// Whether a query's own statements may iterate (see [`vm_divergence`]).
+fn query_iterates(query: &Query, globals: &BTreeSet<String>) -> bool {
+    let mut bound = globals.clone();
     for stmt in &query.stmts {
         match &stmt.literal {
             Literal::SomeVars { .. } | Literal::SomeIn { .. } => return true,
             // A universal check, not an iteration the body continues with
-            // (the VM tries the `else` after a failed `every`).
-            Literal::Every { .. } => {}
-            Literal::Expr { expr, .. } | Literal::NotExpr { expr, .. } => {
-                if let Expr::AssignExpr { lhs, rhs, .. } = expr.as_ref() {
-                    if expr_iterates(rhs, &assigned) {
+            // (the VM tries the `else` after a failed `every`); a loop in
+            // its domain is the body's own.
+            Literal::Every { domain, .. } => {
+                if expr_iterates(domain, &bound) {
+                    return true;
+                }
+            }
+            Literal::Expr { expr, .. } => match expr.as_ref() {
+                Expr::AssignExpr {
+                    op: AssignOp::ColEq,
+                    lhs,
+                    rhs,
+                    ..
+                } if matches!(lhs.as_ref(), Expr::Var { .. }) => {
+                    if expr_iterates(rhs, &bound) {
                         return true;
                     }
-                    if let Expr::Var { span, .. } = lhs.as_ref() {
-                        assigned.insert(span.text().to_owned());
+                    bound.insert(lhs.span().text().to_owned());
+                }
+                other => {
+                    if expr_iterates(other, &bound) {
+                        return true;
                     }
-                } else if expr_iterates(expr, &assigned) {
+                }
+            },
+            Literal::NotExpr { expr, .. } => {
+                if expr_iterates(expr, &bound) {
                     return true;
                 }
             }
@@ -207,19 +291,45 @@ fn query_iterates(query: &Query, rules: &BTreeSet<String>) -> bool {
     false
 }
 
-fn expr_iterates(expr: &Expr, assigned: &BTreeSet<String>) -> bool {
-    let go = |e: &Expr| expr_iterates(e, assigned);
+/// Whether `expr` holds a reference indexed by an unbound variable,
+/// outside comprehensions (their loops are their own).
+fn expr_iterates(expr: &Expr, bound: &BTreeSet<String>) -> bool {
+    let go = |e: &Expr| expr_iterates(e, bound);
     match expr {
         Expr::RefBrack { refr, index, .. } => {
-            let unassigned_var =
-                matches!(index.as_ref(), Expr::Var { span, .. } if !assigned.contains(span.text()));
-            unassigned_var || go(refr) || go(index)
+            has_unbound_var(index, bound) || go(refr) || go(index)
         }
         Expr::Array { items, .. } | Expr::Set { items, .. } => items.iter().any(|i| go(i)),
         Expr::Object { fields, .. } => fields.iter().any(|(_, k, v)| go(k) || go(v)),
         Expr::Call { params, .. } => params.iter().any(|p| go(p)),
         Expr::UnaryExpr { expr, .. } => go(expr),
         Expr::RefDot { refr, .. } => go(refr),
+        Expr::BinExpr { lhs, rhs, .. }
+        | Expr::BoolExpr { lhs, rhs, .. }
+        | Expr::ArithExpr { lhs, rhs, .. }
+        | Expr::AssignExpr { lhs, rhs, .. } => go(lhs) || go(rhs),
+        Expr::Membership {
+            key,
+            value,
+            collection,
+            ..
+        } => key.as_ref().is_some_and(|k| go(k)) || go(value) || go(collection),
+        _ => false,
+    }
+}
+
+/// Whether `expr` mentions a variable not in `bound`, outside
+/// comprehensions.
+fn has_unbound_var(expr: &Expr, bound: &BTreeSet<String>) -> bool {
+    let go = |e: &Expr| has_unbound_var(e, bound);
+    match expr {
+        Expr::Var { span, .. } => !bound.contains(span.text()),
+        Expr::RefBrack { refr, index, .. } => go(refr) || go(index),
+        Expr::RefDot { refr, .. } => go(refr),
+        Expr::Array { items, .. } | Expr::Set { items, .. } => items.iter().any(|i| go(i)),
+        Expr::Object { fields, .. } => fields.iter().any(|(_, k, v)| go(k) || go(v)),
+        Expr::Call { params, .. } => params.iter().any(|p| go(p)),
+        Expr::UnaryExpr { expr, .. } => go(expr),
         Expr::BinExpr { lhs, rhs, .. }
         | Expr::BoolExpr { lhs, rhs, .. }
         | Expr::ArithExpr { lhs, rhs, .. }

@@ -188,7 +188,8 @@ fn push_as(org: &str) -> PolicyInput {
 }
 
 /// regorus 0.14's VM skips the `else` of a rule whose earlier body iterates
-/// and fails; such a bundle is interpreted, and decides as written.
+/// and fails, and answers undefined for a rule whose definitions disagree;
+/// a bundle with either shape is interpreted, and decides as written.
 #[test]
 fn a_bundle_the_vm_would_decide_differently_is_interpreted() {
     let iterating = r#"package concord.ingest
@@ -206,6 +207,23 @@ decision := {"allow": true} if {
         "some org in [\"mps-cw\"]\n\torg == input.subject.org",
         "[\"mps-cw\"][_] == input.subject.org",
     );
+    let unified = iterating.replace(
+        "some org in [\"mps-cw\"]\n\torg == input.subject.org",
+        "[\"mps-cw\"][_] = input.subject.org",
+    );
+    let every_domain = iterating.replace(
+        "some org in [\"mps-cw\"]\n\torg == input.subject.org",
+        "every org in [[\"mps-cw\"]][_] { org == input.subject.org }",
+    );
+    let composite_index = iterating.replace(
+        "some org in [\"mps-cw\"]\n\torg == input.subject.org",
+        "{[\"mps-cw\", 1]: true}[[input.subject.org, n]]",
+    );
+    let two_definitions = r#"package concord.ingest
+default decision := {"allow": false, "reason": "default"}
+decision := {"allow": true} if input.subject.org == "mps-cw"
+decision := {"allow": false, "reason": "not a pushing organisation"} if input.subject.org != "mps-cw"
+"#;
     let printing = not_iterating.replace(
         "input.subject.org in",
         "print(\"deciding\")\n\tinput.subject.org in",
@@ -213,6 +231,10 @@ decision := {"allow": true} if {
     for (policy, expected) in [
         (iterating, Evaluator::Interpreter),
         (indexed.as_str(), Evaluator::Interpreter),
+        (unified.as_str(), Evaluator::Interpreter),
+        (every_domain.as_str(), Evaluator::Interpreter),
+        (composite_index.as_str(), Evaluator::Interpreter),
+        (two_definitions, Evaluator::Interpreter),
         (printing.as_str(), Evaluator::Interpreter),
         (not_iterating.as_str(), Evaluator::Vm),
     ] {

@@ -145,8 +145,8 @@ pub struct StoreOptions {
 /// contend for the cores: at 1,000 lookups/s (1,000,000 records, 64
 /// callers) four connections gave p99 7.5-10.3 ms against 9-40 ms for
 /// eight, and more lookups/s closed loop (BENCHMARKS.md, stop 10). Four
-/// still leave reads a connection while an extract and an audit append
-/// each hold one.
+/// still leave reads a connection while an extract, the linker's writes
+/// and an audit append each hold one.
 pub const SQLITE_MAX_CONNECTIONS: u32 = 4;
 
 /// PostgreSQL's default pool size (connections are server processes; the

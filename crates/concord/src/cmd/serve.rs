@@ -97,7 +97,16 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             config.policy_dir.display()
         )
     })?;
-    tracing::info!(evaluator = ?config.policy_evaluator, "policy decisions evaluated");
+    for action in concord_policy::Action::ALL {
+        if policy.defines(action) {
+            tracing::info!(
+                action = action.as_str(),
+                evaluator = ?policy.evaluator(action),
+                configured = ?config.policy_evaluator,
+                "policy decisions evaluated"
+            );
+        }
+    }
 
     let what = files.broker_key.display().to_string();
     let broker_key = KeyFile::parse(&material.broker_key, &what)
