@@ -50,3 +50,18 @@ CREATE TRIGGER IF NOT EXISTS audit.audit_checkpoints_append_only_delete BEFORE D
 BEGIN
     SELECT RAISE(ABORT, 'the audit log is append-only');
 END;
+
+-- One statement appends a batch: a row inserted into this view is an event
+-- with its subjects as a JSON array of strings, and the trigger writes
+-- both tables. So a batch is one autocommit INSERT (atomic: a failing row
+-- undoes the statement), one round trip to sqlx's SQLite thread instead
+-- of BEGIN, two INSERTs and COMMIT. The view reads no subjects back.
+CREATE VIEW IF NOT EXISTS audit.audit_append AS
+    SELECT seq, leaf_hash, event, time, NULL AS subjects FROM audit_events;
+CREATE TRIGGER IF NOT EXISTS audit.audit_append_insert INSTEAD OF INSERT ON audit_append
+BEGIN
+    INSERT INTO audit_events (seq, leaf_hash, event, time)
+        VALUES (NEW.seq, NEW.leaf_hash, NEW.event, NEW.time);
+    INSERT INTO audit_subjects (subject, seq)
+        SELECT value, NEW.seq FROM json_each(NEW.subjects);
+END;

@@ -9,8 +9,8 @@ package concord.audit_read
 
 default decision := {"allow": false, "reason": "request refused"}
 
-# The reader is matched as a whole {org, role} entry (an entry with more
-# keys matches no one), not by iterating the list: regorus 0.14's VM skips
+# The reader is matched as a whole {org, role} entry (invariants.rego
+# refuses a bundle with an entry of other keys), not by iterating the list: regorus 0.14's VM skips
 # the else of a rule whose earlier body iterates (concord-policy's
 # Evaluator::Vm).
 decision := {"allow": true} if {

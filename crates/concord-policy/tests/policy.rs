@@ -13,7 +13,7 @@ use concord_policy::{
 const REPO_POLICIES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../policies");
 
 /// The revision in `policies/.manifest`.
-const REVISION: &str = "2026-12-02.2";
+const REVISION: &str = "2026-12-02.3";
 
 fn repo_bundle() -> Bundle {
     Bundle::load_dir(Path::new(REPO_POLICIES)).expect("repo policies load")

@@ -69,6 +69,11 @@ pub(crate) async fn connect(url: &str, opts: &StoreOptions) -> Result<SqlitePool
                 .unwrap_or(crate::SQLITE_MAX_CONNECTIONS),
         )
         .acquire_timeout(opts.acquire_timeout)
+        // sqlx pings an idle connection before handing it out, by default:
+        // for SQLite a round trip to the connection's thread (two thread
+        // wake-ups) on every acquire, to learn what cannot happen to a file
+        // (a peer hanging up).
+        .test_before_acquire(false)
         .after_connect(move |conn, _| {
             let attach = attach.clone();
             Box::pin(async move {
