@@ -205,7 +205,8 @@ impl CompiledRule {
         let policy = engine
             .compile_with_entrypoint(&rule.into())
             .map_err(|e| regorus_message(&e))?;
-        let program = Compiler::compile_from_policy(&policy, &[rule]).map_err(|e| e.to_string())?;
+        let program =
+            Compiler::compile_from_policy(&policy, &[rule]).map_err(|e| regorus_message(&e))?;
         let compiled = CompiledRule {
             program,
             policy,
@@ -214,7 +215,7 @@ impl CompiledRule {
             pool: Mutex::new(Vec::new()),
         };
         // The data must fit the program's rule tree; checked once here.
-        compiled.new_vm().map_err(|e| e.to_string())?;
+        compiled.new_vm().map_err(|e| regorus_message(&e))?;
         Ok(compiled)
     }
 
@@ -240,7 +241,7 @@ impl CompiledRule {
             Some(vm) => vm,
             None => self.new_vm().map_err(|e| PolicyError::Evaluation {
                 rule: rule.to_owned(),
-                message: e.to_string(),
+                message: regorus_message(&e),
             })?,
         };
         vm.set_input(input);
@@ -250,9 +251,14 @@ impl CompiledRule {
                 rule: rule.to_owned(),
                 limit,
             },
-            other => PolicyError::Evaluation {
+            // The VM's messages can print register values (`value=...`),
+            // which may be the request's: the error reaches the caller and
+            // the logs, so it names no value.
+            _ => PolicyError::Evaluation {
                 rule: rule.to_owned(),
-                message: other.to_string(),
+                message: "regorus's VM stopped with an error (its text, which can hold request \
+                          values, is not kept)"
+                    .to_owned(),
             },
         })?;
         // The input goes; the VM's registers and rule cache keep this

@@ -63,6 +63,19 @@ fn file_of(span: &Span) -> String {
     span.source.get_path().clone()
 }
 
+/// A module's imports with static targets: (the name it is used by, the
+/// imported path), `import data.a.b as c` giving `("c", "data.a.b")`.
+fn imports(module: &Module) -> impl Iterator<Item = (String, String)> + '_ {
+    module.imports.iter().filter_map(|import| {
+        let target = path_of(&import.refr)?;
+        let alias = match &import.r#as {
+            Some(span) => span.text().to_owned(),
+            None => target.rsplit('.').next().unwrap_or_default().to_owned(),
+        };
+        Some((alias, target))
+    })
+}
+
 /// The head reference of a rule and, for functions, its arguments.
 fn rule_head(rule: &Rule) -> (&Expr, bool) {
     match rule {
@@ -167,22 +180,15 @@ struct Scope<'a> {
 pub(crate) fn vm_divergence(modules: &[ModuleRef]) -> Option<String> {
     for module in modules {
         let package = package_path(module);
-        let same_package = || modules.iter().filter(|m| package_path(m) == package);
         // Variables that are not iteration: the package's rules, imports,
         // `input` and `data`.
-        let mut globals: BTreeSet<String> = same_package()
+        let mut globals: BTreeSet<String> = modules
+            .iter()
+            .filter(|m| package_path(m) == package)
             .flat_map(|m| m.policy.iter().filter_map(|r| rule_root(r)))
             .collect();
         globals.extend(["input".to_owned(), "data".to_owned()]);
-        for import in &module.imports {
-            if let Some(target) = path_of(&import.refr) {
-                globals.insert(match &import.r#as {
-                    Some(span) => span.text().to_owned(),
-                    None => target.rsplit('.').next().unwrap_or_default().to_owned(),
-                });
-            }
-        }
-        let mut definitions: BTreeMap<String, usize> = BTreeMap::new();
+        globals.extend(imports(module).map(|(alias, _)| alias));
         for rule in &module.policy {
             let Rule::Spec {
                 head, bodies, span, ..
@@ -190,12 +196,6 @@ pub(crate) fn vm_divergence(modules: &[ModuleRef]) -> Option<String> {
             else {
                 continue;
             };
-            let at = || format!("{}:{}", file_of(span), span.line);
-            if let RuleHead::Compr { refr, .. } | RuleHead::Func { refr, .. } = head
-                && let Some(path) = path_of(refr)
-            {
-                *definitions.entry(path).or_default() += 1;
-            }
             if bodies.len() < 2 {
                 continue;
             }
@@ -220,30 +220,32 @@ pub(crate) fn vm_divergence(modules: &[ModuleRef]) -> Option<String> {
                 || values.into_iter().any(|v| expr_iterates(v, &globals))
             {
                 return Some(format!(
-                    "{}: a rule with an else iterates before its last body",
-                    at()
+                    "{}:{}: a rule with an else iterates before its last body",
+                    file_of(span),
+                    span.line
                 ));
             }
         }
-        // Across the package's modules.
-        for other in same_package().filter(|m| !std::ptr::eq(m.as_ref(), module.as_ref())) {
-            for rule in &other.policy {
-                if let Rule::Spec {
-                    head: RuleHead::Compr { refr, .. } | RuleHead::Func { refr, .. },
-                    ..
-                } = rule.as_ref()
-                    && let Some(path) = path_of(refr)
-                    && let Some(n) = definitions.get_mut(&path)
-                {
-                    *n += 1;
-                }
+    }
+    // Complete rules and functions, by package and path, over all modules.
+    let mut defined = BTreeSet::new();
+    for module in modules {
+        let package = package_path(module);
+        for rule in &module.policy {
+            if let Rule::Spec {
+                head: RuleHead::Compr { refr, .. } | RuleHead::Func { refr, .. },
+                span,
+                ..
+            } = rule.as_ref()
+                && let Some(path) = path_of(refr)
+                && !defined.insert((package.clone(), path.clone()))
+            {
+                return Some(format!(
+                    "{}:{}: rule {path} has more than one definition",
+                    file_of(span),
+                    span.line
+                ));
             }
-        }
-        if let Some((path, _)) = definitions.iter().find(|(_, n)| **n > 1) {
-            return Some(format!(
-                "{}: rule {path} has more than one definition",
-                file_of(module.package.refr.span())
-            ));
         }
     }
     None
@@ -294,52 +296,37 @@ fn query_iterates(query: &Query, globals: &BTreeSet<String>) -> bool {
 /// Whether `expr` holds a reference indexed by an unbound variable,
 /// outside comprehensions (their loops are their own).
 fn expr_iterates(expr: &Expr, bound: &BTreeSet<String>) -> bool {
-    let go = |e: &Expr| expr_iterates(e, bound);
-    match expr {
-        Expr::RefBrack { refr, index, .. } => {
-            has_unbound_var(index, bound) || go(refr) || go(index)
-        }
-        Expr::Array { items, .. } | Expr::Set { items, .. } => items.iter().any(|i| go(i)),
-        Expr::Object { fields, .. } => fields.iter().any(|(_, k, v)| go(k) || go(v)),
-        Expr::Call { params, .. } => params.iter().any(|p| go(p)),
-        Expr::UnaryExpr { expr, .. } => go(expr),
-        Expr::RefDot { refr, .. } => go(refr),
-        Expr::BinExpr { lhs, rhs, .. }
-        | Expr::BoolExpr { lhs, rhs, .. }
-        | Expr::ArithExpr { lhs, rhs, .. }
-        | Expr::AssignExpr { lhs, rhs, .. } => go(lhs) || go(rhs),
-        Expr::Membership {
-            key,
-            value,
-            collection,
-            ..
-        } => key.as_ref().is_some_and(|k| go(k)) || go(value) || go(collection),
-        _ => false,
-    }
+    matches!(expr, Expr::RefBrack { index, .. } if has_unbound_var(index, bound))
+        || any_operand(expr, &mut |e| expr_iterates(e, bound))
 }
 
 /// Whether `expr` mentions a variable not in `bound`, outside
 /// comprehensions.
 fn has_unbound_var(expr: &Expr, bound: &BTreeSet<String>) -> bool {
-    let go = |e: &Expr| has_unbound_var(e, bound);
+    matches!(expr, Expr::Var { span, .. } if !bound.contains(span.text()))
+        || any_operand(expr, &mut |e| has_unbound_var(e, bound))
+}
+
+/// Whether `f` holds for an operand of `expr`: its sub-expressions, but
+/// not a called function's name nor what a comprehension holds.
+fn any_operand(expr: &Expr, f: &mut dyn FnMut(&Expr) -> bool) -> bool {
     match expr {
-        Expr::Var { span, .. } => !bound.contains(span.text()),
-        Expr::RefBrack { refr, index, .. } => go(refr) || go(index),
-        Expr::RefDot { refr, .. } => go(refr),
-        Expr::Array { items, .. } | Expr::Set { items, .. } => items.iter().any(|i| go(i)),
-        Expr::Object { fields, .. } => fields.iter().any(|(_, k, v)| go(k) || go(v)),
-        Expr::Call { params, .. } => params.iter().any(|p| go(p)),
-        Expr::UnaryExpr { expr, .. } => go(expr),
+        Expr::RefBrack { refr, index, .. } => f(refr) || f(index),
+        Expr::RefDot { refr, .. } => f(refr),
+        Expr::Array { items, .. } | Expr::Set { items, .. } => items.iter().any(|i| f(i)),
+        Expr::Object { fields, .. } => fields.iter().any(|(_, k, v)| f(k) || f(v)),
+        Expr::Call { params, .. } => params.iter().any(|p| f(p)),
+        Expr::UnaryExpr { expr, .. } => f(expr),
         Expr::BinExpr { lhs, rhs, .. }
         | Expr::BoolExpr { lhs, rhs, .. }
         | Expr::ArithExpr { lhs, rhs, .. }
-        | Expr::AssignExpr { lhs, rhs, .. } => go(lhs) || go(rhs),
+        | Expr::AssignExpr { lhs, rhs, .. } => f(lhs) || f(rhs),
         Expr::Membership {
             key,
             value,
             collection,
             ..
-        } => key.as_ref().is_some_and(|k| go(k)) || go(value) || go(collection),
+        } => key.as_ref().is_some_and(|k| f(k)) || f(value) || f(collection),
         _ => false,
     }
 }
@@ -385,17 +372,9 @@ pub(crate) fn check_calls(modules: &[ModuleRef]) -> Result<(), PolicyError> {
             file: file.clone(),
             message: "package is not a static reference".to_owned(),
         })?;
-        let mut imports = BTreeMap::new();
-        for import in &module.imports {
-            let Some(target) = path_of(&import.refr).filter(|t| t.starts_with("data.")) else {
-                continue;
-            };
-            let alias = match &import.r#as {
-                Some(span) => span.text().to_owned(),
-                None => target.rsplit('.').next().unwrap_or_default().to_owned(),
-            };
-            imports.insert(alias, target);
-        }
+        let imports: BTreeMap<String, String> = imports(module)
+            .filter(|(_, target)| target.starts_with("data."))
+            .collect();
         let scope = Scope {
             file,
             package,

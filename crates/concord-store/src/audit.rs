@@ -9,7 +9,8 @@ use sqlx::QueryBuilder;
 
 use crate::{Backend, Store, StoreError, error};
 
-/// Events per multi-row INSERT (4 columns each; SQLite's bound is 32,766).
+/// Events per multi-row INSERT (5 bound values each on SQLite, 4 plus two
+/// arrays on PostgreSQL; SQLite's bound is 32,766).
 const CHUNK: usize = 1_000;
 
 /// One audit event as stored: its position, leaf hash, canonical encoding,
@@ -69,48 +70,18 @@ macro_rules! on_backend {
     };
 }
 
-/// Writes audit rows inside transaction `$tx` of database `$db`.
-macro_rules! write_events {
-    ($tx:expr, $db:ty, $rows:expr) => {
-        async {
-            for chunk in $rows.chunks(CHUNK) {
-                let mut q: QueryBuilder<'_, $db> =
-                    QueryBuilder::new("INSERT INTO audit_events (seq, leaf_hash, event, time) ");
-                q.push_values(chunk, |mut b, r| {
-                    b.push_bind(as_i64(r.seq))
-                        .push_bind(r.leaf_hash.as_slice())
-                        .push_bind(r.event.as_slice())
-                        .push_bind(r.time);
-                });
-                q.build().execute(&mut *$tx).await?;
-            }
-            let subjects: Vec<(&str, i64)> = $rows
-                .iter()
-                .flat_map(|r| r.subjects.iter().map(move |s| (s.as_str(), as_i64(r.seq))))
-                .collect();
-            for chunk in subjects.chunks(CHUNK) {
-                let mut q: QueryBuilder<'_, $db> =
-                    QueryBuilder::new("INSERT INTO audit_subjects (subject, seq) ");
-                q.push_values(chunk, |mut b, (subject, seq)| {
-                    b.push_bind(*subject).push_bind(*seq);
-                });
-                q.build().execute(&mut *$tx).await?;
-            }
-            Ok::<(), sqlx::Error>(())
-        }
-        .await
-    };
-}
-
 /// Appends up to [`CHUNK`] rows in one statement through SQLite's
 /// `audit_append` view, whose trigger writes `audit_events` and
 /// `audit_subjects` (migrations/sqlite_audit.sql): all or nothing, in one
 /// round trip to the connection's thread.
-async fn append_sqlite(pool: &sqlx::SqlitePool, rows: &[AuditRow]) -> Result<(), sqlx::Error> {
+async fn append_sqlite<'e>(
+    conn: impl sqlx::SqliteExecutor<'e>,
+    rows: &[AuditRow],
+) -> Result<(), sqlx::Error> {
     // Each event's subjects (`person:<id>`, `ps:<hex>`) as a JSON array.
     let subjects: Vec<String> = rows
         .iter()
-        .map(|r| serde_json::Value::from(r.subjects.clone()).to_string())
+        .map(|r| serde_json::Value::from(r.subjects.as_slice()).to_string())
         .collect();
     let mut q: QueryBuilder<'_, sqlx::Sqlite> =
         QueryBuilder::new("INSERT INTO audit_append (seq, leaf_hash, event, time, subjects) ");
@@ -121,13 +92,16 @@ async fn append_sqlite(pool: &sqlx::SqlitePool, rows: &[AuditRow]) -> Result<(),
             .push_bind(r.time)
             .push_bind(s.as_str());
     });
-    q.build().execute(pool).await.map(drop)
+    q.build().execute(conn).await.map(drop)
 }
 
 /// Appends up to [`CHUNK`] rows in one PostgreSQL statement: the events
 /// in a data-modifying `WITH`, the subjects from two arrays; one statement
 /// is all or nothing, and one round trip instead of four.
-async fn append_postgres(pool: &sqlx::PgPool, rows: &[AuditRow]) -> Result<(), sqlx::Error> {
+async fn append_postgres<'e>(
+    conn: impl sqlx::PgExecutor<'e>,
+    rows: &[AuditRow],
+) -> Result<(), sqlx::Error> {
     let (subjects, seqs): (Vec<&str>, Vec<i64>) = rows
         .iter()
         .flat_map(|r| r.subjects.iter().map(move |s| (s.as_str(), as_i64(r.seq))))
@@ -149,7 +123,7 @@ async fn append_postgres(pool: &sqlx::PgPool, rows: &[AuditRow]) -> Result<(), s
     q.push("::text[], ");
     q.push_bind(seqs);
     q.push("::bigint[]) AS s(subject, seq)");
-    q.build().execute(pool).await.map(drop)
+    q.build().execute(conn).await.map(drop)
 }
 
 impl Store {
@@ -167,23 +141,25 @@ impl Store {
                 pool, audit_writer, ..
             } => {
                 let _guard = audit_writer.lock().await;
+                // One autocommit statement, or one per chunk in a
+                // transaction.
                 if rows.len() <= CHUNK {
-                    // One autocommit statement (the `audit_append` view).
                     return append_sqlite(pool, rows).await.map_err(conflict);
                 }
                 let mut tx = crate::sqlite::begin_audit_write(pool).await?;
-                let conn = &mut *tx;
-                write_events!(conn, sqlx::Sqlite, rows).map_err(conflict)?;
+                for chunk in rows.chunks(CHUNK) {
+                    append_sqlite(&mut *tx, chunk).await.map_err(conflict)?;
+                }
                 tx.commit().await
             }
             Backend::Postgres(pool) => {
                 if rows.len() <= CHUNK {
-                    // One autocommit statement (a data-modifying CTE).
                     return append_postgres(pool, rows).await.map_err(conflict);
                 }
                 let mut tx = pool.begin().await.map_err(error::classify)?;
-                let conn = &mut *tx;
-                write_events!(conn, sqlx::Postgres, rows).map_err(conflict)?;
+                for chunk in rows.chunks(CHUNK) {
+                    append_postgres(&mut *tx, chunk).await.map_err(conflict)?;
+                }
                 tx.commit().await
             }
         }
