@@ -141,7 +141,7 @@ enum Command {
         #[arg(long)]
         pool: Option<u32>,
         /// What evaluates the broker's policy decisions.
-        #[arg(long, value_enum, default_value_t = EvaluatorChoice::Interpreter)]
+        #[arg(long, value_enum, default_value_t = EvaluatorChoice::Vm)]
         policy_evaluator: EvaluatorChoice,
     },
     /// One organisation floods the broker past its per-organisation limits

@@ -133,8 +133,8 @@ pub fn run(dir: &Path, n: usize) -> Result<()> {
     ensure!(n >= 100, "--decisions must be at least 100");
     let bundle = Bundle::load_dir(dir)
         .with_context(|| format!("load the policy bundle in {}", dir.display()))?;
-    // The default (the interpreter) and the opt-in VM, same bundle.
-    let engines = [Evaluator::Interpreter, Evaluator::Vm].map(|evaluator| {
+    // The default (the VM) and the interpreter, same bundle.
+    let engines = [Evaluator::Vm, Evaluator::Interpreter].map(|evaluator| {
         let config = EngineConfig {
             evaluator,
             ..EngineConfig::default()

@@ -39,7 +39,7 @@ pub struct EngineConfig {
     /// Run the bundle's `*_test.rego` tests when the engine is built and
     /// refuse the bundle if any fails. Default `true`.
     pub run_tests_on_load: bool,
-    /// What evaluates decisions. Default [`Evaluator::Interpreter`].
+    /// What evaluates decisions. Default [`Evaluator::Vm`].
     pub evaluator: Evaluator,
 }
 
@@ -49,28 +49,32 @@ pub struct EngineConfig {
 pub enum Evaluator {
     /// regorus's tree-walking interpreter, for every rule: the evaluator
     /// the bundle's tests run on, with strict builtin errors.
-    #[default]
     Interpreter,
-    /// regorus's virtual machine (RVM), opt-in: each decision rule compiled
-    /// once to a register program at load, about 40% of the interpreter's
-    /// CPU per decision (BENCHMARKS.md). Not the default, because regorus
-    /// 0.14's VM differs from the interpreter in three ways found here:
+    /// regorus's virtual machine (RVM), the default: each decision rule
+    /// compiled once to a register program at load, about 40% of the
+    /// interpreter's CPU per decision (BENCHMARKS.md), with strict builtin
+    /// errors and the same time limit. regorus 0.14.1's VM differed from
+    /// the interpreter in four ways found here:
     ///
     /// 1. any non-fatal error in a body (a builtin's, even with strict
-    ///    builtin errors on) is taken as that body failing: the next
-    ///    `else` is tried, or the rule is undefined (so `not` of it holds)
-    ///    or takes its default, where the interpreter fails the decision;
-    /// 2. a rule whose body before an `else` iterates and fails skips the
+    ///    builtin errors on) was taken as that body failing: the next
+    ///    `else` was tried, or the rule was undefined (so `not` of it held)
+    ///    or took its default, where the interpreter fails the decision;
+    /// 2. values of different types compared with `<` and the like raised
+    ///    such an error, where the interpreter orders them;
+    /// 3. a rule whose body before an `else` iterates and fails skips the
     ///    `else`;
-    /// 3. a rule whose definitions give different values is undefined,
+    /// 4. a rule whose definitions give different values is undefined,
     ///    where the interpreter fails the decision.
     ///
-    /// 2 and 3 are guarded (conservatively, `scan::vm_divergence`): a
-    /// bundle with such a rule, or one that calls `print`, is interpreted
-    /// ([`PolicyEngine::evaluator`] says which), as is a rule the VM
-    /// compiler does not take. 1 cannot be found statically: a policy
-    /// whose refusal hangs on a body that can raise an error could allow
-    /// on the VM where the interpreter fails closed.
+    /// 1 and 2 are patched in the vendored regorus (vendor/regorus/
+    /// CONCORD.md). 3 and 4 are guarded (conservatively,
+    /// `scan::vm_divergence`): a bundle with such a rule, or one that calls
+    /// `print`, is interpreted ([`PolicyEngine::evaluator`] says which), as
+    /// is a rule the VM compiler does not take. The differential test
+    /// (`tests/evaluators.rs`) holds both to the same decisions on the
+    /// shipped bundle.
+    #[default]
     Vm,
 }
 
@@ -79,7 +83,7 @@ impl Default for EngineConfig {
         EngineConfig {
             eval_timeout: Duration::from_millis(250),
             run_tests_on_load: true,
-            evaluator: Evaluator::Interpreter,
+            evaluator: Evaluator::Vm,
         }
     }
 }
@@ -358,9 +362,8 @@ impl PolicyEngine {
     /// by [`EngineConfig::eval_timeout`] through regorus's timer, which
     /// stops evaluation between steps; no single step runs long, because
     /// the bundle scan refuses the builtins whose one call can
-    /// (`numbers.range`). On the interpreter (the default) any failure is
-    /// an `Err`, never an allow; [`Evaluator::Vm`] lists where the VM
-    /// differs.
+    /// (`numbers.range`). Any failure is an `Err`, never an allow, on
+    /// either evaluator ([`Evaluator::Vm`] says how the VM is held to it).
     pub fn decide(&self, input: &PolicyInput) -> Result<Decision, PolicyError> {
         self.loaded().decide(input, self.config.eval_timeout)
     }

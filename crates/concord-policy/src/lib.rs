@@ -83,15 +83,17 @@
 //!   run long (`numbers.range`, `numbers.range_step`), and decisions are
 //!   evaluated inline on the caller's task (tens of microseconds: cheaper
 //!   than a hop to a blocking pool).
-//! - **regorus's VM, opt-in** ([`Evaluator::Vm`]): at load each declared
-//!   decision rule is compiled (`Engine::compile_with_entrypoint`, then
-//!   the RVM compiler) to a register program, and decisions run it on a
-//!   pooled `RegoVM` with strict builtin errors and the same time limit;
-//!   about 40% of the CPU of the interpreter (BENCHMARKS.md). Not the
-//!   default: [`Evaluator::Vm`] lists how regorus 0.14's VM differs from
-//!   the interpreter the tests run on (errors inside a body among them). `tests/evaluators.rs` holds the two
-//!   to the same decisions over every combination of the shipped
-//!   agreement's subjects, purposes, cases, reasons and sources.
+//! - **regorus's VM, the default** ([`Evaluator::Vm`]): at load each
+//!   declared decision rule is compiled (`Engine::compile_with_entrypoint`,
+//!   then the RVM compiler) to a register program, and decisions run it on
+//!   a pooled `RegoVM` with strict builtin errors and the same time limit;
+//!   about 40% of the CPU of the interpreter (BENCHMARKS.md). regorus is
+//!   vendored with a patch to its VM (vendor/regorus/CONCORD.md) so that
+//!   an error inside a body fails the decision, as on the interpreter the
+//!   tests run on; [`Evaluator::Vm`] lists the other differences and how
+//!   they are guarded. `tests/evaluators.rs` holds the two to the same
+//!   decisions over every combination of the shipped agreement's
+//!   subjects, purposes, cases, reasons and sources.
 //! - **Coverage**: [`run_tests`] enables regorus's line coverage and reports
 //!   covered lines of each non-test policy file in [`TestReport`].
 //!

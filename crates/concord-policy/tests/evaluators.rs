@@ -258,20 +258,13 @@ decision := {"allow": false, "reason": "not a pushing organisation"} if input.su
     }
 }
 
-/// Why the VM is not the default: a builtin error (strict on both) fails
-/// the interpreter's decision, while regorus 0.14's VM takes it as the
-/// body failing and goes on to the `else`. This policy's refusal hangs on
-/// a body that errors; the VM allows. If a regorus upgrade changes this,
-/// this test says so.
-#[test]
-fn the_vm_takes_a_builtin_error_as_a_failed_body() {
-    let policy = r#"package concord.ingest
-decision := {"allow": false, "reason": "numeric organisations are refused"} if {
-	to_number(input.subject.org) > 0
-} else := {"allow": true}
-"#;
-    let decide = |evaluator| {
-        PolicyEngine::new(
+/// Decides `input` on `policy` with each evaluator; the VM must serve it.
+fn decide_on_both(
+    policy: &str,
+    input: &PolicyInput,
+) -> [Result<concord_policy::Decision, concord_policy::PolicyError>; 2] {
+    [Evaluator::Vm, Evaluator::Interpreter].map(|evaluator| {
+        let engine = PolicyEngine::new(
             bundle(policy),
             EngineConfig {
                 run_tests_on_load: false,
@@ -279,13 +272,74 @@ decision := {"allow": false, "reason": "numeric organisations are refused"} if {
                 ..EngineConfig::default()
             },
         )
-        .expect("loads")
-        .decide(&push_as("mps-cw"))
-    };
-    let interpreted = decide(Evaluator::Interpreter).unwrap_err();
-    assert!(
-        matches!(interpreted, concord_policy::PolicyError::Evaluation { .. }),
-        "{interpreted}"
-    );
-    assert!(decide(Evaluator::Vm).unwrap().allow);
+        .expect("loads");
+        assert_eq!(engine.evaluator(Action::Ingest), evaluator, "{policy}");
+        engine.decide(input)
+    })
+}
+
+/// An error inside a body (a builtin's, or arithmetic on a string) fails
+/// the decision on both evaluators: never the body alone, which would let
+/// an `else`, a `default` or a `not` allow. regorus 0.14.1's VM took it as
+/// the body failing until Concord's patch (vendor/regorus/CONCORD.md);
+/// each of these policies allowed on it.
+#[test]
+fn an_error_in_a_body_fails_the_decision_on_both_evaluators() {
+    let else_after_error = r#"package concord.ingest
+decision := {"allow": false, "reason": "numeric organisations are refused"} if {
+	to_number(input.subject.org) > 0
+} else := {"allow": true}
+"#;
+    let not_of_error = r#"package concord.ingest
+default decision := {"allow": false, "reason": "refused"}
+refused if to_number(input.subject.org) > 0
+decision := {"allow": true} if not refused
+"#;
+    let default_after_error = r#"package concord.ingest
+default decision := {"allow": true}
+decision := {"allow": false, "reason": "numeric organisations are refused"} if {
+	input.subject.org + 1 > 0
+}
+"#;
+    let error_in_function = r#"package concord.ingest
+default decision := {"allow": true}
+numeric(org) if to_number(org) > 0
+decision := {"allow": false, "reason": "numeric organisations are refused"} if numeric(input.subject.org)
+"#;
+    for policy in [
+        else_after_error,
+        not_of_error,
+        default_after_error,
+        error_in_function,
+    ] {
+        for outcome in decide_on_both(policy, &push_as("mps-cw")) {
+            let error = outcome.expect_err(policy);
+            assert!(
+                matches!(error, concord_policy::PolicyError::Evaluation { .. }),
+                "{policy}: {error}"
+            );
+        }
+    }
+}
+
+/// Values of different types compare by Rego's order of types (numbers
+/// before strings) on both evaluators; regorus 0.14.1's VM raised an error
+/// in strict mode, which it took as the body failing.
+#[test]
+fn values_of_different_types_compare_alike_on_both_evaluators() {
+    for (comparison, holds) in [
+        ("input.subject.org > 5", true),
+        ("input.subject.org >= 5", true),
+        ("input.subject.org < 5", false),
+        ("5 <= input.subject.org", true),
+    ] {
+        let policy = format!(
+            "package concord.ingest\n\
+             default decision := {{\"allow\": false, \"reason\": \"refused\"}}\n\
+             decision := {{\"allow\": true}} if {comparison}\n"
+        );
+        for outcome in decide_on_both(&policy, &push_as("mps-cw")) {
+            assert_eq!(outcome.expect(&policy).allow, holds, "{policy}");
+        }
+    }
 }

@@ -20,7 +20,7 @@
 //! data_dir = ".concord"              # the SQLite file and the development PKI
 //! database_url = "postgres://concord:secret@db/concord"  # default sqlite:<data_dir>/concord.sqlite
 //! policy_dir = "policies"            # the policy bundle
-//! policy_evaluator = "interpreter"   # or "vm": regorus's VM, opt-in (see concord_policy::Evaluator)
+//! policy_evaluator = "vm"            # or "interpreter" (see concord_policy::Evaluator)
 //! web_listen = "127.0.0.1:7444"      # the board's web dashboard (HTTPS); "off" for none
 //! web_public_url = "https://board.example.org"  # its address in sign-in links
 //! metrics_listen = "127.0.0.1:9464"  # Prometheus /metrics over plain HTTP; "off" for none
@@ -83,8 +83,8 @@ pub struct Config {
     pub database_url: DatabaseUrl,
     /// The policy bundle directory.
     pub policy_dir: PathBuf,
-    /// What evaluates decisions (`policy_evaluator`, default the
-    /// interpreter).
+    /// What evaluates decisions (`policy_evaluator`, default regorus's
+    /// VM).
     pub policy_evaluator: concord_policy::Evaluator,
     /// Where the board's web dashboard listens (HTTPS); `None` when
     /// `web_listen = "off"`. Default: `listen`'s address on the next port
@@ -806,7 +806,7 @@ mod tests {
         assert_eq!(c.data_dir, PathBuf::from(".concord"));
         assert_eq!(c.database_url.expose(), "sqlite:.concord/concord.sqlite");
         assert_eq!(c.policy_dir, PathBuf::from("policies"));
-        assert_eq!(c.policy_evaluator, concord_policy::Evaluator::Interpreter);
+        assert_eq!(c.policy_evaluator, concord_policy::Evaluator::Vm);
         assert_eq!(c.pki, None);
         assert_eq!(c.log, LogConfig::default());
         assert_eq!(

@@ -5,7 +5,6 @@ use crate::rvm::instructions::{GuardMode, Instruction, LiteralOrRegister};
 use crate::rvm::program::Program;
 use crate::value::Value;
 use alloc::vec::Vec;
-use core::mem;
 
 use super::errors::{Result, VmError};
 use super::execution_model::{ExecutionMode, SuspendReason};
@@ -203,15 +202,10 @@ impl RegoVM {
                     return Ok(InstructionOutcome::Continue);
                 }
 
-                if self.strict_builtin_errors && mem::discriminant(a) != mem::discriminant(b) {
-                    return Err(VmError::ArithmeticError {
-                        message: alloc::format!(
-                            "#undefined: cannot compare values of different types (left={a:?}, right={b:?})"
-                        ),
-                        pc: self.pc,
-                    });
-                }
-
+                // Concord patch: values of different types compare by
+                // Rego's total order of types, as the interpreter and OPA
+                // compare them (upstream raised an error here in strict
+                // mode, which the VM took as the body failing).
                 self.set_register(dest, Value::Bool(a < b))?;
                 Ok(InstructionOutcome::Continue)
             }
@@ -224,15 +218,10 @@ impl RegoVM {
                     return Ok(InstructionOutcome::Continue);
                 }
 
-                if self.strict_builtin_errors && mem::discriminant(a) != mem::discriminant(b) {
-                    return Err(VmError::ArithmeticError {
-                        message: alloc::format!(
-                            "#undefined: cannot compare values of different types (left={a:?}, right={b:?})"
-                        ),
-                        pc: self.pc,
-                    });
-                }
-
+                // Concord patch: values of different types compare by
+                // Rego's total order of types, as the interpreter and OPA
+                // compare them (upstream raised an error here in strict
+                // mode, which the VM took as the body failing).
                 self.set_register(dest, Value::Bool(a <= b))?;
                 Ok(InstructionOutcome::Continue)
             }
@@ -245,15 +234,10 @@ impl RegoVM {
                     return Ok(InstructionOutcome::Continue);
                 }
 
-                if self.strict_builtin_errors && mem::discriminant(a) != mem::discriminant(b) {
-                    return Err(VmError::ArithmeticError {
-                        message: alloc::format!(
-                            "#undefined: cannot compare values of different types (left={a:?}, right={b:?})"
-                        ),
-                        pc: self.pc,
-                    });
-                }
-
+                // Concord patch: values of different types compare by
+                // Rego's total order of types, as the interpreter and OPA
+                // compare them (upstream raised an error here in strict
+                // mode, which the VM took as the body failing).
                 self.set_register(dest, Value::Bool(a > b))?;
                 Ok(InstructionOutcome::Continue)
             }
@@ -266,15 +250,10 @@ impl RegoVM {
                     return Ok(InstructionOutcome::Continue);
                 }
 
-                if self.strict_builtin_errors && mem::discriminant(a) != mem::discriminant(b) {
-                    return Err(VmError::ArithmeticError {
-                        message: alloc::format!(
-                            "#undefined: cannot compare values of different types (left={a:?}, right={b:?})"
-                        ),
-                        pc: self.pc,
-                    });
-                }
-
+                // Concord patch: values of different types compare by
+                // Rego's total order of types, as the interpreter and OPA
+                // compare them (upstream raised an error here in strict
+                // mode, which the VM took as the body failing).
                 self.set_register(dest, Value::Bool(a >= b))?;
                 Ok(InstructionOutcome::Continue)
             }

@@ -713,7 +713,9 @@ impl RegoVM {
         // They represent engine-level constraints, not rule-level failures.
         // Returning Ok(false) causes the caller to clear execution_stack and
         // propagate the error, terminating the evaluation entirely.
-        if RegoVM::is_fatal_vm_error(&err) {
+        // Concord patch: and, with strict builtin errors, any error but a
+        // failed condition (`error_ends_evaluation`).
+        if self.error_ends_evaluation(&err) {
             return Ok(false);
         }
 

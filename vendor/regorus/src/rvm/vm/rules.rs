@@ -31,6 +31,17 @@ impl RegoVM {
         )
     }
 
+    /// Concord patch: with strict builtin errors, any error but a failed
+    /// condition ends the evaluation with that error, as the interpreter
+    /// does. Upstream 0.14.1 takes a non-fatal error in a body as the body
+    /// failing (the next `else` is tried, or the rule is undefined, so
+    /// `not` of it holds), which lets a policy whose refusal hangs on such a
+    /// body allow where the interpreter fails closed.
+    pub(super) const fn error_ends_evaluation(&self, err: &VmError) -> bool {
+        Self::is_fatal_vm_error(err)
+            || (self.strict_builtin_errors && !matches!(err, VmError::AssertionFailed { .. }))
+    }
+
     /// Restore VM state that was swapped out for rule execution.
     /// Must be called before returning an error from `execute_rule_definitions_common`
     /// to avoid leaving the VM in an inconsistent state.
@@ -111,7 +122,7 @@ impl RegoVM {
                 {
                     match self.jump_to(destructuring_entry_point) {
                         Ok(_result) => {}
-                        Err(e) if Self::is_fatal_vm_error(&e) => {
+                        Err(e) if self.error_ends_evaluation(&e) => {
                             self.restore_rule_state(
                                 &mut previous_loop_stack,
                                 &mut previous_comprehension_stack,
@@ -167,7 +178,7 @@ impl RegoVM {
                             break;
                         }
                     }
-                    Err(e) if Self::is_fatal_vm_error(&e) => {
+                    Err(e) if self.error_ends_evaluation(&e) => {
                         self.restore_rule_state(
                             &mut previous_loop_stack,
                             &mut previous_comprehension_stack,
