@@ -139,7 +139,9 @@ pub fn run(dir: &Path, n: usize) -> Result<()> {
             evaluator,
             ..EngineConfig::default()
         };
-        (evaluator, PolicyEngine::new(bundle.clone(), config))
+        let started = Instant::now();
+        let engine = PolicyEngine::new(bundle.clone(), config);
+        (evaluator, engine, started.elapsed())
     });
     let cases = [
         (
@@ -240,11 +242,23 @@ pub fn run(dir: &Path, n: usize) -> Result<()> {
         bundle.revision(),
         bundle.digest()
     );
+    for (evaluator, _, took) in &engines {
+        println!(
+            "bundle load with the {} as evaluator (compile, invariants, the bundle's tests{}): {:.0} ms",
+            evaluator_name(*evaluator),
+            if *evaluator == Evaluator::Vm {
+                ", the VM held to the interpreter"
+            } else {
+                ""
+            },
+            took.as_secs_f64() * 1e3
+        );
+    }
     println!(
         "| evaluator | decision | n | errors | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | mean µs | CPU µs |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
-    for (evaluator, engine) in engines {
+    for (evaluator, engine, _) in engines {
         let engine = engine.with_context(|| format!("policy engine ({evaluator:?})"))?;
         for (name, ask) in &cases {
             ensure!(
@@ -261,10 +275,7 @@ pub fn run(dir: &Path, n: usize) -> Result<()> {
 fn print_row(evaluator: Evaluator, s: &Stats) {
     println!(
         "| {} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.0} | {:.1} | {} |",
-        match evaluator {
-            Evaluator::Interpreter => "interpreter",
-            Evaluator::Vm => "vm",
-        },
+        evaluator_name(evaluator),
         s.name,
         s.n,
         s.errors,
@@ -276,4 +287,11 @@ fn print_row(evaluator: Evaluator, s: &Stats) {
         s.mean,
         s.cpu.map_or("n/a".to_owned(), |cpu| format!("{cpu:.1}"))
     );
+}
+
+fn evaluator_name(evaluator: Evaluator) -> &'static str {
+    match evaluator {
+        Evaluator::Interpreter => "interpreter",
+        Evaluator::Vm => "vm",
+    }
 }

@@ -1,5 +1,6 @@
 //! The decision engine: a bundle compiled once, evaluated many times.
 
+use std::collections::BTreeMap;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
@@ -14,6 +15,7 @@ use serde::Serialize;
 use crate::body::Body;
 
 use crate::bundle::{Bundle, FileKind};
+use crate::differential;
 use crate::error::{PolicyError, regorus_message};
 use crate::input::{Action, PolicyInput};
 use crate::retention::{RETENTION_RULE, RetentionPeriods};
@@ -69,11 +71,20 @@ pub enum Evaluator {
     ///
     /// 1 and 2 are patched in the vendored regorus (vendor/regorus/
     /// CONCORD.md). 3 and 4 are guarded (conservatively,
-    /// `scan::vm_divergence`): a bundle with such a rule, or one that calls
-    /// `print`, is interpreted ([`PolicyEngine::evaluator`] says which), as
-    /// is a rule the VM compiler does not take. The differential test
-    /// (`tests/evaluators.rs`) holds both to the same decisions on the
-    /// shipped bundle.
+    /// `scan::vm_divergence`), with two more shapes a review of the VM's
+    /// source found (a key-value membership `k, v in xs`, a default
+    /// function): a bundle with such a rule, or one that calls `print`, is
+    /// interpreted ([`PolicyEngine::evaluator`] says which), as is a rule
+    /// the VM compiler does not take. The review found differences that
+    /// turn on data as much as shape (an array comprehension whose term is
+    /// sometimes undefined, a complete rule whose loop yields two values,
+    /// `some x in` a scalar, a literal with an erring member after an
+    /// undefined one); so at load each compiled rule decides several
+    /// thousand of the bundle's own inputs (`differential`) on both, and a
+    /// rule with any difference is interpreted (logged; once per bundle
+    /// digest per process). The differential test (`tests/evaluators.rs`)
+    /// holds both to the same decisions on the shipped bundle over a larger
+    /// grid.
     #[default]
     Vm,
 }
@@ -465,7 +476,7 @@ impl Loaded {
                 }
                 None => false,
             };
-        let compiled = Action::ALL.map(|action| {
+        let mut compiled = Action::ALL.map(|action| {
             let rule = action.decision_rule();
             if !declared[action.index()] || interpret {
                 return None;
@@ -482,6 +493,27 @@ impl Loaded {
                 }
             }
         });
+
+        // The VM serves a rule only where it decided every one of the
+        // bundle's own inputs as the interpreter did (`differential`).
+        if compiled.iter().any(Option::is_some) {
+            let data = serde_json::to_value(template.get_data()).unwrap_or_default();
+            for action in Action::ALL {
+                let slot = &mut compiled[action.index()];
+                if let Some(vm) = slot
+                    && let Some(why) = vm_verdict(bundle.digest(), action, || {
+                        vm_differs(&template, vm, action, &data, config.eval_timeout)
+                    })
+                {
+                    tracing::warn!(
+                        rule = action.decision_rule(),
+                        why,
+                        "decision rule interpreted: regorus's VM decided one of the bundle's inputs differently"
+                    );
+                    *slot = None;
+                }
+            }
+        }
 
         let test_report = if config.run_tests_on_load {
             let report = run_tests(&bundle)?;
@@ -604,6 +636,99 @@ impl Loaded {
             bundle_revision: self.bundle.revision().to_owned(),
         })
     }
+}
+
+/// [`vm_differs`]'s answer for `action`'s rule in the bundle with `digest`,
+/// computed once per process: it is a function of the bundle's files
+/// alone, and a process that loads one bundle many times (a reload to the
+/// same files, the tests) compares once.
+fn vm_verdict(
+    digest: &str,
+    action: Action,
+    compare: impl FnOnce() -> Option<String>,
+) -> Option<String> {
+    static VERDICTS: Mutex<BTreeMap<(String, Action), Option<String>>> =
+        Mutex::new(BTreeMap::new());
+    let key = (digest.to_owned(), action);
+    if let Some(verdict) = VERDICTS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&key)
+    {
+        return verdict.clone();
+    }
+    let verdict = compare();
+    VERDICTS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(key, verdict.clone());
+    verdict
+}
+
+/// Where the VM program `vm` of `action`'s rule decides one of
+/// [`differential::inputs`] differently from the interpreter (another value,
+/// or an error where the other answers): what the input was, by the
+/// agreement's names only (the inputs are made up here, never a request's).
+/// An input on which either side runs out of time is passed over: a busy
+/// machine at load is not a difference.
+fn vm_differs(
+    template: &regorus::Engine,
+    vm: &CompiledRule,
+    action: Action,
+    data: &serde_json::Value,
+    limit: Duration,
+) -> Option<String> {
+    let rule = action.decision_rule();
+    let mut engine = template.clone();
+    for input in differential::inputs(data, action) {
+        engine.set_input(input.to_value());
+        let interpreted = match engine.eval_rule(rule.to_owned()) {
+            Ok(value) => Ok(value),
+            Err(err)
+                if matches!(
+                    err.downcast_ref::<LimitError>(),
+                    Some(LimitError::TimeLimitExceeded { .. })
+                ) =>
+            {
+                continue;
+            }
+            Err(_) => {
+                // An engine that stopped part-way is not reused.
+                engine = template.clone();
+                Err(())
+            }
+        };
+        let on_vm = match vm.decide(rule, input.to_value(), limit) {
+            Ok(value) => Ok(value),
+            Err(PolicyError::Timeout { .. }) => continue,
+            Err(_) => Err(()),
+        };
+        if interpreted != on_vm {
+            let outcome = |r: &Result<Value, ()>| match r {
+                Ok(_) => "a value",
+                Err(()) => "an error",
+            };
+            return Some(format!(
+                "for role {} at {}, purpose {}, case reference {}, {} sources: the interpreter gave {}, the VM {}",
+                input.subject.role,
+                input.subject.org,
+                input.purpose.as_deref().unwrap_or("(none)"),
+                if input.case_ref.is_some() {
+                    "given"
+                } else {
+                    "(none)"
+                },
+                input.resource.sources.len(),
+                outcome(&interpreted),
+                if interpreted.is_ok() && on_vm.is_ok() {
+                    "another"
+                } else {
+                    outcome(&on_vm)
+                },
+            ));
+        }
+    }
+    None
 }
 
 /// The rule listing what is wrong with the bundle's own data: a set of

@@ -91,7 +91,9 @@
 //!   vendored with a patch to its VM (vendor/regorus/CONCORD.md) so that
 //!   an error inside a body fails the decision, as on the interpreter the
 //!   tests run on; [`Evaluator::Vm`] lists the other differences and how
-//!   they are guarded. `tests/evaluators.rs` holds the two to the same
+//!   they are guarded: a load-time scan for shapes, and a load-time
+//!   comparison of both evaluators over the bundle's own inputs, which
+//!   keeps any rule that differs interpreted. `tests/evaluators.rs` holds the two to the same
 //!   decisions over every combination of the shipped agreement's
 //!   subjects, purposes, cases, reasons and sources.
 //! - **Coverage**: [`run_tests`] enables regorus's line coverage and reports
@@ -114,6 +116,7 @@
 
 mod body;
 mod bundle;
+mod differential;
 mod engine;
 mod error;
 mod input;

@@ -177,7 +177,47 @@ struct Scope<'a> {
 /// - a complete rule or function defined more than once: where two
 ///   definitions give different values the VM answers undefined (so `not`
 ///   of it holds) and the interpreter fails the decision.
+/// - a key-value membership (`k, v in xs`): the VM's compiler drops the
+///   key, so it holds when any element equals `v`.
+/// - a default function (`default f(_) := x`): called with an undefined
+///   argument, the VM answers the default where the interpreter answers
+///   undefined.
+///
+/// Other differences (found by reading regorus 0.14.1's VM; none is in
+/// the shipped bundle) depend on the data or the input as much as on the
+/// shape, so the load-time comparison over the bundle's own inputs
+/// (`differential`) finds them instead.
 pub(crate) fn vm_divergence(modules: &[ModuleRef]) -> Option<String> {
+    for module in modules {
+        for rule in &module.policy {
+            if let Rule::Default { args, span, .. } = rule.as_ref()
+                && !args.is_empty()
+            {
+                return Some(format!(
+                    "{}:{}: a default function",
+                    file_of(span),
+                    span.line
+                ));
+            }
+            let mut keyed: Option<Span> = None;
+            let _ = walk_rule(rule, &mut |expr| {
+                if let Expr::Membership {
+                    key: Some(_), span, ..
+                } = expr
+                {
+                    keyed.get_or_insert_with(|| span.clone());
+                }
+                Ok(())
+            });
+            if let Some(span) = keyed {
+                return Some(format!(
+                    "{}:{}: a key-value membership (k, v in xs)",
+                    file_of(&span),
+                    span.line
+                ));
+            }
+        }
+    }
     for module in modules {
         let package = package_path(module);
         // Variables that are not iteration: the package's rules, imports,

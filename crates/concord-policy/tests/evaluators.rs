@@ -224,6 +224,18 @@ default decision := {"allow": false, "reason": "default"}
 decision := {"allow": true} if input.subject.org == "mps-cw"
 decision := {"allow": false, "reason": "not a pushing organisation"} if input.subject.org != "mps-cw"
 "#;
+    let keyed_membership = not_iterating.replace(
+        "input.subject.org in [\"mps-cw\"]",
+        "\"org\", \"mps-cw\" in input.subject",
+    );
+    let default_function = r#"package concord.ingest
+default decision := {"allow": false, "reason": "default"}
+default pushing(_) := false
+pushing(org) if org == "mps-cw"
+decision := {"allow": true} if {
+	pushing(input.subject.org)
+} else := {"allow": false, "reason": "not a pushing organisation"}
+"#;
     let printing = not_iterating.replace(
         "input.subject.org in",
         "print(\"deciding\")\n\tinput.subject.org in",
@@ -236,6 +248,8 @@ decision := {"allow": false, "reason": "not a pushing organisation"} if input.su
         (composite_index.as_str(), Evaluator::Interpreter),
         (two_definitions, Evaluator::Interpreter),
         (printing.as_str(), Evaluator::Interpreter),
+        (keyed_membership.as_str(), Evaluator::Interpreter),
+        (default_function, Evaluator::Interpreter),
         (not_iterating.as_str(), Evaluator::Vm),
     ] {
         let engine = PolicyEngine::new(
@@ -342,4 +356,43 @@ fn values_of_different_types_compare_alike_on_both_evaluators() {
             assert_eq!(outcome.expect(&policy).allow, holds, "{policy}");
         }
     }
+}
+
+/// A difference no shape gives away: regorus 0.14.1's VM keeps an
+/// undefined term in an array comprehension (the interpreter drops it), so
+/// over this data it counts two where the interpreter counts one. The
+/// load-time comparison over the bundle's own inputs finds it, and the
+/// rule is interpreted.
+#[test]
+fn a_rule_the_vm_decides_differently_on_the_bundles_inputs_is_interpreted() {
+    let policy = r#"package concord.ingest
+items := [{"n": 1}, {"m": 2}]
+default decision := {"allow": false, "reason": "refused"}
+decision := {"allow": true} if count([x.n | some x in items]) == 1
+"#;
+    let engine = PolicyEngine::new(
+        bundle(policy),
+        EngineConfig {
+            run_tests_on_load: false,
+            ..EngineConfig::default()
+        },
+    )
+    .expect("loads");
+    assert_eq!(engine.evaluator(Action::Ingest), Evaluator::Interpreter);
+    assert!(engine.decide(&push_as("mps-cw")).unwrap().allow);
+
+    // The same rule without the undefined term is served by the VM.
+    let agreeing = policy
+        .replace(r#"{"m": 2}"#, r#"{"n": 2}"#)
+        .replace("== 1", "== 2");
+    let engine = PolicyEngine::new(
+        bundle(&agreeing),
+        EngineConfig {
+            run_tests_on_load: false,
+            ..EngineConfig::default()
+        },
+    )
+    .expect("loads");
+    assert_eq!(engine.evaluator(Action::Ingest), Evaluator::Vm);
+    assert!(engine.decide(&push_as("mps-cw")).unwrap().allow);
 }
