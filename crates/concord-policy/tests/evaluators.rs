@@ -396,3 +396,45 @@ decision := {"allow": true} if count([x.n | some x in items]) == 1
     assert_eq!(engine.evaluator(Action::Ingest), Evaluator::Vm);
     assert!(engine.decide(&push_as("mps-cw")).unwrap().allow);
 }
+
+/// Two more of the VM's differences that turn on the data, each of which
+/// would allow on regorus 0.14.1's VM where the interpreter fails the
+/// decision: a complete rule whose loop yields two values (the VM keeps
+/// the last), and `some x in` a scalar (the VM runs no iteration, so `not`
+/// holds). The load-time comparison keeps both interpreted, and they
+/// fail closed.
+#[test]
+fn data_driven_differences_that_would_allow_on_the_vm_are_interpreted() {
+    let two_values = r#"package concord.ingest
+notes := [{"deny": true}, {"deny": false}]
+default decision := {"allow": false, "reason": "refused"}
+verdict := n.deny if { some n in notes }
+decision := {"allow": true} if verdict == false
+"#;
+    let scalar_domain = r#"package concord.ingest
+denied := "mps-cw"
+default decision := {"allow": false, "reason": "refused"}
+deny if { some org in denied; org == input.subject.org }
+decision := {"allow": true} if not deny
+"#;
+    for policy in [two_values, scalar_domain] {
+        let engine = PolicyEngine::new(
+            bundle(policy),
+            EngineConfig {
+                run_tests_on_load: false,
+                ..EngineConfig::default()
+            },
+        )
+        .expect("loads");
+        assert_eq!(
+            engine.evaluator(Action::Ingest),
+            Evaluator::Interpreter,
+            "{policy}"
+        );
+        let error = engine.decide(&push_as("mps-cw")).expect_err(policy);
+        assert!(
+            matches!(error, concord_policy::PolicyError::Evaluation { .. }),
+            "{policy}: {error}"
+        );
+    }
+}
