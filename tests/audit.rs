@@ -1063,3 +1063,83 @@ async fn on_sqlite_an_audit_append_does_not_wait_for_a_writer_of_the_records() {
     writer.close().await.unwrap();
     tb.stop().await;
 }
+
+/// A fresh store of `db`, with nothing in it but the schema.
+async fn fresh_store(db: Db) -> (concord_store::Store, Box<dyn std::any::Any + Send>) {
+    let opts = concord_store::StoreOptions::default();
+    match db {
+        Db::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite:{}", dir.path().join("fresh.sqlite").display());
+            let store = concord_store::Store::connect(&url, &opts).await.unwrap();
+            (store, Box::new(dir))
+        }
+        Db::Postgres => {
+            let pg = concord_e2e::PgDatabase::create().await;
+            let store = concord_store::Store::connect(&pg.url, &opts).await.unwrap();
+            (store, Box::new(pg))
+        }
+    }
+}
+
+fn audit_rows(seqs: std::ops::Range<u64>) -> Vec<concord_store::AuditRow> {
+    seqs.map(|seq| concord_store::AuditRow {
+        seq,
+        leaf_hash: bytes("leaf", seq as u32).try_into().unwrap(),
+        event: bytes("event", seq as u32),
+        time: chrono::Utc::now(),
+        subjects: vec![format!("person:{}", seq % 7), format!("ps:{seq:x}")],
+    })
+    .collect()
+}
+
+// The audit writer's own connection: a batch larger than one SQLite
+// statement is written whole, a batch with one position already taken is
+// refused whole (nothing of it stored), and the same appender goes on
+// writing afterwards.
+both_stores!(
+    the_writers_own_connection_writes_whole_batches_or_nothing,
+    |db| async move {
+        let (store, _keep) = fresh_store(db).await;
+        let mut appender = store.audit_appender();
+        appender.append(&audit_rows(0..1_500)).await.unwrap();
+        assert_eq!(store.audit_size().await.unwrap(), 1_500);
+        let leaves = store.audit_leaf_hashes(0).await.unwrap();
+        assert_eq!(leaves.len(), 1_500);
+        assert_eq!(
+            leaves[1_234],
+            (1_234, audit_rows(1_234..1_235)[0].leaf_hash)
+        );
+        let about: Vec<u64> = store
+            .audit_events_about("person:3", 10_000)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(about.len(), (0..1_500).filter(|s| s % 7 == 3).count());
+        assert_eq!(about[0], 1_494);
+
+        // Position 1,499 is taken: the whole batch is refused.
+        let refused = appender.append(&audit_rows(1_499..1_600)).await;
+        assert!(
+            matches!(refused, Err(concord_store::StoreError::AuditConflict)),
+            "{refused:?}"
+        );
+        assert_eq!(store.audit_size().await.unwrap(), 1_500);
+        assert!(
+            store
+                .audit_events_about("ps:5dc", 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        appender.append(&audit_rows(1_500..1_600)).await.unwrap();
+        assert_eq!(store.audit_size().await.unwrap(), 1_600);
+        assert_eq!(
+            store.audit_events_about("ps:5dc", 10).await.unwrap()[0].seq,
+            0x5dc
+        );
+    }
+);

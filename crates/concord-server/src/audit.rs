@@ -38,7 +38,7 @@ use concord_audit::{
 };
 use concord_pki::Identity;
 use concord_proto::v1;
-use concord_store::{AuditRow, CheckpointRow, Store, StoreError};
+use concord_store::{AuditAppender, AuditRow, CheckpointRow, Store, StoreError};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
@@ -193,6 +193,7 @@ impl AuditLog {
             .map(|c| c.checkpoint.size);
         let (signed, checkpoints) = watch::channel(covered.unwrap_or(0));
         let mut writer = Writer {
+            appender: store.audit_appender(),
             store,
             signer,
             shared: shared.clone(),
@@ -396,6 +397,8 @@ fn check_checkpoint(
 
 struct Writer {
     store: Store,
+    /// Appends go through a connection of the writer's own.
+    appender: AuditAppender,
     signer: AuditSigner,
     shared: Arc<Shared>,
     signed: watch::Sender<u64>,
@@ -485,7 +488,7 @@ impl Writer {
                 }
             }
             let rows = self.link(&batch);
-            match self.store.append_audit(&rows).await {
+            match self.appender.append(&rows).await {
                 Ok(()) => break rows,
                 // Another broker process took these positions: read what
                 // it wrote and number the batch after it.

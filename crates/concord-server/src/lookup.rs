@@ -381,11 +381,13 @@ impl Lookup for LookupService {
         request: Request<v1::FindPersonRequest>,
     ) -> Result<Response<v1::FindPersonResponse>, Status> {
         // Metrics: latency and outcome by the caller's org, nothing else.
-        let (started, org) = (
-            std::time::Instant::now(),
-            caller(&request).ok().map(|w| w.org),
-        );
-        let result = self.lookup(request).await;
+        let started = std::time::Instant::now();
+        let who = caller(&request);
+        let org = who.as_ref().ok().map(|w| w.org.clone());
+        let result = match who {
+            Ok(who) => self.lookup(who, request).await,
+            Err(e) => Err(e.into()),
+        };
         let code = result.as_ref().err().map(Status::code);
         self.broker
             .metrics
@@ -397,9 +399,9 @@ impl Lookup for LookupService {
 impl LookupService {
     async fn lookup(
         &self,
+        who: Identity,
         request: Request<v1::FindPersonRequest>,
     ) -> Result<Response<v1::FindPersonResponse>, Status> {
-        let who = caller(&request)?;
         let span = tracing::Span::current();
         span.record("org", who.org.as_str());
         span.record("role", who.role.as_str());

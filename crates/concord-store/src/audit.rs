@@ -9,8 +9,8 @@ use sqlx::QueryBuilder;
 
 use crate::{Backend, Store, StoreError, error};
 
-/// Events per multi-row INSERT (5 bound values each on SQLite, 4 plus two
-/// arrays on PostgreSQL; SQLite's bound is 32,766).
+/// Events per multi-row INSERT on SQLite (5 bound values each; SQLite's
+/// bound is 32,766). PostgreSQL binds arrays, one statement for any number.
 const CHUNK: usize = 1_000;
 
 /// One audit event as stored: its position, leaf hash, canonical encoding,
@@ -95,35 +95,119 @@ async fn append_sqlite<'e>(
     q.build().execute(conn).await.map(drop)
 }
 
-/// Appends up to [`CHUNK`] rows in one PostgreSQL statement: the events
-/// in a data-modifying `WITH`, the subjects from two arrays; one statement
-/// is all or nothing, and one round trip instead of four.
+/// Appends any number of rows in one PostgreSQL statement: the events
+/// from four arrays in a data-modifying `WITH`, the subjects from two. One
+/// statement is all or nothing, one round trip instead of four, and one
+/// text whatever the batch's size, so each connection prepares and plans
+/// it once (a `VALUES` list would be a new statement for each size).
 async fn append_postgres<'e>(
     conn: impl sqlx::PgExecutor<'e>,
     rows: &[AuditRow],
 ) -> Result<(), sqlx::Error> {
-    let (subjects, seqs): (Vec<&str>, Vec<i64>) = rows
+    const SQL: &str = "WITH events AS (INSERT INTO audit_events (seq, leaf_hash, event, time) \
+                       SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bytea[], $4::timestamptz[]) \
+                       RETURNING seq) \
+                       INSERT INTO audit_subjects (subject, seq) \
+                       SELECT subject, seq FROM unnest($5::text[], $6::bigint[]) AS s(subject, seq)";
+    let (subjects, subject_seqs): (Vec<&str>, Vec<i64>) = rows
         .iter()
         .flat_map(|r| r.subjects.iter().map(move |s| (s.as_str(), as_i64(r.seq))))
         .unzip();
-    let mut q: QueryBuilder<'_, sqlx::Postgres> = QueryBuilder::new(
-        "WITH events AS (INSERT INTO audit_events (seq, leaf_hash, event, time) ",
-    );
-    q.push_values(rows, |mut b, r| {
-        b.push_bind(as_i64(r.seq))
-            .push_bind(r.leaf_hash.as_slice())
-            .push_bind(r.event.as_slice())
-            .push_bind(r.time);
-    });
-    q.push(
-        " RETURNING seq) INSERT INTO audit_subjects (subject, seq) \
-         SELECT subject, seq FROM unnest(",
-    );
-    q.push_bind(subjects);
-    q.push("::text[], ");
-    q.push_bind(seqs);
-    q.push("::bigint[]) AS s(subject, seq)");
-    q.build().execute(conn).await.map(drop)
+    sqlx::query(SQL)
+        .bind(rows.iter().map(|r| as_i64(r.seq)).collect::<Vec<i64>>())
+        .bind(
+            rows.iter()
+                .map(|r| r.leaf_hash.as_slice())
+                .collect::<Vec<&[u8]>>(),
+        )
+        .bind(
+            rows.iter()
+                .map(|r| r.event.as_slice())
+                .collect::<Vec<&[u8]>>(),
+        )
+        .bind(rows.iter().map(|r| r.time).collect::<Vec<DateTime<Utc>>>())
+        .bind(subjects)
+        .bind(subject_seqs)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Appends rows on one SQLite connection (the caller holds the audit
+/// file's writer lock): one autocommit statement, or one per [`CHUNK`] in
+/// a transaction.
+async fn append_sqlite_all(
+    conn: &mut sqlx::SqliteConnection,
+    rows: &[AuditRow],
+) -> Result<(), sqlx::Error> {
+    use sqlx::Connection;
+    if rows.len() <= CHUNK {
+        return append_sqlite(&mut *conn, rows).await;
+    }
+    let mut tx = conn.begin().await?;
+    for chunk in rows.chunks(CHUNK) {
+        append_sqlite(&mut *tx, chunk).await?;
+    }
+    tx.commit().await
+}
+
+/// The audit writer's own database connection, kept from one batch to the
+/// next ([`Store::audit_appender`]). A pooled connection costs two more
+/// round trips per batch: sqlx pings a connection when it goes back to the
+/// pool (and, on PostgreSQL, before handing an idle one out). This one is
+/// opened with the pool's options (on SQLite with the audit file
+/// attached), outside the pool, so readers keep every pooled connection;
+/// after any failed write it is closed and the next batch opens another,
+/// so a connection that broke, or a transaction SQLite rolled back by
+/// itself, never carries over.
+pub struct AuditAppender {
+    store: Store,
+    conn: Option<OwnConnection>,
+}
+
+enum OwnConnection {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection),
+}
+
+impl AuditAppender {
+    /// Appends audit events: all of them, or (on any error) none; as
+    /// [`Store::append_audit`].
+    pub async fn append(&mut self, rows: &[AuditRow]) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut conn = match self.conn.take() {
+            Some(conn) => conn,
+            None => self.connect().await?,
+        };
+        let written = match (&self.store.backend, &mut conn) {
+            (Backend::Sqlite { audit_writer, .. }, OwnConnection::Sqlite(c)) => {
+                let _guard = audit_writer.lock().await;
+                append_sqlite_all(c, rows).await
+            }
+            (Backend::Postgres(_), OwnConnection::Postgres(c)) => append_postgres(c, rows).await,
+            _ => unreachable!("the connection is opened for the store's own backend"),
+        };
+        written.map_err(conflict)?;
+        self.conn = Some(conn);
+        Ok(())
+    }
+
+    async fn connect(&self) -> Result<OwnConnection, StoreError> {
+        use sqlx::ConnectOptions;
+        Ok(match &self.store.backend {
+            Backend::Sqlite { pool, .. } => {
+                OwnConnection::Sqlite(crate::sqlite::own_connection(pool).await?)
+            }
+            Backend::Postgres(pool) => OwnConnection::Postgres(
+                pool.connect_options()
+                    .connect()
+                    .await
+                    .map_err(error::classify)?,
+            ),
+        })
+    }
 }
 
 impl Store {
@@ -141,29 +225,22 @@ impl Store {
                 pool, audit_writer, ..
             } => {
                 let _guard = audit_writer.lock().await;
-                // One autocommit statement, or one per chunk in a
-                // transaction.
-                if rows.len() <= CHUNK {
-                    return append_sqlite(pool, rows).await.map_err(conflict);
-                }
-                let mut tx = crate::sqlite::begin_audit_write(pool).await?;
-                for chunk in rows.chunks(CHUNK) {
-                    append_sqlite(&mut *tx, chunk).await.map_err(conflict)?;
-                }
-                tx.commit().await
+                let mut conn = pool.acquire().await.map_err(error::classify)?;
+                append_sqlite_all(&mut conn, rows).await
             }
-            Backend::Postgres(pool) => {
-                if rows.len() <= CHUNK {
-                    return append_postgres(pool, rows).await.map_err(conflict);
-                }
-                let mut tx = pool.begin().await.map_err(error::classify)?;
-                for chunk in rows.chunks(CHUNK) {
-                    append_postgres(&mut *tx, chunk).await.map_err(conflict)?;
-                }
-                tx.commit().await
-            }
+            Backend::Postgres(pool) => append_postgres(pool, rows).await,
         }
-        .map_err(error::classify)
+        .map_err(conflict)
+    }
+
+    /// A connection of the audit writer's own, for appends batch after
+    /// batch without the pool's round trips ([`AuditAppender`]). Opened at
+    /// the first append.
+    pub fn audit_appender(&self) -> AuditAppender {
+        AuditAppender {
+            store: self.clone(),
+            conn: None,
+        }
     }
 
     /// The stored leaf hashes from position `from` on, in order, with their

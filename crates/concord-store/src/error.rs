@@ -37,6 +37,14 @@ impl StoreError {
 
 /// Maps a sqlx error to what it means for the caller.
 pub(crate) fn classify(e: sqlx::Error) -> StoreError {
+    let classified = classify_only(e);
+    if matches!(classified, StoreError::Unavailable(_)) {
+        crate::postgres::note_unavailable();
+    }
+    classified
+}
+
+fn classify_only(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Io(_)
         | sqlx::Error::PoolTimedOut

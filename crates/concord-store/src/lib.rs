@@ -31,7 +31,7 @@ use concord_core::{ExtractHeader, ExtractMode, Period, Receipt, Record, Source, 
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-pub use audit::{AuditRow, CheckpointRow, StoredEvent};
+pub use audit::{AuditAppender, AuditRow, CheckpointRow, StoredEvent};
 pub use error::StoreError;
 pub use linkage::{
     LinkQueueJob, LinkRow, LinkageUpdate, LinkerLease, Resolution, Review, ReviewStatus, ReviewView,

@@ -1,7 +1,14 @@
 //! The PostgreSQL backend: the production store. Records go in with binary
 //! COPY; delta extracts are staged in a temporary table and upserted.
 
-use std::str::FromStr;
+use std::{
+    str::FromStr,
+    sync::{
+        OnceLock,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
 use concord_core::{Record, Source, Token};
 use sqlx::{
@@ -17,6 +24,38 @@ use crate::{
 /// First key of the advisory lock that serialises writers of one source.
 pub(crate) const LOCK_NAMESPACE: i32 = 0x434F; // "CO"
 
+/// How long a pooled connection may sit idle before it is pinged when
+/// handed out.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
+/// How long, after a query found the database unavailable, every
+/// connection is pinged before it is handed out.
+const PING_AFTER_UNAVAILABLE: Duration = Duration::from_secs(10);
+
+/// When a query last found the database unavailable: milliseconds since
+/// [`EPOCH`], plus one (0: never). Per process, not per pool: a pool
+/// pinging when another pool's server went away costs a round trip per
+/// query for a few seconds, nothing more.
+static UNAVAILABLE_AT: AtomicU64 = AtomicU64::new(0);
+static EPOCH: OnceLock<Instant> = OnceLock::new();
+
+fn millis_since_epoch() -> u64 {
+    let epoch = *EPOCH.get_or_init(Instant::now);
+    u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Called when a query or connection found the database unavailable
+/// ([`crate::error::classify`]).
+pub(crate) fn note_unavailable() {
+    UNAVAILABLE_AT.store(millis_since_epoch().saturating_add(1), Ordering::Relaxed);
+}
+
+fn unavailable_lately() -> bool {
+    let at = UNAVAILABLE_AT.load(Ordering::Relaxed);
+    let window = u64::try_from(PING_AFTER_UNAVAILABLE.as_millis()).unwrap_or(u64::MAX);
+    at != 0 && millis_since_epoch() < at.saturating_add(window)
+}
+
 pub(crate) async fn connect(url: &str, opts: &StoreOptions) -> Result<PgPool, StoreError> {
     let options = PgConnectOptions::from_str(url)
         .map_err(|e| StoreError::BadUrl(format!("not a PostgreSQL URL ({e})")))?
@@ -27,6 +66,23 @@ pub(crate) async fn connect(url: &str, opts: &StoreOptions) -> Result<PgPool, St
                 .unwrap_or(crate::POSTGRES_MAX_CONNECTIONS),
         )
         .acquire_timeout(opts.acquire_timeout)
+        // sqlx pings every idle connection before handing it out, by
+        // default: a round trip to the server per query, and the server's
+        // time with it. A connection used within the last second is handed
+        // out as it is; one idle for longer (the server may have restarted
+        // since) is pinged first. One that broke in between fails its
+        // query, which the caller sees as the database being unavailable,
+        // and sqlx closes it when it comes back (it pings on release).
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_AFTER_IDLE || unavailable_lately() {
+                    use sqlx::Connection;
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_with(options)
         .await
         .map_err(error::classify)

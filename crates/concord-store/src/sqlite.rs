@@ -120,6 +120,22 @@ pub async fn sqlite_connection(url: &str) -> Result<sqlx::SqliteConnection, Stor
     Ok(conn)
 }
 
+/// A connection outside the pool, opened with the pool's options and the
+/// audit file attached as every pooled connection has it: the audit
+/// writer's own ([`crate::AuditAppender`]).
+pub(crate) async fn own_connection(
+    pool: &SqlitePool,
+) -> Result<sqlx::SqliteConnection, StoreError> {
+    use sqlx::{ConnectOptions, Executor};
+    let options = pool.connect_options();
+    let attach = attach_audit_sql(&options)?;
+    let mut conn = options.connect().await.map_err(error::classify)?;
+    conn.execute(sqlx::raw_sql(&attach))
+        .await
+        .map_err(error::classify)?;
+    Ok(conn)
+}
+
 /// The SQL that attaches the store's audit file as `audit`, with the main
 /// file's durability: WAL, and every commit on disk before its receipt
 /// goes out.
