@@ -874,3 +874,48 @@ both_stores!(malformed_requests_name_the_field, |db: Db| async move {
     assert!(empty.message().contains("tokens"), "{}", empty.message());
     tb.stop().await;
 });
+
+/// PostgreSQL drops every connection of a running broker (its backends
+/// terminated, as a server restart does): the connections the broker keeps
+/// outside its pool (the records' readers, the audit writer's) are
+/// replaced, and lookups answer as before, after at most one refusal,
+/// UNAVAILABLE, with nothing disclosed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookups_recover_when_postgresql_drops_the_brokers_connections() {
+    let tb = TestBroker::start(Db::Postgres).await;
+    populate(&tb).await;
+    let amy = || ask(&tb, AMY, "safeguarding_children", "MASH-2026-0042", "");
+    let before = find(&tb, "mash-officer-1", amy()).await.unwrap();
+    assert!(before.matched);
+
+    let url = tb.postgres_url().expect("a PostgreSQL broker");
+    let database = url.rsplit('/').next().unwrap().to_owned();
+    let mut admin = sqlx::PgConnection::connect(&concord_e2e::postgres_admin_url())
+        .await
+        .unwrap();
+    let terminated: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = $1 AND application_name = 'concord') AS t",
+    )
+    .bind(&database)
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    assert!(terminated >= 2, "the broker held {terminated} connections");
+
+    let mut refusals = 0;
+    let after = loop {
+        match find(&tb, "mash-officer-1", amy()).await {
+            Ok(answer) => break answer,
+            Err(e) => {
+                assert_eq!(e.code(), Code::Unavailable, "{e}");
+                refusals += 1;
+                assert!(refusals <= 1, "refused {refusals} times: {e}");
+            }
+        }
+    };
+    assert_eq!(after.sources, before.sources);
+    assert_eq!(after.person_pseudonym, before.person_pseudonym);
+    admin.close().await.unwrap();
+    tb.stop().await;
+}

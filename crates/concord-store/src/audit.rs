@@ -7,7 +7,10 @@
 use chrono::{DateTime, Utc};
 use sqlx::QueryBuilder;
 
-use crate::{Backend, Store, StoreError, error};
+use crate::{
+    Backend, Store, StoreError, error,
+    own::{self, OwnConnection},
+};
 
 /// Events per multi-row INSERT on SQLite (5 bound values each; SQLite's
 /// bound is 32,766). PostgreSQL binds arrays, one statement for any number.
@@ -152,22 +155,13 @@ async fn append_sqlite_all(
 }
 
 /// The audit writer's own database connection, kept from one batch to the
-/// next ([`Store::audit_appender`]). A pooled connection costs two more
-/// round trips per batch: sqlx pings a connection when it goes back to the
-/// pool (and, on PostgreSQL, before handing an idle one out). This one is
-/// opened with the pool's options (on SQLite with the audit file
-/// attached), outside the pool, so readers keep every pooled connection;
-/// after any failed write it is closed and the next batch opens another,
-/// so a connection that broke, or a transaction SQLite rolled back by
-/// itself, never carries over.
+/// next ([`Store::audit_appender`]; `own.rs` says why). Outside the pool,
+/// so readers keep every pooled connection; after any failed write it is
+/// closed and the next batch opens another, so a connection that broke,
+/// or a transaction SQLite rolled back by itself, never carries over.
 pub struct AuditAppender {
     store: Store,
     conn: Option<OwnConnection>,
-}
-
-enum OwnConnection {
-    Sqlite(sqlx::SqliteConnection),
-    Postgres(sqlx::PgConnection),
 }
 
 impl AuditAppender {
@@ -178,8 +172,17 @@ impl AuditAppender {
             return Ok(());
         }
         let mut conn = match self.conn.take() {
+            // As the readers do (`own.rs`): after the database was found
+            // unavailable, a kept PostgreSQL connection is pinged first.
+            Some(OwnConnection::Postgres(mut c)) if crate::postgres::unavailable_lately() => {
+                use sqlx::Connection;
+                match c.ping().await {
+                    Ok(()) => OwnConnection::Postgres(c),
+                    Err(_) => own::connect(&self.store.backend).await?,
+                }
+            }
             Some(conn) => conn,
-            None => self.connect().await?,
+            None => own::connect(&self.store.backend).await?,
         };
         let written = match (&self.store.backend, &mut conn) {
             (Backend::Sqlite { audit_writer, .. }, OwnConnection::Sqlite(c)) => {
@@ -189,24 +192,19 @@ impl AuditAppender {
             (Backend::Postgres(_), OwnConnection::Postgres(c)) => append_postgres(c, rows).await,
             _ => unreachable!("the connection is opened for the store's own backend"),
         };
-        written.map_err(conflict)?;
-        self.conn = Some(conn);
-        Ok(())
-    }
-
-    async fn connect(&self) -> Result<OwnConnection, StoreError> {
-        use sqlx::ConnectOptions;
-        Ok(match &self.store.backend {
-            Backend::Sqlite { pool, .. } => {
-                OwnConnection::Sqlite(crate::sqlite::own_connection(pool).await?)
+        match written {
+            Ok(()) => {
+                self.conn = Some(conn);
+                Ok(())
             }
-            Backend::Postgres(pool) => OwnConnection::Postgres(
-                pool.connect_options()
-                    .connect()
-                    .await
-                    .map_err(error::classify)?,
-            ),
-        })
+            // Another writer took a position: the statement was refused
+            // whole and the connection is as it was; keep it for the retry.
+            Err(e) if error::is_unique_violation(&e) => {
+                self.conn = Some(conn);
+                Err(StoreError::AuditConflict)
+            }
+            Err(e) => Err(error::classify(e)),
+        }
     }
 }
 

@@ -18,6 +18,7 @@ mod error;
 mod insights;
 mod linkage;
 mod lookup;
+mod own;
 mod postgres;
 mod retention;
 mod rotate;
@@ -153,6 +154,16 @@ pub const SQLITE_MAX_CONNECTIONS: u32 = 4;
 /// broker's side is async).
 pub const POSTGRES_MAX_CONNECTIONS: u32 = 8;
 
+/// Connections of the store's own (outside the pool) that serve the
+/// lookup's records query, at most this many at once (`own.rs`). On
+/// SQLite each is a thread: two keep the threads that run at once during
+/// lookups to three (two readers and the audit writer's own), fewer than
+/// the pool's four did.
+pub const SQLITE_READERS: usize = 2;
+
+/// The same for PostgreSQL.
+pub const POSTGRES_READERS: usize = 4;
+
 impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
@@ -166,6 +177,8 @@ impl Default for StoreOptions {
 #[derive(Clone)]
 pub struct Store {
     backend: Backend,
+    /// Own connections for the lookup's records query (`own.rs`).
+    readers: Arc<own::Readers>,
 }
 
 #[derive(Clone)]
@@ -216,7 +229,14 @@ impl Store {
                 "it must start with sqlite: or postgres://".into(),
             ));
         };
-        let store = Store { backend };
+        let readers = match backend {
+            Backend::Sqlite { .. } => SQLITE_READERS,
+            Backend::Postgres(_) => POSTGRES_READERS,
+        };
+        let store = Store {
+            backend,
+            readers: Arc::new(own::Readers::new(readers, opts.acquire_timeout)),
+        };
         store.migrate().await?;
         Ok(store)
     }

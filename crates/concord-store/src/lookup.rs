@@ -7,7 +7,7 @@
 use concord_core::Source;
 use sqlx::{QueryBuilder, Row};
 
-use crate::{Backend, Store, StoreError, error};
+use crate::{Store, StoreError, error, own::OwnConnection};
 
 /// The record fields a lookup may disclose; each is the `records` column of
 /// the same name. Nothing else (no token, reference or key id) can be
@@ -117,7 +117,7 @@ impl Store {
             ],
         ];
         macro_rules! run {
-            ($db:ty, $pool:expr, $sql:expr) => {{
+            ($db:ty, $conn:expr, $sql:expr) => {{
                 let [ids, sources] = $sql;
                 let mut q: QueryBuilder<'_, $db> = QueryBuilder::new(&select);
                 q.push(ids);
@@ -128,7 +128,7 @@ impl Store {
                     sep.push_bind(s.as_str());
                 }
                 q.push(") ORDER BY r.event_date, r.id");
-                let rows = q.build().fetch_all($pool).await.map_err(error::classify)?;
+                let rows = q.build().fetch_all($conn).await.map_err(error::classify)?;
                 rows.iter()
                     .map(|row| {
                         let source: String = row.try_get(0).map_err(error::classify)?;
@@ -141,10 +141,14 @@ impl Store {
                     .collect::<Result<Vec<_>, StoreError>>()?
             }};
         }
-        let rows = match &self.backend {
-            Backend::Sqlite { pool, .. } => run!(sqlx::Sqlite, pool, sqlite),
-            Backend::Postgres(pool) => run!(sqlx::Postgres, pool, pg),
+        // On one of the store's own connections: a pooled one would cost
+        // another round trip, sqlx's ping as it goes back (`own.rs`).
+        let mut lease = self.readers.lease(&self.backend).await?;
+        let rows = match lease.conn() {
+            OwnConnection::Sqlite(conn) => run!(sqlx::Sqlite, &mut *conn, sqlite),
+            OwnConnection::Postgres(conn) => run!(sqlx::Postgres, &mut *conn, pg),
         };
+        lease.done();
         let mut out = Vec::with_capacity(rows.len());
         for (source, values) in rows {
             let source: Source = source

@@ -50,7 +50,7 @@ pub(crate) fn note_unavailable() {
     UNAVAILABLE_AT.store(millis_since_epoch().saturating_add(1), Ordering::Relaxed);
 }
 
-fn unavailable_lately() -> bool {
+pub(crate) fn unavailable_lately() -> bool {
     let at = UNAVAILABLE_AT.load(Ordering::Relaxed);
     let window = u64::try_from(PING_AFTER_UNAVAILABLE.as_millis()).unwrap_or(u64::MAX);
     at != 0 && millis_since_epoch() < at.saturating_add(window)
