@@ -875,19 +875,9 @@ both_stores!(malformed_requests_name_the_field, |db: Db| async move {
     tb.stop().await;
 });
 
-/// PostgreSQL drops every connection of a running broker (its backends
-/// terminated, as a server restart does): the connections the broker keeps
-/// outside its pool (the records' readers, the audit writer's) are
-/// replaced, and lookups answer as before, after at most one refusal,
-/// UNAVAILABLE, with nothing disclosed.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lookups_recover_when_postgresql_drops_the_brokers_connections() {
-    let tb = TestBroker::start(Db::Postgres).await;
-    populate(&tb).await;
-    let amy = || ask(&tb, AMY, "safeguarding_children", "MASH-2026-0042", "");
-    let before = find(&tb, "mash-officer-1", amy()).await.unwrap();
-    assert!(before.matched);
-
+/// Terminates every connection the broker holds to its PostgreSQL
+/// database (what a server restart does to them); how many there were.
+async fn terminate_brokers_connections(tb: &TestBroker) -> i64 {
     let url = tb.postgres_url().expect("a PostgreSQL broker");
     let database = url.rsplit('/').next().unwrap().to_owned();
     let mut admin = sqlx::PgConnection::connect(&concord_e2e::postgres_admin_url())
@@ -901,8 +891,37 @@ async fn lookups_recover_when_postgresql_drops_the_brokers_connections() {
     .fetch_one(&mut admin)
     .await
     .unwrap();
-    assert!(terminated >= 2, "the broker held {terminated} connections");
+    admin.close().await.unwrap();
+    terminated
+}
 
+/// PostgreSQL drops every connection of a running broker (its backends
+/// terminated, as a server restart does). The connections the broker keeps
+/// outside its pool (the records' readers, the audit writer's) are
+/// replaced: after a second's quiet, before any lookup fails (each is
+/// pinged after a second idle, as the pool's are); at once, after at most
+/// one refusal, UNAVAILABLE, with nothing disclosed. Lookups then answer
+/// as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookups_recover_when_postgresql_drops_the_brokers_connections() {
+    let tb = TestBroker::start(Db::Postgres).await;
+    populate(&tb).await;
+    let amy = || ask(&tb, AMY, "safeguarding_children", "MASH-2026-0042", "");
+    let before = find(&tb, "mash-officer-1", amy()).await.unwrap();
+    assert!(before.matched);
+
+    // After a quiet second: no lookup is refused.
+    let terminated = terminate_brokers_connections(&tb).await;
+    assert!(terminated >= 2, "the broker held {terminated} connections");
+    tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
+    let quiet = find(&tb, "mash-officer-1", amy())
+        .await
+        .expect("a lookup after a quiet second is answered");
+    assert_eq!(quiet.sources, before.sources);
+
+    // At once: at most one refusal.
+    let terminated = terminate_brokers_connections(&tb).await;
+    assert!(terminated >= 2, "the broker held {terminated} connections");
     let mut refusals = 0;
     let after = loop {
         match find(&tb, "mash-officer-1", amy()).await {
@@ -916,6 +935,5 @@ async fn lookups_recover_when_postgresql_drops_the_brokers_connections() {
     };
     assert_eq!(after.sources, before.sources);
     assert_eq!(after.person_pseudonym, before.person_pseudonym);
-    admin.close().await.unwrap();
     tb.stop().await;
 }

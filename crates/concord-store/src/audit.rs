@@ -9,7 +9,7 @@ use sqlx::QueryBuilder;
 
 use crate::{
     Backend, Store, StoreError, error,
-    own::{self, OwnConnection},
+    own::{self, Kept, OwnConnection},
 };
 
 /// Events per multi-row INSERT on SQLite (5 bound values each; SQLite's
@@ -155,13 +155,14 @@ async fn append_sqlite_all(
 }
 
 /// The audit writer's own database connection, kept from one batch to the
-/// next ([`Store::audit_appender`]; `own.rs` says why). Outside the pool,
+/// next ([`Store::audit_appender`]; `own.rs` says why, and the rules it is
+/// kept under). Outside the pool,
 /// so readers keep every pooled connection; after any failed write it is
 /// closed and the next batch opens another, so a connection that broke,
 /// or a transaction SQLite rolled back by itself, never carries over.
 pub struct AuditAppender {
     store: Store,
-    conn: Option<OwnConnection>,
+    conn: Option<Kept>,
 }
 
 impl AuditAppender {
@@ -171,18 +172,14 @@ impl AuditAppender {
         if rows.is_empty() {
             return Ok(());
         }
-        let mut conn = match self.conn.take() {
-            // As the readers do (`own.rs`): after the database was found
-            // unavailable, a kept PostgreSQL connection is pinged first.
-            Some(OwnConnection::Postgres(mut c)) if crate::postgres::unavailable_lately() => {
-                use sqlx::Connection;
-                match c.ping().await {
-                    Ok(()) => OwnConnection::Postgres(c),
-                    Err(_) => own::connect(&self.store.backend).await?,
-                }
-            }
+        let timeout = self.store.readers.acquire_timeout();
+        let kept = match self.conn.take() {
+            Some(kept) => kept.ready(timeout).await,
+            None => None,
+        };
+        let mut conn = match kept {
             Some(conn) => conn,
-            None => own::connect(&self.store.backend).await?,
+            None => own::connect(&self.store.backend, timeout).await?,
         };
         let written = match (&self.store.backend, &mut conn) {
             (Backend::Sqlite { audit_writer, .. }, OwnConnection::Sqlite(c)) => {
@@ -194,13 +191,13 @@ impl AuditAppender {
         };
         match written {
             Ok(()) => {
-                self.conn = Some(conn);
+                self.conn = Some(Kept::new(conn));
                 Ok(())
             }
             // Another writer took a position: the statement was refused
             // whole and the connection is as it was; keep it for the retry.
             Err(e) if error::is_unique_violation(&e) => {
-                self.conn = Some(conn);
+                self.conn = Some(Kept::new(conn));
                 Err(StoreError::AuditConflict)
             }
             Err(e) => Err(error::classify(e)),

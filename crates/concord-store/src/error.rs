@@ -37,8 +37,12 @@ impl StoreError {
 
 /// Maps a sqlx error to what it means for the caller.
 pub(crate) fn classify(e: sqlx::Error) -> StoreError {
+    // A pool (or the readers) timing out or closed says nothing of the
+    // connections; pinging all of them then would only add a round trip
+    // to every query when the database is busiest.
+    let waited = matches!(e, sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed);
     let classified = classify_only(e);
-    if matches!(classified, StoreError::Unavailable(_)) {
+    if !waited && matches!(classified, StoreError::Unavailable(_)) {
         crate::postgres::note_unavailable();
     }
     classified

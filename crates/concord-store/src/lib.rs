@@ -161,9 +161,12 @@ pub const POSTGRES_MAX_CONNECTIONS: u32 = 8;
 /// the pool's four did.
 pub const SQLITE_READERS: usize = 2;
 
-/// The same for PostgreSQL: as many as the pool (server processes; the
-/// broker's side is async). Four queued the 64 callers behind a slow query
-/// (p99 147-235 ms in one A/B pair, the first windows after a load).
+/// The same for PostgreSQL by default: as many as the pool (server
+/// processes; the broker's side is async), and with
+/// `StoreOptions::max_connections` set, that many. Four queued the 64
+/// callers behind a slow query (p99 147-235 ms in one A/B pair, the first
+/// windows after a load). A broker process holds the pool's connections,
+/// as many readers, and the audit writer's one: 17 by default.
 pub const POSTGRES_READERS: usize = 8;
 
 impl Default for StoreOptions {
@@ -233,7 +236,9 @@ impl Store {
         };
         let readers = match backend {
             Backend::Sqlite { .. } => SQLITE_READERS,
-            Backend::Postgres(_) => POSTGRES_READERS,
+            Backend::Postgres(_) => opts
+                .max_connections
+                .map_or(POSTGRES_READERS, |n| n as usize),
         };
         let store = Store {
             backend,
@@ -277,6 +282,7 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        self.readers.close();
         match &self.backend {
             Backend::Sqlite { pool, .. } => pool.close().await,
             Backend::Postgres(pool) => pool.close().await,

@@ -5,42 +5,98 @@
 //! goes back to the pool (and, on PostgreSQL by default, before handing it
 //! out): one more round trip to the server, or to SQLite's thread, per
 //! query. These are opened with the pool's own options (on SQLite with the
-//! audit file attached) and kept between queries; a connection whose query
-//! failed, or was dropped half-way (a cancelled request), is closed, never
-//! reused, and the next query opens another.
+//! audit file attached) and kept between queries, under the rules the
+//! pool keeps for its own ([`Kept::ready`]): a PostgreSQL connection idle
+//! for a second or more is pinged before use, any connection idle for
+//! [`MAX_IDLE`] is closed, and opening or pinging one is bounded by the
+//! pool's acquire timeout. A connection whose query failed, or was dropped
+//! half-way (a cancelled request), is closed, never reused, and the next
+//! query opens another. [`crate::Store::close`] closes the idle ones.
 
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::{Backend, StoreError, error};
+
+/// A kept connection idle this long is closed rather than used (sqlx's
+/// pool closes its idle connections after 10 minutes).
+pub(crate) const MAX_IDLE: Duration = Duration::from_secs(600);
 
 pub(crate) enum OwnConnection {
     Sqlite(sqlx::SqliteConnection),
     Postgres(sqlx::PgConnection),
 }
 
-/// Opens a connection with the pool's options.
-pub(crate) async fn connect(backend: &Backend) -> Result<OwnConnection, StoreError> {
-    use sqlx::ConnectOptions;
-    Ok(match backend {
-        Backend::Sqlite { pool, .. } => {
-            OwnConnection::Sqlite(crate::sqlite::own_connection(pool).await?)
+/// A connection kept between queries, with when it was last used.
+pub(crate) struct Kept {
+    conn: OwnConnection,
+    since: Instant,
+}
+
+impl Kept {
+    pub(crate) fn new(conn: OwnConnection) -> Kept {
+        Kept {
+            conn,
+            since: Instant::now(),
         }
-        Backend::Postgres(pool) => OwnConnection::Postgres(
-            pool.connect_options()
-                .connect()
-                .await
-                .map_err(error::classify)?,
-        ),
-    })
+    }
+
+    /// The connection, if it may take a query: one idle past [`MAX_IDLE`]
+    /// is closed; a PostgreSQL one idle a second or more, or kept while
+    /// the database was lately found unavailable (a restart breaks them
+    /// all), is pinged within `timeout` and closed if it does not answer.
+    /// The pool's own rule (`postgres.rs`).
+    pub(crate) async fn ready(self, timeout: Duration) -> Option<OwnConnection> {
+        let idle = self.since.elapsed();
+        if idle >= MAX_IDLE {
+            return None;
+        }
+        match self.conn {
+            OwnConnection::Postgres(mut conn)
+                if idle >= crate::postgres::PING_AFTER_IDLE
+                    || crate::postgres::unavailable_lately() =>
+            {
+                use sqlx::Connection;
+                match tokio::time::timeout(timeout, conn.ping()).await {
+                    Ok(Ok(())) => Some(OwnConnection::Postgres(conn)),
+                    _ => None,
+                }
+            }
+            conn => Some(conn),
+        }
+    }
+}
+
+/// Opens a connection with the pool's options, within `timeout`.
+pub(crate) async fn connect(
+    backend: &Backend,
+    timeout: Duration,
+) -> Result<OwnConnection, StoreError> {
+    use sqlx::ConnectOptions;
+    let open = async {
+        Ok(match backend {
+            Backend::Sqlite { pool, .. } => {
+                OwnConnection::Sqlite(crate::sqlite::own_connection(pool).await?)
+            }
+            Backend::Postgres(pool) => OwnConnection::Postgres(
+                pool.connect_options()
+                    .connect()
+                    .await
+                    .map_err(error::classify)?,
+            ),
+        })
+    };
+    tokio::time::timeout(timeout, open)
+        .await
+        .map_err(|_| error::classify(sqlx::Error::PoolTimedOut))?
 }
 
 /// A few own connections shared by one kind of read, at most `n` in use
 /// at once; each is opened when first needed.
 pub(crate) struct Readers {
-    idle: Mutex<Vec<OwnConnection>>,
+    idle: Mutex<Vec<Kept>>,
     permits: Semaphore,
     acquire_timeout: Duration,
 }
@@ -54,8 +110,9 @@ impl Readers {
         }
     }
 
-    /// A connection for one query: an idle one, or a new one. Waits for a
-    /// free one at most the pool's acquire timeout (then the database is
+    /// A connection for one query: an idle one that is [`Kept::ready`],
+    /// or a new one. Waiting for a free one, and opening one, are each
+    /// bounded by the pool's acquire timeout (then the database is
     /// unavailable, as when the pool times out).
     pub(crate) async fn lease(&self, backend: &Backend) -> Result<Lease<'_>, StoreError> {
         let permit = tokio::time::timeout(self.acquire_timeout, self.permits.acquire())
@@ -65,19 +122,12 @@ impl Readers {
         let conn = loop {
             let idle = self.idle.lock().expect("readers lock").pop();
             match idle {
-                // Once a query has found PostgreSQL unavailable, the idle
-                // ones may be broken too (a restart breaks them all):
-                // each is pinged, and dropped if it does not answer.
-                Some(OwnConnection::Postgres(mut conn))
-                    if crate::postgres::unavailable_lately() =>
-                {
-                    use sqlx::Connection;
-                    if conn.ping().await.is_ok() {
-                        break OwnConnection::Postgres(conn);
+                Some(kept) => {
+                    if let Some(conn) = kept.ready(self.acquire_timeout).await {
+                        break conn;
                     }
                 }
-                Some(conn) => break conn,
-                None => break connect(backend).await?,
+                None => break connect(backend, self.acquire_timeout).await?,
             }
         };
         Ok(Lease {
@@ -85,6 +135,16 @@ impl Readers {
             conn: Some(conn),
             _permit: permit,
         })
+    }
+
+    /// How long opening, pinging or waiting for a connection may take.
+    pub(crate) fn acquire_timeout(&self) -> Duration {
+        self.acquire_timeout
+    }
+
+    /// Closes the idle connections (the store is closing).
+    pub(crate) fn close(&self) {
+        self.idle.lock().expect("readers lock").clear();
     }
 }
 
@@ -105,7 +165,11 @@ impl Lease<'_> {
     /// cancelled half-way) closes its connection.
     pub(crate) fn done(mut self) {
         if let Some(conn) = self.conn.take() {
-            self.readers.idle.lock().expect("readers lock").push(conn);
+            self.readers
+                .idle
+                .lock()
+                .expect("readers lock")
+                .push(Kept::new(conn));
         }
     }
 }

@@ -26,7 +26,7 @@ pub(crate) const LOCK_NAMESPACE: i32 = 0x434F; // "CO"
 
 /// How long a pooled connection may sit idle before it is pinged when
 /// handed out.
-const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+pub(crate) const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 /// How long, after a query found the database unavailable, every
 /// connection is pinged before it is handed out.

@@ -91,8 +91,10 @@ pub(crate) async fn connect(url: &str, opts: &StoreOptions) -> Result<SqlitePool
                 // The ping runs after any rollback a dropped transaction
                 // queued. A connection that counts no transaction has
                 // none to roll back (the count only falls when the worker
-                // runs a COMMIT or ROLLBACK): it goes back as it is,
-                // without the round trip to its worker thread.
+                // runs a COMMIT or ROLLBACK): it goes back without this
+                // hook's ping (sqlx pings every released connection after
+                // this hook all the same, which is why the lookup's two
+                // queries use connections of the store's own, `own.rs`).
                 if !conn.is_in_transaction() {
                     return Ok(true);
                 }
