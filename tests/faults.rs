@@ -493,18 +493,7 @@ async fn postgres_restart_refuses_clearly_then_the_same_broker_recovers() {
     tb.wait_linked(1).await;
 
     // The restart: backends terminated, connections cut, new ones refused.
-    let database = direct.rsplit('/').next().unwrap().to_owned();
-    let mut admin = sqlx::PgConnection::connect(&concord_e2e::postgres_admin_url())
-        .await
-        .unwrap();
-    let terminated: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-         WHERE datname = $1 AND application_name = 'concord') AS t",
-    )
-    .bind(&database)
-    .fetch_one(&mut admin)
-    .await
-    .unwrap();
+    let terminated = tb.terminate_postgres_connections().await;
     assert!(terminated >= 1, "the broker held no connection");
     proxy.go_down();
 
@@ -540,6 +529,5 @@ async fn postgres_restart_refuses_clearly_then_the_same_broker_recovers() {
     assert_eq!(tb.store.count_records(None).await.unwrap(), 1050);
     tb.wait_linked(2).await;
     db.close().await.unwrap();
-    admin.close().await.unwrap();
     tb.stop().await;
 }

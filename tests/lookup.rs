@@ -875,26 +875,6 @@ both_stores!(malformed_requests_name_the_field, |db: Db| async move {
     tb.stop().await;
 });
 
-/// Terminates every connection the broker holds to its PostgreSQL
-/// database (what a server restart does to them); how many there were.
-async fn terminate_brokers_connections(tb: &TestBroker) -> i64 {
-    let url = tb.postgres_url().expect("a PostgreSQL broker");
-    let database = url.rsplit('/').next().unwrap().to_owned();
-    let mut admin = sqlx::PgConnection::connect(&concord_e2e::postgres_admin_url())
-        .await
-        .unwrap();
-    let terminated: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-         WHERE datname = $1 AND application_name = 'concord') AS t",
-    )
-    .bind(&database)
-    .fetch_one(&mut admin)
-    .await
-    .unwrap();
-    admin.close().await.unwrap();
-    terminated
-}
-
 /// PostgreSQL drops every connection of a running broker (its backends
 /// terminated, as a server restart does). The connections the broker keeps
 /// outside its pool (the records' readers, the audit writer's) are
@@ -911,7 +891,7 @@ async fn lookups_recover_when_postgresql_drops_the_brokers_connections() {
     assert!(before.matched);
 
     // After a quiet second: no lookup is refused.
-    let terminated = terminate_brokers_connections(&tb).await;
+    let terminated = tb.terminate_postgres_connections().await;
     assert!(terminated >= 2, "the broker held {terminated} connections");
     tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
     let quiet = find(&tb, "mash-officer-1", amy())
@@ -920,7 +900,7 @@ async fn lookups_recover_when_postgresql_drops_the_brokers_connections() {
     assert_eq!(quiet.sources, before.sources);
 
     // At once: at most one refusal.
-    let terminated = terminate_brokers_connections(&tb).await;
+    let terminated = tb.terminate_postgres_connections().await;
     assert!(terminated >= 2, "the broker held {terminated} connections");
     let mut refusals = 0;
     let after = loop {

@@ -439,6 +439,27 @@ impl TestBroker {
         self._pg.as_ref().map(|p| p.url.clone())
     }
 
+    /// Terminates every connection this broker holds to its PostgreSQL
+    /// database (`pg_terminate_backend`, what a server restart or fast
+    /// shutdown does to them); how many there were.
+    pub async fn terminate_postgres_connections(&self) -> i64 {
+        let url = self.postgres_url().expect("a PostgreSQL broker");
+        let database = url.rsplit('/').next().unwrap().to_owned();
+        let mut admin = sqlx::PgConnection::connect(&postgres_admin_url())
+            .await
+            .unwrap();
+        let terminated: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = $1 AND application_name = 'concord') AS t",
+        )
+        .bind(&database)
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+        admin.close().await.unwrap();
+        terminated
+    }
+
     /// The TLS material of a partnership user from the PKI.
     pub fn tls_for(&self, user: &str) -> ClientTls {
         ClientTls {

@@ -166,8 +166,11 @@ pub struct AuditAppender {
 }
 
 impl AuditAppender {
-    /// Appends audit events: all of them, or (on any error) none; as
-    /// [`Store::append_audit`].
+    /// Appends audit events: all of them, or (on any error) none. The
+    /// caller (the one writer) numbers them; if another writer (another
+    /// broker process) already stored one of those positions, the primary
+    /// key refuses the batch and this answers
+    /// [`StoreError::AuditConflict`]: re-read the tail and number again.
     pub async fn append(&mut self, rows: &[AuditRow]) -> Result<(), StoreError> {
         if rows.is_empty() {
             return Ok(());
@@ -189,45 +192,18 @@ impl AuditAppender {
             (Backend::Postgres(_), OwnConnection::Postgres(c)) => append_postgres(c, rows).await,
             _ => unreachable!("the connection is opened for the store's own backend"),
         };
-        match written {
-            Ok(()) => {
-                self.conn = Some(Kept::new(conn));
-                Ok(())
-            }
-            // Another writer took a position: the statement was refused
-            // whole and the connection is as it was; keep it for the retry.
-            Err(e) if error::is_unique_violation(&e) => {
-                self.conn = Some(Kept::new(conn));
-                Err(StoreError::AuditConflict)
-            }
-            Err(e) => Err(error::classify(e)),
+        let written = written.map_err(conflict);
+        // After a conflict (another writer took a position) the statement
+        // was refused whole and the connection is as it was: kept for the
+        // retry. After any other error it is closed.
+        if matches!(written, Ok(()) | Err(StoreError::AuditConflict)) {
+            self.conn = Some(Kept::new(conn));
         }
+        written
     }
 }
 
 impl Store {
-    /// Appends audit events in one transaction: all of them, or (on any
-    /// error) none. The caller (the one writer) numbers them; if another
-    /// writer (another broker process) already stored one of those
-    /// positions, the primary key refuses the batch and this answers
-    /// [`StoreError::AuditConflict`]: re-read the tail and number again.
-    pub async fn append_audit(&self, rows: &[AuditRow]) -> Result<(), StoreError> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        match &self.backend {
-            Backend::Sqlite {
-                pool, audit_writer, ..
-            } => {
-                let _guard = audit_writer.lock().await;
-                let mut conn = pool.acquire().await.map_err(error::classify)?;
-                append_sqlite_all(&mut conn, rows).await
-            }
-            Backend::Postgres(pool) => append_postgres(pool, rows).await,
-        }
-        .map_err(conflict)
-    }
-
     /// A connection of the audit writer's own, for appends batch after
     /// batch without the pool's round trips ([`AuditAppender`]). Opened at
     /// the first append.

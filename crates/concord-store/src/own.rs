@@ -47,17 +47,14 @@ impl Kept {
     /// is closed; a PostgreSQL one idle a second or more, or kept while
     /// the database was lately found unavailable (a restart breaks them
     /// all), is pinged within `timeout` and closed if it does not answer.
-    /// The pool's own rule (`postgres.rs`).
+    /// The pool's own rule ([`crate::postgres::ping_before_use`]).
     pub(crate) async fn ready(self, timeout: Duration) -> Option<OwnConnection> {
         let idle = self.since.elapsed();
         if idle >= MAX_IDLE {
             return None;
         }
         match self.conn {
-            OwnConnection::Postgres(mut conn)
-                if idle >= crate::postgres::PING_AFTER_IDLE
-                    || crate::postgres::unavailable_lately() =>
-            {
+            OwnConnection::Postgres(mut conn) if crate::postgres::ping_before_use(idle) => {
                 use sqlx::Connection;
                 match tokio::time::timeout(timeout, conn.ping()).await {
                     Ok(Ok(())) => Some(OwnConnection::Postgres(conn)),

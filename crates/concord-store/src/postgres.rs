@@ -26,7 +26,7 @@ pub(crate) const LOCK_NAMESPACE: i32 = 0x434F; // "CO"
 
 /// How long a pooled connection may sit idle before it is pinged when
 /// handed out.
-pub(crate) const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 /// How long, after a query found the database unavailable, every
 /// connection is pinged before it is handed out.
@@ -50,7 +50,14 @@ pub(crate) fn note_unavailable() {
     UNAVAILABLE_AT.store(millis_since_epoch().saturating_add(1), Ordering::Relaxed);
 }
 
-pub(crate) fn unavailable_lately() -> bool {
+/// Whether a connection idle for `idle` is pinged before it takes a
+/// query: the rule for the pool's connections and the store's own
+/// (`own.rs`).
+pub(crate) fn ping_before_use(idle: Duration) -> bool {
+    idle >= PING_AFTER_IDLE || unavailable_lately()
+}
+
+fn unavailable_lately() -> bool {
     let at = UNAVAILABLE_AT.load(Ordering::Relaxed);
     let window = u64::try_from(PING_AFTER_UNAVAILABLE.as_millis()).unwrap_or(u64::MAX);
     at != 0 && millis_since_epoch() < at.saturating_add(window)
@@ -76,7 +83,7 @@ pub(crate) async fn connect(url: &str, opts: &StoreOptions) -> Result<PgPool, St
         .test_before_acquire(false)
         .before_acquire(|conn, meta| {
             Box::pin(async move {
-                if meta.idle_for >= PING_AFTER_IDLE || unavailable_lately() {
+                if ping_before_use(meta.idle_for) {
                     use sqlx::Connection;
                     conn.ping().await?;
                 }
