@@ -11,7 +11,7 @@ use std::{
 
 use concord_audit::{AuditEvent, Hash, SubjectId, verify_inclusion};
 use concord_client::{Extract, push_extract};
-use concord_core::KeyName;
+use concord_core::{KeyName, Source, Token};
 use concord_e2e::{Db, TestBroker, both_stores, repo_root};
 use concord_proto::v1::{self, lookup_client::LookupClient};
 use sqlx::Connection;
@@ -917,3 +917,71 @@ async fn lookups_recover_when_postgresql_drops_the_brokers_connections() {
     assert_eq!(after.person_pseudonym, before.person_pseudonym);
     tb.stop().await;
 }
+
+both_stores!(
+    a_lookup_reads_only_records_whose_stored_source_is_allowed,
+    |db: Db| async move {
+        let tb = TestBroker::start(db).await;
+        populate(&tb).await;
+        let nhs = token(&tb, KeyName::Nhs, AMY.3.expect("Amy's NHS number"));
+        let pseudonym = tb.broker_key.pseudonymise(
+            &tb.linkage_key_id,
+            &Token::from_slice(&nhs.token).expect("a token"),
+        );
+        let amy = tb
+            .broker
+            .linkage
+            .find_person_records(&[(KeyName::Nhs, pseudonym)])
+            .expect("Amy is linked");
+        assert_eq!(amy.records.len(), AGENCIES.len(), "one record per agency");
+        let police = vec![(Source::Police, vec!["kind", "ward_code"])];
+
+        // As the linker holds them: the police record alone, with the
+        // allowed fields alone.
+        let got = tb
+            .store
+            .person_records(&amy.records, &police)
+            .await
+            .unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].source, Source::Police);
+        let names: Vec<&str> = got[0].fields.iter().map(|(f, _)| *f).collect();
+        assert_eq!(names, ["kind", "ward_code"]);
+
+        // Every record labelled police: the stored source is checked
+        // again, and nothing of the others comes back.
+        let mislabelled: Vec<(u64, Source)> = amy
+            .records
+            .iter()
+            .map(|&(id, _)| (id, Source::Police))
+            .collect();
+        let again = tb
+            .store
+            .person_records(&mislabelled, &police)
+            .await
+            .unwrap();
+        assert_eq!(again, got);
+
+        // Nothing allowed: nothing read. A name that is no record field
+        // (the tokens column) is never selected.
+        assert!(
+            tb.store
+                .person_records(&amy.records, &[])
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let every: Vec<(Source, Vec<&'static str>)> = amy
+            .records
+            .iter()
+            .map(|&(_, s)| (s, vec!["kind", "tokens"]))
+            .collect();
+        let all = tb.store.person_records(&amy.records, &every).await.unwrap();
+        assert_eq!(all.len(), AGENCIES.len());
+        assert!(
+            all.iter()
+                .all(|r| r.fields.len() == 1 && r.fields[0].0 == "kind")
+        );
+        tb.stop().await;
+    }
+);

@@ -420,9 +420,22 @@ impl Linker {
 
     /// A person's record ids, ascending.
     pub fn records_of(&self, person: u64) -> Option<Vec<u64>> {
+        self.record_sources(person)
+            .map(|v| v.into_iter().map(|(id, _)| id).collect())
+    }
+
+    /// A person's records with the source of each, by ascending id.
+    pub fn record_sources(&self, person: u64) -> Option<Vec<(u64, Source)>> {
         self.persons.get(&person).map(|p| {
-            let mut v: Vec<u64> = p.slots.iter().map(|&s| self.rec(s).id).collect();
-            v.sort_unstable();
+            let mut v: Vec<(u64, Source)> = p
+                .slots
+                .iter()
+                .map(|&s| {
+                    let r = self.rec(s);
+                    (r.id, r.source)
+                })
+                .collect();
+            v.sort_unstable_by_key(|&(id, _)| id);
             v
         })
     }

@@ -26,7 +26,7 @@ use std::{
     time::Duration,
 };
 
-use concord_core::{KeyName, Token};
+use concord_core::{KeyName, Source, Token};
 use concord_linkage::{
     LinkConfig, LinkOutcome, LinkRecord, Linker, Probe, RecordOutcome, ReviewDecision, StoredRecord,
 };
@@ -233,27 +233,30 @@ impl Linkage {
     /// while a linkage run holds the lock, so call it off the async runtime
     /// (`spawn_blocking`).
     pub fn find_person(&self, pseudonyms: &[(KeyName, Token)]) -> Option<u64> {
-        let probe = self.linker.lock().expect("linker lock").probe(pseudonyms);
-        match probe {
-            Probe::Linked(person) => Some(person),
-            Probe::Possible | Probe::NoMatch => None,
-        }
+        linked(&self.linker.lock().expect("linker lock"), pseudonyms)
     }
 
-    /// [`find_person`](Self::find_person) without waiting: `None` when a
-    /// linkage run holds the linker at this moment (then call
-    /// `find_person` off the async runtime). Lets a lookup resolve on the
-    /// runtime thread in the common case, with no thread hop.
-    pub fn try_find_person(&self, pseudonyms: &[(KeyName, Token)]) -> Option<Option<u64>> {
-        let linker = match self.linker.try_lock() {
-            Ok(l) => l,
-            Err(std::sync::TryLockError::WouldBlock) => return None,
+    /// [`find_person`](Self::find_person) with the records the linker
+    /// holds for the person, read under the same lock: what a lookup
+    /// discloses from is the person it resolved, as one state of the
+    /// linker.
+    pub fn find_person_records(&self, pseudonyms: &[(KeyName, Token)]) -> Option<FoundPerson> {
+        found(&self.linker.lock().expect("linker lock"), pseudonyms)
+    }
+
+    /// [`find_person_records`](Self::find_person_records) without waiting:
+    /// `None` when a linkage run holds the linker at this moment (then call
+    /// `find_person_records` off the async runtime). Lets a lookup resolve
+    /// on the runtime thread in the common case, with no thread hop.
+    pub fn try_find_person_records(
+        &self,
+        pseudonyms: &[(KeyName, Token)],
+    ) -> Option<Option<FoundPerson>> {
+        match self.linker.try_lock() {
+            Ok(l) => Some(found(&l, pseudonyms)),
+            Err(std::sync::TryLockError::WouldBlock) => None,
             Err(std::sync::TryLockError::Poisoned(_)) => panic!("linker lock poisoned"),
-        };
-        Some(match linker.probe(pseudonyms) {
-            Probe::Linked(person) => Some(person),
-            Probe::Possible | Probe::NoMatch => None,
-        })
+        }
     }
 
     /// The person a record belongs to, as the linker holds it now.
@@ -263,6 +266,30 @@ impl Linkage {
             .expect("linker lock")
             .person_of(record_id as u64)
     }
+}
+
+/// A person a lookup resolved, and their records as the linker holds them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundPerson {
+    pub person: u64,
+    /// (record id, source), by ascending id.
+    pub records: Vec<(u64, Source)>,
+}
+
+fn linked(linker: &Linker, pseudonyms: &[(KeyName, Token)]) -> Option<u64> {
+    match linker.probe(pseudonyms) {
+        Probe::Linked(person) => Some(person),
+        Probe::Possible | Probe::NoMatch => None,
+    }
+}
+
+fn found(linker: &Linker, pseudonyms: &[(KeyName, Token)]) -> Option<FoundPerson> {
+    let person = linked(linker, pseudonyms)?;
+    Some(FoundPerson {
+        person,
+        // A linked person has a record: the probe links to one.
+        records: linker.record_sources(person).unwrap_or_default(),
+    })
 }
 
 fn link_record(r: LinkRow) -> LinkRecord {

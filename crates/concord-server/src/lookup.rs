@@ -14,10 +14,11 @@
 //!    policy's reason before any data is read: a known and an unknown
 //!    person get the same bytes.
 //! 3. **The person.** The caller's tokens are re-keyed with the broker key
-//!    and resolved by the linkage rules (`Linkage::find_person`): a person
-//!    only when the rules would *link* (never a possible match).
-//! 4. **The records**, in one query, from the allowed sources only, each
-//!    projected to its source's allowed fields.
+//!    and resolved by the linkage rules (`Linkage::find_person_records`): a
+//!    person only when the rules would *link* (never a possible match),
+//!    with the ids and sources of their records as the linker holds them.
+//! 4. **The records**, in one query by primary key, from the allowed
+//!    sources only, each projected to its source's allowed fields.
 //! 5. **Audit, then answer.** The event (purpose, case, lawful basis,
 //!    agreement, policy digest, what was disclosed, the person's internal
 //!    id) is appended and committed; if that fails the lookup fails
@@ -438,11 +439,11 @@ impl LookupService {
                 )
             })
             .collect();
-        let person = match self.broker.linkage.try_find_person(&pseudonyms) {
+        let person = match self.broker.linkage.try_find_person_records(&pseudonyms) {
             Some(person) => person,
             None => {
                 let linkage = self.broker.linkage.clone();
-                tokio::task::spawn_blocking(move || linkage.find_person(&pseudonyms))
+                tokio::task::spawn_blocking(move || linkage.find_person_records(&pseudonyms))
                     .await
                     .map_err(|_| {
                         ServerError::Unavailable("person resolution failed; try again".into())
@@ -450,16 +451,18 @@ impl LookupService {
             }
         };
 
-        // 4. The records, allowed sources and fields only.
-        let records = match person {
+        // 4. The records, allowed sources and fields only: the person's
+        // records as the linker holds them, read by primary key.
+        let records = match &person {
             Some(p) => self
                 .broker
                 .store
-                .person_records(p, &permit.sources)
+                .person_records(&p.records, &permit.sources)
                 .await
                 .map_err(ServerError::from)?,
             None => vec![],
         };
+        let person = person.map(|p| p.person);
         let mut views: Vec<v1::SourceView> = Vec::new();
         let mut disclosed: BTreeMap<Source, BTreeSet<FieldName>> = BTreeMap::new();
         for r in records {

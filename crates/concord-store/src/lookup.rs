@@ -1,11 +1,11 @@
-//! Reading a person's records for a lookup: one query, the person's record
-//! ids from `record_person` (indexed by person), then those `records` by
-//! primary key, restricted to the sources a policy allows and selecting
-//! only the columns some allowed source may disclose. Every value comes back as text, the same on both
+//! Reading a person's records for a lookup: one query, the records by
+//! primary key (the ids the linker holds for the person, of the sources a
+//! policy allows), selecting only the columns some allowed source may
+//! disclose. Every value comes back as text, the same on both
 //! databases (dates ISO 8601, flags `true`/`false`, numbers in decimal).
 
 use concord_core::Source;
-use sqlx::{QueryBuilder, Row};
+use sqlx::Row;
 
 use crate::{Store, StoreError, error, own::OwnConnection};
 
@@ -61,13 +61,16 @@ pub struct PersonRecord {
 }
 
 impl Store {
-    /// The records of `person` from the sources in `allowed`, each with
-    /// only the fields allowed for its source, in source order, then by
-    /// event date. `allowed` names fields by [`lookup_field`]; anything
-    /// else is ignored. One query.
+    /// The records `records` names (id and the source the linker holds
+    /// for it) that come from the sources in `allowed`, each with only the
+    /// fields allowed for its source, in source order, then by event date.
+    /// `allowed` names fields by [`lookup_field`]; anything else is
+    /// ignored. A record's stored source is checked again against
+    /// `allowed` before any of its fields is returned. One query, by
+    /// primary key.
     pub async fn person_records(
         &self,
-        person: u64,
+        records: &[(u64, Source)],
         allowed: &[(Source, Vec<&'static str>)],
     ) -> Result<Vec<PersonRecord>, StoreError> {
         let allowed: Vec<(Source, Vec<&'static str>)> = allowed
@@ -77,7 +80,15 @@ impl Store {
                 (*s, fs)
             })
             .collect();
-        if allowed.is_empty() {
+        let ids: Vec<i64> = records
+            .iter()
+            .filter(|(_, s)| allowed.iter().any(|(a, _)| a == s))
+            .map(|&(id, _)| {
+                i64::try_from(id)
+                    .map_err(|_| StoreError::Corrupt("a record id is out of range".into()))
+            })
+            .collect::<Result<_, _>>()?;
+        if ids.is_empty() {
             return Ok(Vec::new());
         }
         // The columns: every field some allowed source may disclose.
@@ -86,9 +97,14 @@ impl Store {
             .copied()
             .filter(|f| allowed.iter().any(|(_, fs)| fs.contains(f)))
             .collect();
-        let person = i64::try_from(person)
-            .map_err(|_| StoreError::Corrupt("the person id is out of range".into()))?;
-        let select = {
+        // By primary key only, the ids bound as one value so that each
+        // connection prepares one statement whatever their number: no
+        // source in the SQL, so no planner can prefer the `(source,
+        // event_date)` index (without statistics, on a fresh load,
+        // PostgreSQL would otherwise hash-join every record of the allowed
+        // sources and SQLite scan them). PostgreSQL: an array; SQLite: a
+        // JSON array, read by `json_each`.
+        let sql = {
             let mut s = String::from("SELECT r.source");
             for c in &columns {
                 s.push_str(", ");
@@ -97,38 +113,17 @@ impl Store {
             s.push_str(" FROM records r WHERE r.id ");
             s
         };
-        // The person's record ids first (the `record_person` index), then
-        // each record by primary key, with the source only as a filter.
-        // Written so that no planner can prefer the `(source, event_date)`
-        // index: without statistics (a fresh load, autovacuum behind)
-        // PostgreSQL otherwise hash-joins every record of the allowed
-        // sources, and SQLite scans them (hundreds of milliseconds at a
-        // million records, instead of a fraction of one). PostgreSQL: the
-        // ids as an array (an init plan, then a primary key scan); SQLite:
-        // unary `+` takes the source column out of index selection.
         let [pg, sqlite] = [
-            [
-                "= ANY(ARRAY(SELECT record_id FROM record_person WHERE person_id = ",
-                ")) AND r.source IN (",
-            ],
-            [
-                "IN (SELECT record_id FROM record_person WHERE person_id = ",
-                ") AND +r.source IN (",
-            ],
+            format!("{sql}= ANY($1) ORDER BY r.event_date, r.id"),
+            format!("{sql}IN (SELECT value FROM json_each(?1)) ORDER BY r.event_date, r.id"),
         ];
         macro_rules! run {
-            ($db:ty, $conn:expr, $sql:expr) => {{
-                let [ids, sources] = $sql;
-                let mut q: QueryBuilder<'_, $db> = QueryBuilder::new(&select);
-                q.push(ids);
-                q.push_bind(person);
-                q.push(sources);
-                let mut sep = q.separated(", ");
-                for (s, _) in &allowed {
-                    sep.push_bind(s.as_str());
-                }
-                q.push(") ORDER BY r.event_date, r.id");
-                let rows = q.build().fetch_all($conn).await.map_err(error::classify)?;
+            ($conn:expr, $sql:expr, $ids:expr) => {{
+                let rows = sqlx::query(&$sql)
+                    .bind($ids)
+                    .fetch_all($conn)
+                    .await
+                    .map_err(error::classify)?;
                 rows.iter()
                     .map(|row| {
                         let source: String = row.try_get(0).map_err(error::classify)?;
@@ -145,8 +140,8 @@ impl Store {
         // another round trip, sqlx's ping as it goes back (`own.rs`).
         let mut lease = self.readers.lease(&self.backend).await?;
         let rows = match lease.conn() {
-            OwnConnection::Sqlite(conn) => run!(sqlx::Sqlite, &mut *conn, sqlite),
-            OwnConnection::Postgres(conn) => run!(sqlx::Postgres, &mut *conn, pg),
+            OwnConnection::Sqlite(conn) => run!(&mut *conn, sqlite, json_ids(&ids)),
+            OwnConnection::Postgres(conn) => run!(&mut *conn, pg, &ids),
         };
         lease.done();
         let mut out = Vec::with_capacity(rows.len());
@@ -170,6 +165,20 @@ impl Store {
     }
 }
 
+/// Record ids as a JSON array, for SQLite's `json_each`.
+fn json_ids(ids: &[i64]) -> String {
+    let mut s = String::with_capacity(ids.len() * 8 + 2);
+    s.push('[');
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str(&id.to_string());
+    }
+    s.push(']');
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,5 +195,10 @@ mod tests {
         );
         assert_eq!(expr("event_date"), "CAST(r.event_date AS TEXT)");
         assert_eq!(expr("ward_code"), "r.ward_code");
+        assert_eq!(json_ids(&[]), "[]");
+        assert_eq!(
+            json_ids(&[7, 12, 9_007_199_254_740_993]),
+            "[7,12,9007199254740993]"
+        );
     }
 }
