@@ -11,7 +11,8 @@
 //! [`MAX_IDLE`] is closed, and opening or pinging one is bounded by the
 //! pool's acquire timeout. A connection whose query failed, or was dropped
 //! half-way (a cancelled request), is closed, never reused, and the next
-//! query opens another. [`crate::Store::close`] closes the idle ones.
+//! query opens another. [`crate::Store::close`] closes the idle ones. On
+//! PostgreSQL they plan each statement once (`plan_cache_mode`, below).
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -78,7 +79,7 @@ pub(crate) async fn connect(
                 OwnConnection::Sqlite(crate::sqlite::own_connection(pool).await?)
             }
             Backend::Postgres(pool) => OwnConnection::Postgres(
-                pool.connect_options()
+                generic_plans(pool.connect_options().as_ref().clone())
                     .connect()
                     .await
                     .map_err(error::classify)?,
@@ -88,6 +89,17 @@ pub(crate) async fn connect(
     tokio::time::timeout(timeout, open)
         .await
         .map_err(|_| error::classify(sqlx::Error::PoolTimedOut))?
+}
+
+/// Generic plans: own connections run a fixed few statements (records by
+/// primary key, the audit append) whose best plan does not depend on the
+/// values bound, so each is planned once per connection. Left to choose,
+/// PostgreSQL re-plans `id = ANY($1)` at every execution (the generic
+/// estimate of an array parameter's length is above the custom plan's): a
+/// third of each lookup read's server CPU (BENCHMARKS.md). A startup
+/// parameter, so no round trip.
+fn generic_plans(options: sqlx::postgres::PgConnectOptions) -> sqlx::postgres::PgConnectOptions {
+    options.options([("plan_cache_mode", "force_generic_plan")])
 }
 
 /// A few own connections shared by one kind of read, at most `n` in use
@@ -168,5 +180,25 @@ impl Lease<'_> {
                 .expect("readers lock")
                 .push(Kept::new(conn));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use sqlx::postgres::PgConnectOptions;
+
+    #[test]
+    fn own_postgres_connections_plan_once_and_keep_the_pools_options() {
+        let pool = PgConnectOptions::from_str(
+            "postgres://concord@127.0.0.1/concord?options=-c%20statement_timeout%3D5000",
+        )
+        .unwrap();
+        let own = super::generic_plans(pool);
+        assert_eq!(
+            own.get_options(),
+            Some("-c statement_timeout=5000 -c plan_cache_mode=force_generic_plan")
+        );
     }
 }
