@@ -985,3 +985,70 @@ both_stores!(
         tb.stop().await;
     }
 );
+
+/// The person the linker holds for these identifiers, with their records.
+fn held(tb: &TestBroker, who: Person) -> concord_server::linkage::FoundPerson {
+    let pseudonyms: Vec<(KeyName, Token)> = tokens(tb, who)
+        .iter()
+        .map(|t| {
+            let key: KeyName = t.key_name.parse().expect("a key name");
+            let token = Token::from_slice(&t.token).expect("a token");
+            (key, tb.broker_key.pseudonymise(&tb.linkage_key_id, &token))
+        })
+        .collect();
+    tb.broker
+        .linkage
+        .find_person_records(&pseudonyms)
+        .expect("linked")
+}
+
+both_stores!(
+    concurrent_reads_are_batched_and_each_gets_its_own_records_only,
+    |db: Db| async move {
+        let tb = TestBroker::start(db).await;
+        populate(&tb).await;
+        let people = [held(&tb, AMY), held(&tb, TWIN), held(&tb, LEO)];
+        assert!(people[0].person != people[1].person && people[1].person != people[2].person);
+        let all_sources: Vec<Source> = AGENCIES
+            .iter()
+            .map(|(s, ..)| Source::from_code(*s as i32).expect("a source"))
+            .collect();
+        let allowances: Vec<Vec<(Source, Vec<&'static str>)>> = vec![
+            vec![(Source::Police, vec!["kind", "weapon"])],
+            vec![
+                (Source::Police, vec!["ward_code"]),
+                (Source::ChildrensServices, vec!["kind", "rosh"]),
+            ],
+            all_sources.iter().map(|s| (*s, vec!["kind"])).collect(),
+            all_sources
+                .iter()
+                .map(|s| (*s, vec!["kind", "event_date", "marac", "dash_score"]))
+                .collect(),
+        ];
+        // Each (person, allowance) read alone first.
+        let mut expected = Vec::new();
+        for p in &people {
+            for a in &allowances {
+                let alone = tb.store.person_records(&p.records, a).await.unwrap();
+                expected.push((p, a, alone));
+            }
+        }
+        // Amy: a record from each agency; Leo: the police's alone.
+        assert_eq!(expected[1].2.len(), 2);
+        assert_eq!(expected[2].2.len(), AGENCIES.len());
+        assert_eq!(expected[9].2.len(), 1);
+        assert_eq!(expected[10].2.len(), 1);
+        // Then twenty of each at once: the reads queue behind the store's
+        // few reader connections and are read in batches, of mixed people
+        // and column sets; each must come back exactly as read alone.
+        let reads = (0..20).flat_map(|_| expected.iter()).map(|(p, a, want)| {
+            let store = tb.store.clone();
+            async move {
+                let got = store.person_records(&p.records, a).await.unwrap();
+                assert_eq!(&got, want, "person {} read with {a:?}", p.person);
+            }
+        });
+        futures::future::join_all(reads).await;
+        tb.stop().await;
+    }
+);

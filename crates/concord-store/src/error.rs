@@ -33,6 +33,28 @@ impl StoreError {
     pub fn is_unavailable(&self) -> bool {
         matches!(self, StoreError::Unavailable(_))
     }
+
+    /// An error of the same kind and message, for each further caller
+    /// that one failure failed (the lookups of one batched read: the error
+    /// itself cannot be shared).
+    pub(crate) fn same(&self) -> StoreError {
+        let detail = |e: &sqlx::Error| sqlx::Error::Protocol(e.to_string());
+        match self {
+            StoreError::BadUrl(s) => StoreError::BadUrl(s.clone()),
+            StoreError::Unavailable(e) => StoreError::Unavailable(detail(e)),
+            StoreError::NotWritable(e) => StoreError::NotWritable(detail(e)),
+            StoreError::SourceRefElsewhere { of } => StoreError::SourceRefElsewhere { of: *of },
+            StoreError::ExtractRace { of, extract_id } => StoreError::ExtractRace {
+                of: *of,
+                extract_id: extract_id.clone(),
+            },
+            StoreError::AuditConflict => StoreError::AuditConflict,
+            StoreError::LinkageMoved => StoreError::LinkageMoved,
+            StoreError::Corrupt(s) => StoreError::Corrupt(s.clone()),
+            StoreError::Migrate(e) => StoreError::Database(sqlx::Error::Protocol(e.to_string())),
+            StoreError::Database(e) => StoreError::Database(detail(e)),
+        }
+    }
 }
 
 /// Maps a sqlx error to what it means for the caller.

@@ -20,6 +20,7 @@ mod linkage;
 mod lookup;
 mod own;
 mod postgres;
+mod record_reads;
 mod retention;
 mod rotate;
 mod row;
@@ -184,6 +185,9 @@ pub struct Store {
     backend: Backend,
     /// Own connections for the lookup's records query (`own.rs`).
     readers: Arc<own::Readers>,
+    /// The lookups' records reads, batched onto `readers`
+    /// (`record_reads.rs`).
+    record_reads: Arc<record_reads::RecordReads>,
 }
 
 #[derive(Clone)]
@@ -243,6 +247,7 @@ impl Store {
         let store = Store {
             backend,
             readers: Arc::new(own::Readers::new(readers, opts.acquire_timeout)),
+            record_reads: Arc::new(record_reads::RecordReads::new(readers)),
         };
         store.migrate().await?;
         Ok(store)

@@ -4,10 +4,8 @@
 //! disclose. Every value comes back as text, the same on both
 //! databases (dates ISO 8601, flags `true`/`false`, numbers in decimal).
 
+use crate::{Store, StoreError};
 use concord_core::Source;
-use sqlx::Row;
-
-use crate::{Store, StoreError, error, own::OwnConnection};
 
 /// The record fields a lookup may disclose; each is the `records` column of
 /// the same name. Nothing else (no token, reference or key id) can be
@@ -41,7 +39,7 @@ pub fn lookup_field(name: &str) -> Option<&'static str> {
 }
 
 /// The SQL expression reading field `f` as text on both databases.
-fn expr(f: &'static str) -> String {
+pub(crate) fn expr(f: &'static str) -> String {
     match f {
         "event_date" | "event_hour" | "dash_score" => format!("CAST(r.{f} AS TEXT)"),
         "marac" | "flag_domestic_abuse" | "flag_under_25" | "flag_exploitation" => {
@@ -67,7 +65,8 @@ impl Store {
     /// `allowed` names fields by [`lookup_field`]; anything else is
     /// ignored. A record's stored source is checked again against
     /// `allowed` before any of its fields is returned. One query, by
-    /// primary key.
+    /// primary key, shared with the other lookups reading at the same
+    /// moment (`record_reads.rs`).
     pub async fn person_records(
         &self,
         records: &[(u64, Source)],
@@ -97,55 +96,9 @@ impl Store {
             .copied()
             .filter(|f| allowed.iter().any(|(_, fs)| fs.contains(f)))
             .collect();
-        // By primary key only, the ids bound as one value so that each
-        // connection prepares one statement whatever their number: no
-        // source in the SQL, so no planner can prefer the `(source,
-        // event_date)` index (without statistics, on a fresh load,
-        // PostgreSQL would otherwise hash-join every record of the allowed
-        // sources and SQLite scan them). PostgreSQL: an array; SQLite: a
-        // JSON array, read by `json_each`.
-        let sql = {
-            let mut s = String::from("SELECT r.source");
-            for c in &columns {
-                s.push_str(", ");
-                s.push_str(&expr(c));
-            }
-            s.push_str(" FROM records r WHERE r.id ");
-            s
-        };
-        let [pg, sqlite] = [
-            format!("{sql}= ANY($1) ORDER BY r.event_date, r.id"),
-            format!("{sql}IN (SELECT value FROM json_each(?1)) ORDER BY r.event_date, r.id"),
-        ];
-        macro_rules! run {
-            ($conn:expr, $sql:expr, $ids:expr) => {{
-                let rows = sqlx::query(&$sql)
-                    .bind($ids)
-                    .fetch_all($conn)
-                    .await
-                    .map_err(error::classify)?;
-                rows.iter()
-                    .map(|row| {
-                        let source: String = row.try_get(0).map_err(error::classify)?;
-                        let values: Vec<Option<String>> = (0..columns.len())
-                            .map(|i| row.try_get(i + 1))
-                            .collect::<Result<_, _>>()
-                            .map_err(error::classify)?;
-                        Ok((source, values))
-                    })
-                    .collect::<Result<Vec<_>, StoreError>>()?
-            }};
-        }
-        // On one of the store's own connections: a pooled one would cost
-        // another round trip, sqlx's ping as it goes back (`own.rs`).
-        let mut lease = self.readers.lease(&self.backend).await?;
-        let rows = match lease.conn() {
-            OwnConnection::Sqlite(conn) => run!(&mut *conn, sqlite, json_ids(&ids)),
-            OwnConnection::Postgres(conn) => run!(&mut *conn, pg, &ids),
-        };
-        lease.done();
+        let rows = self.read_records(ids, columns.clone()).await?;
         let mut out = Vec::with_capacity(rows.len());
-        for (source, values) in rows {
+        for (_, source, values) in rows {
             let source: Source = source
                 .parse()
                 .map_err(|_| StoreError::Corrupt("records.source".into()))?;
@@ -165,20 +118,6 @@ impl Store {
     }
 }
 
-/// Record ids as a JSON array, for SQLite's `json_each`.
-fn json_ids(ids: &[i64]) -> String {
-    let mut s = String::with_capacity(ids.len() * 8 + 2);
-    s.push('[');
-    for (i, id) in ids.iter().enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        s.push_str(&id.to_string());
-    }
-    s.push(']');
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,10 +134,5 @@ mod tests {
         );
         assert_eq!(expr("event_date"), "CAST(r.event_date AS TEXT)");
         assert_eq!(expr("ward_code"), "r.ward_code");
-        assert_eq!(json_ids(&[]), "[]");
-        assert_eq!(
-            json_ids(&[7, 12, 9_007_199_254_740_993]),
-            "[7,12,9007199254740993]"
-        );
     }
 }
