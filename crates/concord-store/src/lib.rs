@@ -162,13 +162,17 @@ pub const POSTGRES_MAX_CONNECTIONS: u32 = 8;
 /// the pool's four did.
 pub const SQLITE_READERS: usize = 2;
 
-/// The same for PostgreSQL by default: as many as the pool (server
-/// processes; the broker's side is async), and with
-/// `StoreOptions::max_connections` set, that many. Four queued the 64
-/// callers behind a slow query (p99 147-235 ms in one A/B pair, the first
-/// windows after a load). A broker process holds the pool's connections,
-/// as many readers, and the audit writer's one: 17 by default.
-pub const POSTGRES_READERS: usize = 8;
+/// The same for PostgreSQL: two, or the pool's size if it is smaller
+/// (`StoreOptions::max_connections`). Reads are batched
+/// (`record_reads.rs`): those waiting while both are busy are read
+/// together by the next, so two carry any lookup rate one query per lookup
+/// would need many connections for, and each batch costs the server one
+/// execution's fixed cost instead of one per lookup (20-30% less reader
+/// CPU than eight at 2,000 lookups/s, BENCHMARKS.md). Without batching,
+/// four had queued the 64 callers behind a slow query. A broker process
+/// holds the pool's connections, these and the audit writer's one: 11 by
+/// default.
+pub const POSTGRES_READERS: usize = 2;
 
 impl Default for StoreOptions {
     fn default() -> Self {
@@ -242,7 +246,7 @@ impl Store {
             Backend::Sqlite { .. } => SQLITE_READERS,
             Backend::Postgres(_) => opts
                 .max_connections
-                .map_or(POSTGRES_READERS, |n| n as usize),
+                .map_or(POSTGRES_READERS, |n| POSTGRES_READERS.min(n as usize)),
         };
         let store = Store {
             backend,
