@@ -1048,7 +1048,17 @@ both_stores!(
                 assert_eq!(&got, want, "person {} read with {a:?}", p.person);
             }
         });
+        let before = tb.store.record_read_counts();
         futures::future::join_all(reads).await;
+        let after = tb.store.record_read_counts();
+        // A read with no record of an allowed source ends before the
+        // store (none here: every allowance includes the police).
+        let asked = 20 * expected.iter().filter(|(_, _, w)| !w.is_empty()).count() as u64;
+        assert_eq!(after.reads - before.reads, asked);
+        assert!(
+            after.queries - before.queries < asked,
+            "batched: {before:?} -> {after:?}"
+        );
         tb.stop().await;
     }
 );

@@ -224,6 +224,17 @@ both_stores!(
             Some(1.0),
             "{body}"
         );
+        // The allowed lookup read its person's records, in one query.
+        assert_eq!(
+            value(&body, "concord_lookup_record_reads_total", &[]),
+            Some(1.0),
+            "{body}"
+        );
+        assert_eq!(
+            value(&body, "concord_lookup_record_read_queries_total", &[]),
+            Some(1.0),
+            "{body}"
+        );
         // Every push and lookup decision above was audited.
         let audited = value(&body, "concord_audit_log_size", &[]).expect("audit gauge");
         assert!(audited >= 6.0, "{audited}");

@@ -16,6 +16,10 @@
 //! - `concord_lookup_duration_seconds{org}`: lookup latency, every outcome.
 //! - `concord_lookup_decisions_total{org,outcome}`: lookups by outcome
 //!   (`allowed`, `refused`, `invalid`, `failed`).
+//! - `concord_lookup_record_reads_total`,
+//!   `concord_lookup_record_read_queries_total`: the lookups' records
+//!   reads and the queries that carried them (their ratio is the batch
+//!   size, `concord-store/src/record_reads.rs`).
 //! - `concord_audit_log_size`: events in the audit log (its tree size),
 //!   read at each scrape.
 //! - `concord_linkage_reviews_pending`: the linkage review queue, read
@@ -115,6 +119,8 @@ pub struct Metrics {
     audit_log_size: IntGauge,
     reviews_pending: IntGauge,
     scrape_errors: IntCounter,
+    record_reads: IntCounter,
+    record_read_queries: IntCounter,
 }
 
 impl Default for Metrics {
@@ -176,6 +182,16 @@ impl Metrics {
             "Scrapes whose read of the review queue failed (the last value was kept).",
         )
         .expect("valid metric");
+        let record_reads = IntCounter::new(
+            "concord_lookup_record_reads_total",
+            "Lookups' records reads (one per lookup of a person the broker holds).",
+        )
+        .expect("valid metric");
+        let record_read_queries = IntCounter::new(
+            "concord_lookup_record_read_queries_total",
+            "Database queries that carried them: reads are batched, so reads per query is the batch size.",
+        )
+        .expect("valid metric");
         for c in [
             Box::new(ingest_extracts.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(ingest_records.clone()),
@@ -184,6 +200,8 @@ impl Metrics {
             Box::new(audit_log_size.clone()),
             Box::new(reviews_pending.clone()),
             Box::new(scrape_errors.clone()),
+            Box::new(record_reads.clone()),
+            Box::new(record_read_queries.clone()),
         ] {
             registry.register(c).expect("metric names are unique");
         }
@@ -196,6 +214,8 @@ impl Metrics {
             audit_log_size,
             reviews_pending,
             scrape_errors,
+            record_reads,
+            record_read_queries,
         }
     }
 
@@ -233,6 +253,14 @@ impl Metrics {
 
     /// The text exposition, after reading the gauges from `broker`.
     pub async fn render(&self, broker: &Broker) -> String {
+        // The store counts; the counters catch up (they only grow).
+        let reads = broker.store.record_read_counts();
+        for (counter, now) in [
+            (&self.record_reads, reads.reads),
+            (&self.record_read_queries, reads.queries),
+        ] {
+            counter.inc_by(now.saturating_sub(counter.get()));
+        }
         self.audit_log_size
             .set(i64::try_from(broker.audit.size()).unwrap_or(i64::MAX));
         match broker.store.reviews(true).await {

@@ -39,6 +39,7 @@ pub use linkage::{
     LinkQueueJob, LinkRow, LinkageUpdate, LinkerLease, Resolution, Review, ReviewStatus, ReviewView,
 };
 pub use lookup::{LOOKUP_FIELDS, PersonRecord, lookup_field};
+pub use record_reads::RecordReadCounts;
 pub use row::{pack_tokens, unpack_tokens};
 pub use sqlite::{sqlite_audit_file, sqlite_connection};
 

@@ -17,7 +17,10 @@
 
 use std::{
     collections::{HashMap, VecDeque},
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 use sqlx::Row;
@@ -45,6 +48,9 @@ struct Job {
 pub(crate) struct RecordReads {
     queue: Mutex<VecDeque<Job>>,
     batches: Arc<Semaphore>,
+    /// Reads taken into batches, and the queries that read them.
+    reads: AtomicU64,
+    queries: AtomicU64,
 }
 
 impl RecordReads {
@@ -52,6 +58,8 @@ impl RecordReads {
         RecordReads {
             queue: Mutex::new(VecDeque::new()),
             batches: Arc::new(Semaphore::new(readers.max(1))),
+            reads: AtomicU64::new(0),
+            queries: AtomicU64::new(0),
         }
     }
 
@@ -71,7 +79,24 @@ impl RecordReads {
     }
 }
 
+/// How the lookups' records reads were batched since the store opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordReadCounts {
+    /// Lookups' reads taken into batches.
+    pub reads: u64,
+    /// The queries that read them (one per batch and column set).
+    pub queries: u64,
+}
+
 impl Store {
+    /// How the lookups' records reads were batched so far (for metrics).
+    pub fn record_read_counts(&self) -> RecordReadCounts {
+        RecordReadCounts {
+            reads: self.record_reads.reads.load(Ordering::Relaxed),
+            queries: self.record_reads.queries.load(Ordering::Relaxed),
+        }
+    }
+
     /// The records with these ids (some may be gone: they are left out),
     /// each with the values of `columns` read as text (`SELECT` expression
     /// `expr(c)` of each), in event date order, then by id. Batched with
@@ -128,6 +153,8 @@ impl Store {
     /// One batch: a query per distinct set of columns, on one reader
     /// connection; each job answered with its own ids' rows.
     async fn run_batch(&self, jobs: Vec<Job>) {
+        let counts = &self.record_reads;
+        counts.reads.fetch_add(jobs.len() as u64, Ordering::Relaxed);
         let mut groups: Vec<(Vec<&'static str>, Vec<Job>)> = Vec::new();
         for job in jobs {
             match groups.iter_mut().find(|(c, _)| *c == job.columns) {
@@ -148,6 +175,7 @@ impl Store {
             let mut ids: Vec<i64> = group.iter().flat_map(|j| j.ids.iter().copied()).collect();
             ids.sort_unstable();
             ids.dedup();
+            counts.queries.fetch_add(1, Ordering::Relaxed);
             match query(lease.conn(), &columns, &ids).await {
                 Ok(rows) => distribute(group, &rows),
                 Err(e) => {
