@@ -189,6 +189,9 @@ pub struct Figures {
     pub broker_cpu_us_per_lookup: f64,
     /// The callers' CPU time per lookup (their runtime's threads).
     pub caller_cpu_us_per_lookup: f64,
+    /// Lookups' records reads per database query over the measured
+    /// seconds (the store batches reads that wait for a connection).
+    pub reads_per_query: f64,
     pub load_seconds: f64,
     /// Offered lookups per second (0: closed loop).
     pub rate: f64,
@@ -407,10 +410,12 @@ async fn measure(
     tokio::time::sleep(Duration::from_secs_f64(warmup)).await;
     measuring.store(true, Ordering::Relaxed);
     let cpu0 = Cpu::now()?;
+    let reads0 = tb.store.record_read_counts();
     let t0 = Instant::now();
     tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
     measuring.store(false, Ordering::Relaxed);
     let cpu = Cpu::now()?.since(&cpu0);
+    let reads = tb.store.record_read_counts();
     let elapsed = t0.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
     let mut all: Vec<u32> = Vec::new();
@@ -441,6 +446,8 @@ async fn measure(
         max_ms: f64::from(all[all.len() - 1]) / 1000.0,
         broker_cpu_us_per_lookup: (cpu.process - cpu.callers) * 1e6 / all.len() as f64,
         caller_cpu_us_per_lookup: cpu.callers * 1e6 / all.len() as f64,
+        reads_per_query: (reads.reads - reads0.reads) as f64
+            / (reads.queries - reads0.queries).max(1) as f64,
         load_seconds,
         rate,
     };
@@ -452,12 +459,12 @@ pub fn print(rows: &[Figures], seconds: f64) {
         "\nlookup: FindPerson over mTLS as mash-officer-1 (safeguarding_children), random known people, {seconds} s measured"
     );
     println!(
-        "| store | records | people | callers | offered/s | lookups | lookups/s | p50 ms | p99 ms | p99.9 ms | max ms | broker CPU µs/lookup | callers' CPU µs/lookup | load + link s |"
+        "| store | records | people | callers | offered/s | lookups | lookups/s | p50 ms | p99 ms | p99.9 ms | max ms | broker CPU µs/lookup | callers' CPU µs/lookup | reads/query | load + link s |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for f in rows {
         println!(
-            "| {} | {} | {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.0} | {:.0} | {:.1} |",
+            "| {} | {} | {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.0} | {:.0} | {:.2} | {:.1} |",
             f.store,
             f.records,
             f.people,
@@ -475,6 +482,7 @@ pub fn print(rows: &[Figures], seconds: f64) {
             f.max_ms,
             f.broker_cpu_us_per_lookup,
             f.caller_cpu_us_per_lookup,
+            f.reads_per_query,
             f.load_seconds
         );
     }
