@@ -923,16 +923,7 @@ both_stores!(
     |db: Db| async move {
         let tb = TestBroker::start(db).await;
         populate(&tb).await;
-        let nhs = token(&tb, KeyName::Nhs, AMY.3.expect("Amy's NHS number"));
-        let pseudonym = tb.broker_key.pseudonymise(
-            &tb.linkage_key_id,
-            &Token::from_slice(&nhs.token).expect("a token"),
-        );
-        let amy = tb
-            .broker
-            .linkage
-            .find_person_records(&[(KeyName::Nhs, pseudonym)])
-            .expect("Amy is linked");
+        let amy = held(&tb, AMY);
         assert_eq!(amy.records.len(), AGENCIES.len(), "one record per agency");
         let police = vec![(Source::Police, vec!["kind", "ward_code"])];
 

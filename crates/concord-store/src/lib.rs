@@ -157,7 +157,8 @@ pub const SQLITE_MAX_CONNECTIONS: u32 = 4;
 pub const POSTGRES_MAX_CONNECTIONS: u32 = 8;
 
 /// Connections of the store's own (outside the pool) that serve the
-/// lookup's records query, at most this many at once (`own.rs`). On
+/// lookup's records query, at most this many at once (`own.rs`, one per
+/// running batch of `record_reads.rs`). On
 /// SQLite each is a thread: two keep the threads that run at once during
 /// lookups to three (two readers and the audit writer's own), fewer than
 /// the pool's four did.

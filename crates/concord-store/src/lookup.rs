@@ -4,8 +4,9 @@
 //! disclose. Every value comes back as text, the same on both
 //! databases (dates ISO 8601, flags `true`/`false`, numbers in decimal).
 
-use crate::{Store, StoreError};
 use concord_core::Source;
+
+use crate::{Store, StoreError};
 
 /// The record fields a lookup may disclose; each is the `records` column of
 /// the same name. Nothing else (no token, reference or key id) can be

@@ -17,8 +17,6 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Semaphore, SemaphorePermit};
-
 use crate::{Backend, StoreError, error};
 
 /// A kept connection idle this long is closed rather than used (sqlx's
@@ -102,11 +100,11 @@ fn generic_plans(options: sqlx::postgres::PgConnectOptions) -> sqlx::postgres::P
     options.options([("plan_cache_mode", "force_generic_plan")])
 }
 
-/// A few own connections shared by one kind of read, at most `n` in use
-/// at once; each is opened when first needed.
+/// A few own connections shared by one kind of read, each opened when
+/// first needed. How many are in use at once is bounded by their one user,
+/// the batched records reads (`record_reads.rs`: one batch per reader).
 pub(crate) struct Readers {
     idle: Mutex<Vec<Kept>>,
-    permits: Semaphore,
     acquire_timeout: Duration,
 }
 
@@ -114,20 +112,15 @@ impl Readers {
     pub(crate) fn new(n: usize, acquire_timeout: Duration) -> Readers {
         Readers {
             idle: Mutex::new(Vec::with_capacity(n)),
-            permits: Semaphore::new(n.max(1)),
             acquire_timeout,
         }
     }
 
     /// A connection for one query: an idle one that is [`Kept::ready`],
-    /// or a new one. Waiting for a free one, and opening one, are each
-    /// bounded by the pool's acquire timeout (then the database is
-    /// unavailable, as when the pool times out).
+    /// or a new one. Pinging and opening one are each bounded by the
+    /// pool's acquire timeout (then the database is unavailable, as when
+    /// the pool times out).
     pub(crate) async fn lease(&self, backend: &Backend) -> Result<Lease<'_>, StoreError> {
-        let permit = tokio::time::timeout(self.acquire_timeout, self.permits.acquire())
-            .await
-            .map_err(|_| error::classify(sqlx::Error::PoolTimedOut))?
-            .expect("the readers' semaphore is never closed");
         let conn = loop {
             let idle = self.idle.lock().expect("readers lock").pop();
             match idle {
@@ -142,11 +135,10 @@ impl Readers {
         Ok(Lease {
             readers: self,
             conn: Some(conn),
-            _permit: permit,
         })
     }
 
-    /// How long opening, pinging or waiting for a connection may take.
+    /// How long opening or pinging a connection may take.
     pub(crate) fn acquire_timeout(&self) -> Duration {
         self.acquire_timeout
     }
@@ -161,7 +153,6 @@ impl Readers {
 pub(crate) struct Lease<'a> {
     readers: &'a Readers,
     conn: Option<OwnConnection>,
-    _permit: SemaphorePermit<'a>,
 }
 
 impl Lease<'_> {

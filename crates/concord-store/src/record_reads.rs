@@ -177,7 +177,7 @@ impl Store {
             ids.dedup();
             counts.queries.fetch_add(1, Ordering::Relaxed);
             match query(lease.conn(), &columns, &ids).await {
-                Ok(rows) => distribute(group, &rows),
+                Ok(rows) => distribute(group, rows),
                 Err(e) => {
                     // The connection is closed with the lease, never reused.
                     answer_all(group, &e);
@@ -197,7 +197,7 @@ fn answer_all(jobs: Vec<Job>, e: &StoreError) {
 }
 
 /// Answers each job with the rows of its own ids, in the rows' order.
-fn distribute(jobs: Vec<Job>, rows: &[ReadRow]) {
+fn distribute(jobs: Vec<Job>, rows: Vec<ReadRow>) {
     let mut wanted: HashMap<i64, Vec<usize>> = HashMap::new();
     for (j, job) in jobs.iter().enumerate() {
         for &id in &job.ids {
@@ -210,8 +210,12 @@ fn distribute(jobs: Vec<Job>, rows: &[ReadRow]) {
     }
     let mut out: Vec<Vec<ReadRow>> = vec![Vec::new(); jobs.len()];
     for row in rows {
-        for &j in wanted.get(&row.0).map(Vec::as_slice).unwrap_or_default() {
-            out[j].push(row.clone());
+        // Copied for all but the last job that wants it, moved to that one.
+        if let Some((&last, others)) = wanted.get(&row.0).and_then(|js| js.split_last()) {
+            for &j in others {
+                out[j].push(row.clone());
+            }
+            out[last].push(row);
         }
     }
     for (job, rows) in jobs.into_iter().zip(out) {
@@ -315,7 +319,7 @@ mod tests {
         let (c, mut rc) = job(&[9]);
         // In the query's order (event date, then id), not the ids' order.
         let rows = vec![row(3), row(2), row(1), row(7)];
-        distribute(vec![a, b, c], &rows);
+        distribute(vec![a, b, c], rows);
         type Answer = oneshot::Receiver<Result<Vec<ReadRow>, StoreError>>;
         let got = |rx: &mut Answer| -> Vec<i64> {
             rx.try_recv()
