@@ -195,6 +195,31 @@ pub struct Figures {
     pub load_seconds: f64,
     /// Offered lookups per second (0: closed loop).
     pub rate: f64,
+    /// The system's uptime (s, `/proc/uptime`) when the callers started.
+    pub uptime: String,
+    /// Each measured lookup: (due ms after the callers started, latency
+    /// µs), in due order.
+    pub traced: Vec<(u32, u32)>,
+}
+
+/// Appends one window's lookups to the `--trace` file.
+fn write_trace(path: &std::path::Path, f: &Figures) -> Result<()> {
+    use std::io::Write;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    let mut out = std::io::BufWriter::new(file);
+    writeln!(
+        out,
+        "# {} rate {} uptime {} (due ms, latency us)",
+        f.store, f.rate, f.uptime
+    )?;
+    for (due, latency) in &f.traced {
+        writeln!(out, "{due} {latency}")?;
+    }
+    out.flush()?;
+    Ok(())
 }
 
 /// How the broker is set up and measured.
@@ -205,6 +230,8 @@ pub struct Setup {
     /// The store's pool size (`None`: the store's default).
     pub pool: Option<u32>,
     pub evaluator: concord_policy::Evaluator,
+    /// Where to append each measured lookup's due time and latency.
+    pub trace: Option<std::path::PathBuf>,
 }
 
 /// Loads one broker, then measures each of `rates` in turn on it (0: a
@@ -216,6 +243,7 @@ pub async fn run(db: Db, records: u64, setup: &Setup, rates: &[f64]) -> Result<V
         warmup,
         pool,
         evaluator,
+        ref trace,
     } = *setup;
     let people = (records / SOURCES.len() as u64).max(1);
     // The per-organisation limits (200/s by default) would cap one MASH
@@ -270,7 +298,11 @@ pub async fn run(db: Db, records: u64, setup: &Setup, rates: &[f64]) -> Result<V
     };
     let mut rows = Vec::with_capacity(rates.len());
     for &rate in rates {
-        rows.push(measure(&tb, &loaded, concurrency, seconds, warmup, rate).await?);
+        let figures = measure(&tb, &loaded, concurrency, seconds, warmup, rate).await?;
+        if let Some(path) = trace {
+            write_trace(path, &figures).with_context(|| format!("writing {}", path.display()))?;
+        }
+        rows.push(figures);
     }
     tb.stop().await;
     Ok(rows)
@@ -362,13 +394,20 @@ async fn measure(
     }
     // Open loop: caller c asks at start + (k + c / callers) · interval.
     let interval = (rate > 0.0).then(|| Duration::from_secs_f64(concurrency as f64 / rate));
+    let uptime = std::fs::read_to_string("/proc/uptime")
+        .context("reading /proc/uptime")?
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
     let start = Instant::now();
     let mut callers = Vec::with_capacity(concurrency);
     for (c, channel) in channels.into_iter().enumerate() {
         let (lk, measuring, stop) = (lk.clone(), measuring.clone(), stop.clone());
         callers.push(callers_rt.handle().spawn(async move {
             let mut client = LookupClient::new(channel);
-            let mut latencies: Vec<u32> = Vec::new();
+            // (due ms after `start`, latency µs) of each measured lookup.
+            let mut trace: Vec<(u32, u32)> = Vec::new();
             let mut x = mix(c as u64 + 1);
             let mut next = interval.map(|i| start + i.mul_f64(c as f64 / concurrency as f64));
             while !stop.load(Ordering::Relaxed) {
@@ -401,10 +440,10 @@ async fn measure(
                     );
                 }
                 if measuring.load(Ordering::Relaxed) {
-                    latencies.push(micros);
+                    trace.push((t0.duration_since(start).as_millis() as u32, micros));
                 }
             }
-            Ok::<_, anyhow::Error>(latencies)
+            Ok::<_, anyhow::Error>(trace)
         }));
     }
     tokio::time::sleep(Duration::from_secs_f64(warmup)).await;
@@ -418,10 +457,12 @@ async fn measure(
     let reads = tb.store.record_read_counts();
     let elapsed = t0.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
-    let mut all: Vec<u32> = Vec::new();
+    let mut traced: Vec<(u32, u32)> = Vec::new();
     for c in callers {
-        all.extend(c.await.context("caller task")??);
+        traced.extend(c.await.context("caller task")??);
     }
+    traced.sort_unstable();
+    let mut all: Vec<u32> = traced.iter().map(|&(_, latency)| latency).collect();
     drop(callers_rt);
     ensure!(!all.is_empty(), "no lookup finished while measuring");
     all.sort_unstable();
@@ -450,6 +491,8 @@ async fn measure(
             / (reads.queries - reads0.queries).max(1) as f64,
         load_seconds,
         rate,
+        uptime,
+        traced,
     };
     Ok(figures)
 }

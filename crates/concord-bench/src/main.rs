@@ -143,6 +143,14 @@ enum Command {
         /// What evaluates the broker's policy decisions.
         #[arg(long, value_enum, default_value_t = EvaluatorChoice::Vm)]
         policy_evaluator: EvaluatorChoice,
+        /// Appends every measured lookup to this file: when it was due (ms
+        /// after the callers started) and its latency (µs), one per line,
+        /// under a `#` line per window giving the rate and the system's
+        /// uptime at the callers' start (to line it up with `perf record
+        /// -k mono`). Shows whether slow lookups come in bursts (a stall)
+        /// or spread out (a busy machine).
+        #[arg(long)]
+        trace: Option<std::path::PathBuf>,
     },
     /// One organisation floods the broker past its per-organisation limits
     /// while another calls at a steady pace: the flooder's refusals and the
@@ -510,6 +518,7 @@ async fn main() -> Result<()> {
             rate,
             pool,
             policy_evaluator,
+            trace,
         } => {
             let dbs = store.dbs();
             let mut rows = Vec::new();
@@ -519,6 +528,7 @@ async fn main() -> Result<()> {
                 warmup,
                 pool,
                 evaluator: policy_evaluator.into(),
+                trace,
             };
             for db in dbs {
                 rows.extend(lookup::run(*db, records, &setup, &rate).await?);
