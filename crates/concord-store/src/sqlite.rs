@@ -17,11 +17,6 @@ use crate::{
 /// 32,766 bound parameters.
 const ROWS_PER_INSERT: usize = 1000;
 
-/// Bytes of the main file SQLite reads through a memory map: the bundled
-/// SQLite's ceiling (`SQLITE_MAX_MMAP_SIZE`, 0x7fff0000); a larger
-/// request is cut to it. Past it, pages are read as without a map.
-pub const MMAP_SIZE: u64 = 0x7fff_0000;
-
 /// The file beside a SQLite store that holds its audit log: the store's
 /// file name with `-audit` added (`concord.db` → `concord.db-audit`, with
 /// its own `-wal` and `-shm`). Every connection of the store attaches it
@@ -67,17 +62,6 @@ pub(crate) async fn connect(url: &str, opts: &StoreOptions) -> Result<SqlitePool
         // SQLite from spilling dirty pages to the WAL over and over, and
         // statement journals stay in memory.
         .pragma("cache_size", "-65536")
-        // Reads of the main file go through a memory map (up to SQLite's
-        // compiled-in ceiling, 2 GiB less 64 KiB): a page read is then a
-        // look into the kernel's page cache, not a copy into a page of
-        // SQLite's own cache, allocated as that cache fills. After a
-        // nightly load the lookups' first minutes spent their time filling
-        // those caches (p99 74 ms in the first 10 s window at 2,000/s
-        // against 6 ms with the map; BENCHMARKS.md, stop 15). Writes still
-        // go through write(), so a crash cannot corrupt the file through
-        // the map; an I/O error under a mapped read is a SIGBUS rather than
-        // an error code, the documented price, for a store on local disk.
-        .pragma("mmap_size", MMAP_SIZE.to_string())
         .pragma("temp_store", "memory");
     SqlitePoolOptions::new()
         .max_connections(
@@ -338,44 +322,4 @@ pub(crate) async fn delete_refs(
         ids.extend(q.build_query_scalar::<i64>().fetch_all(&mut **tx).await?);
     }
     Ok(ids)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::MMAP_SIZE;
-
-    #[tokio::test]
-    async fn pooled_and_own_connections_read_the_main_file_through_the_map() {
-        let dir = std::env::temp_dir().join(format!("concord-store-mmap-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let url = format!("sqlite:{}", dir.join("store.sqlite").display());
-        let pool = super::connect(&url, &crate::StoreOptions::default())
-            .await
-            .unwrap();
-        let pooled: i64 = sqlx::query_scalar("PRAGMA mmap_size")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-        let mut own = super::own_connection(&pool).await.unwrap();
-        let kept: i64 = sqlx::query_scalar("PRAGMA mmap_size")
-            .fetch_one(&mut own)
-            .await
-            .unwrap();
-        pool.close().await;
-        drop(own);
-        std::fs::remove_dir_all(&dir).unwrap();
-        assert_eq!(pooled, MMAP_SIZE as i64, "a pooled connection");
-        assert_eq!(kept, MMAP_SIZE as i64, "a connection of the store's own");
-    }
-
-    /// `.cargo/config.toml` tells the bundled SQLite that fdatasync works:
-    /// without it every commit is an fsync (see that file for why).
-    #[test]
-    fn the_bundled_sqlite_is_built_to_sync_with_fdatasync() {
-        let flags = option_env!("LIBSQLITE3_FLAGS").unwrap_or_default();
-        assert!(
-            flags.split_whitespace().any(|f| f == "-DHAVE_FDATASYNC=1"),
-            "LIBSQLITE3_FLAGS is {flags:?}"
-        );
-    }
 }
