@@ -197,8 +197,8 @@ pub struct Figures {
     pub rate: f64,
     /// The system's uptime (s, `/proc/uptime`) when the callers started.
     pub uptime: String,
-    /// Each measured lookup: (due ms after the callers started, latency
-    /// µs), in due order.
+    /// Each measured lookup: (due ms after the callers started, or when
+    /// it was asked in a closed loop; latency µs), in due order.
     pub traced: Vec<(u32, u32)>,
 }
 

@@ -144,7 +144,8 @@ enum Command {
         #[arg(long, value_enum, default_value_t = EvaluatorChoice::Vm)]
         policy_evaluator: EvaluatorChoice,
         /// Appends every measured lookup to this file: when it was due (ms
-        /// after the callers started) and its latency (µs), one per line,
+        /// after the callers started; in a closed loop, when it was asked)
+        /// and its latency (µs), one per line,
         /// under a `#` line per window giving the rate and the system's
         /// uptime at the callers' start (to line it up with `perf record
         /// -k mono`). Shows whether slow lookups come in bursts (a stall)
