@@ -55,7 +55,8 @@ fn name<T: Copy>(code: i32, from: fn(i32) -> Option<T>, show: fn(T) -> &'static 
 }
 
 /// One record as a token CSV row (vocabulary values by their names, empty
-/// when not held; booleans `true` or `false`; tokens in 64 hex).
+/// when not held; booleans `true` or `false`; tokens in 64 hex, the tokens
+/// of a multi-token key joined by `;`).
 pub fn token_csv_row(r: &v1::Record) -> Vec<String> {
     let risk = r.risk.unwrap_or_default();
     let flags = r.flags.unwrap_or_default();
@@ -93,14 +94,15 @@ pub fn token_csv_row(r: &v1::Record) -> Vec<String> {
         flags.exploitation.to_string(),
         r.site_code.clone(),
     ];
+    // A multi-token key's tokens share its cell, separated by `;`.
     for k in KeyName::ALL {
-        row.push(
-            r.tokens
-                .iter()
-                .find(|t| t.key_name == k.as_str())
-                .map(|t| hex::encode(&t.token))
-                .unwrap_or_default(),
-        );
+        let cell: Vec<String> = r
+            .tokens
+            .iter()
+            .filter(|t| t.key_name == k.as_str())
+            .map(|t| hex::encode(&t.token))
+            .collect();
+        row.push(cell.join(";"));
     }
     row
 }

@@ -376,7 +376,7 @@ fn tokens(
             v.record(
                 index,
                 format!("{}.key_name", field()),
-                "is not a key of the mk1 key set",
+                "is not a key of the mk1 or mk2 key set",
             );
             continue;
         };
@@ -392,11 +392,19 @@ fn tokens(
             v.record(index, format!("{}.token", field()), "must be 32 bytes");
             continue;
         };
-        if out.iter().any(|(n, _)| *n == name) {
+        if !name.is_multi() && out.iter().any(|(n, _)| *n == name) {
             v.record(
                 index,
                 format!("{}.key_name", field()),
                 format!("{name} appears twice"),
+            );
+            continue;
+        }
+        if name.is_multi() && out.iter().any(|(n, x)| *n == name && *x == token) {
+            v.record(
+                index,
+                format!("{}.token", field()),
+                format!("the same {name} token appears twice"),
             );
             continue;
         }

@@ -219,7 +219,7 @@ mod tests {
 }
 
 vocabulary!(
-    /// A match key of the `mk1` key set (DESIGN §2). Strong keys are unique
+    /// A match key of the `mk1` and `mk2` key sets (DESIGN §2). Strong keys are unique
     /// identifiers; every other key is a composite of two fields, so that no
     /// token ever covers a single weak field.
     KeyName, "match key" {
@@ -236,6 +236,20 @@ vocabulary!(
         SnDobSwap = 11, "sn_dobswap";
         NamesDob = 12, "names_dob";
         FiDob = 13, "fi_dob";
+        SnDelFn = 14, "snd_fn";
+        SnDelDob = 15, "snd_dob";
+        FnDelSn = 16, "fnd_sn";
+        FnDelDob = 17, "fnd_dob";
+        DobDelFn = 18, "dobd_fn";
+        DobDelSn = 19, "dobd_sn";
+        SnPartFnDob = 20, "snp_fn_dob";
+        CfnSnDob = 21, "cfn_sn_dob";
+        FiSnDob = 22, "fi_sn_dob";
+        FnSnYm = 23, "fn_sn_ym";
+        FnDobSwap = 24, "fn_dobswap";
+        PhFnDob = 25, "phfn_dob";
+        PhSnFn = 26, "phsn_fn";
+        NamesPc = 27, "names_pc";
     }
 );
 
@@ -243,5 +257,29 @@ impl KeyName {
     /// NHS number and PNC id: agreement alone means the same person.
     pub const fn is_strong(self) -> bool {
         matches!(self, KeyName::Nhs | KeyName::Pnc)
+    }
+
+    /// Keys a record may carry several tokens of (a field's one-deletion
+    /// neighbourhood, the parts of a double surname); every other key has
+    /// at most one token per record.
+    pub const fn is_multi(self) -> bool {
+        matches!(
+            self,
+            KeyName::SnDelFn
+                | KeyName::SnDelDob
+                | KeyName::FnDelSn
+                | KeyName::FnDelDob
+                | KeyName::DobDelFn
+                | KeyName::DobDelSn
+                | KeyName::SnPartFnDob
+        )
+    }
+
+    /// The key set a key first appeared in: `mk1` for the first thirteen,
+    /// `mk2` for the rest. A key keeps its spec's message prefix in later
+    /// specs, so an `mk1` token and an `mk2` token of the same key and
+    /// fields are the same bytes.
+    pub const fn spec(self) -> &'static str {
+        if self.code() <= 13 { "mk1" } else { "mk2" }
     }
 }

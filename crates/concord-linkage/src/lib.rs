@@ -104,6 +104,7 @@ mod config;
 mod hash;
 mod linker;
 mod metrics;
+mod model;
 mod score;
 
 pub use config::LinkConfig;
@@ -113,6 +114,7 @@ pub use linker::{
     ReviewDecision, ReviewOutcome, Split, StoredRecord,
 };
 pub use metrics::{Metrics, pairwise_metrics};
+pub use model::{FIELDS, LEVELS, Level, Model, level_in};
 
 /// Why a linker operation was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -14,26 +14,12 @@ use crate::{
     LinkError,
     config::{LinkConfig, NK},
     hash::TokenMap,
-    score::{Class, Field, Weights, compare},
+    model::{Model, PatternCounts, group_of, record_class},
+    score::{Class, Field, Scorer, compare},
 };
 
-// Key masks are u16: every key code must fit.
-const _: () = assert!(NK <= 16);
-
-/// The bit of a key in a key mask.
-const fn bit(k: KeyName) -> u16 {
-    1 << k.code()
-}
-
-/// The six field pairs: the exact key and its variants (see `score`).
-const SLOTS: [(KeyName, &[KeyName]); 6] = [
-    (KeyName::SnDob, &[KeyName::PhSnDob, KeyName::SnDobSwap]),
-    (KeyName::FnSn, &[KeyName::PhFnSn]),
-    (KeyName::FnDob, &[]),
-    (KeyName::SnPc, &[]),
-    (KeyName::FnPc, &[]),
-    (KeyName::DobPc, &[]),
-];
+// Key masks are u32: every key code must fit.
+const _: () = assert!(NK <= 32);
 
 /// "No token for this key" in a record's key array.
 pub(crate) const NONE: u32 = u32::MAX;
@@ -97,7 +83,18 @@ impl RecordOutcome {
 pub struct PossibleMatch {
     pub record: u64,
     pub person: u64,
+    /// Match weight in bits (log2 of the odds, the prior included).
     pub score: f64,
+    /// The best pair's observed level of each field ([`crate::FIELDS`]),
+    /// `None` where one record does not hold it.
+    pub levels: [Option<crate::Level>; 4],
+}
+
+impl PossibleMatch {
+    /// The match probability of the pair.
+    pub fn probability(&self) -> f64 {
+        Model::probability(self.score)
+    }
 }
 
 /// Existing people joined into one: the survivor is the smallest (oldest)
@@ -176,8 +173,26 @@ pub(crate) struct Rec {
     pub(crate) id: u64,
     pub(crate) source: Source,
     pub(crate) person: u64,
-    /// Token id per key code, `NONE` if absent.
+    /// Token id per single-token key code, `NONE` if absent (and for every
+    /// multi-token key).
     pub(crate) keys: [u32; NK],
+    /// Token ids of the multi-token keys, ascending.
+    pub(crate) multi: Box<[u32]>,
+    /// The keys the record carries (a bit per key code).
+    pub(crate) held: u32,
+    /// [`record_class`] of `held`.
+    pub(crate) class: u8,
+}
+
+impl Rec {
+    /// Every token id of the record.
+    fn token_ids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.keys
+            .iter()
+            .copied()
+            .filter(|&t| t != NONE)
+            .chain(self.multi.iter().copied())
+    }
 }
 
 /// Inverted index: pseudonym → token id → records carrying it.
@@ -185,6 +200,8 @@ pub(crate) struct Rec {
 pub(crate) struct Index {
     map: TokenMap<u32>,
     tokens: Vec<Token>,
+    /// The key code of each token id.
+    pub(crate) key_of: Vec<u8>,
     pub(crate) postings: Vec<Vec<u32>>,
     free: Vec<u32>,
     /// Records carrying each key.
@@ -192,17 +209,19 @@ pub(crate) struct Index {
 }
 
 impl Index {
-    fn intern(&mut self, t: Token, slot: u32) -> u32 {
+    fn intern(&mut self, k: KeyName, t: Token, slot: u32) -> u32 {
         let id = match self.map.entry(t) {
             Entry::Occupied(e) => *e.get(),
             Entry::Vacant(e) => {
                 let id = match self.free.pop() {
                     Some(id) => {
                         self.tokens[id as usize] = t;
+                        self.key_of[id as usize] = k.code() as u8;
                         id
                     }
                     None => {
                         self.tokens.push(t);
+                        self.key_of.push(k.code() as u8);
                         self.postings.push(Vec::new());
                         (self.tokens.len() - 1) as u32
                     }
@@ -313,6 +332,8 @@ struct Edge {
     b: u32,
     class: Class,
     score: f32,
+    /// The observed field levels.
+    pattern: u16,
 }
 
 /// The linker's state: see the crate doc for the rules.
@@ -328,11 +349,16 @@ pub struct Linker {
     accepted: FxHashMap<u64, Vec<u64>>,
     /// Rejected (record, person) reviews: never proposed again.
     rejected: FxHashSet<(u64, u64)>,
+    /// The Fellegi–Sunter model in force.
+    model: std::sync::Arc<Model>,
+    /// Records held when the model was last estimated (0: never).
+    trained_at: usize,
 }
 
 impl Linker {
     /// An empty linker; person ids start at 1.
     pub fn new(cfg: LinkConfig) -> Linker {
+        let cfg_population = cfg.min_population;
         Linker {
             cfg,
             ix: Index::default(),
@@ -343,6 +369,8 @@ impl Linker {
             next_person: 1,
             accepted: FxHashMap::default(),
             rejected: FxHashSet::default(),
+            model: std::sync::Arc::new(Model::defaults(cfg_population)),
+            trained_at: 0,
         }
     }
 
@@ -392,6 +420,7 @@ impl Linker {
                 l.rejected.insert((d.record, d.person));
             }
         }
+        l.train_if_due();
         Ok(l)
     }
 
@@ -480,21 +509,38 @@ impl Linker {
             }
         };
         let mut keys = [NONE; NK];
+        let mut multi: Vec<u32> = Vec::new();
+        let mut held = 0u32;
         for (k, t) in tokens {
             let i = k.code() as usize;
-            if keys[i] != NONE {
-                // A key twice: the last one counts (validation forbids it).
-                self.ix.release(keys[i], slot);
-                self.ix.key_n[i] -= 1;
+            if k.is_multi() {
+                if held & (1 << i) == 0 {
+                    self.ix.key_n[i] += 1;
+                }
+                if self.ix.map.get(t).is_some_and(|id| multi.contains(id)) {
+                    continue;
+                }
+                multi.push(self.ix.intern(*k, *t, slot));
+            } else {
+                if keys[i] != NONE {
+                    // A key twice: the last one counts (validation forbids it).
+                    self.ix.release(keys[i], slot);
+                    self.ix.key_n[i] -= 1;
+                }
+                keys[i] = self.ix.intern(*k, *t, slot);
+                self.ix.key_n[i] += 1;
             }
-            keys[i] = self.ix.intern(*t, slot);
-            self.ix.key_n[i] += 1;
+            held |= 1 << i;
         }
+        multi.sort_unstable();
         self.recs[slot as usize] = Some(Rec {
             id,
             source,
             person,
             keys,
+            multi: multi.into_boxed_slice(),
+            held,
+            class: record_class(held),
         });
         self.by_id.insert(id, slot);
         slot
@@ -505,14 +551,12 @@ impl Linker {
         if r.source != source {
             return false;
         }
-        let mut keys = [None; NK];
-        for (k, t) in tokens {
-            keys[k.code() as usize] = Some(*t);
-        }
-        (0..NK).all(|i| {
-            let have = (r.keys[i] != NONE).then(|| self.ix.tokens[r.keys[i] as usize]);
-            have == keys[i]
-        })
+        let mut have: Vec<Token> = r.token_ids().map(|t| self.ix.tokens[t as usize]).collect();
+        let mut want: Vec<Token> = tokens.iter().map(|(_, t)| *t).collect();
+        have.sort_unstable();
+        want.sort_unstable();
+        want.dedup();
+        have == want
     }
 
     fn add_manual_link(&mut self, a: u64, b: u64) {
@@ -585,11 +629,12 @@ impl Linker {
             .collect();
         out.stats.added = new.len() as u64;
 
-        let w = Weights::new(&self.ix, &self.cfg);
+        self.train_if_due();
+        let w = self.scorer();
         let mut frequent: FxHashSet<u32> = FxHashSet::default();
         for &s in &new {
-            for &t in &self.rec(s).keys {
-                if t != NONE && self.ix.postings[t as usize].len() > w.cap {
+            for t in self.rec(s).token_ids() {
+                if self.ix.postings[t as usize].len() > w.cap {
                     frequent.insert(t);
                 }
             }
@@ -622,118 +667,93 @@ impl Linker {
         out
     }
 
-    /// Candidate generation by blocking on shared pseudonyms (the inverted
-    /// index), then full comparison of the pairs that can reach a link or
-    /// the review queue. Pairs of two new records are seen once.
-    fn score_new(&self, new: &[u32], w: &Weights) -> (Vec<Edge>, u64) {
-        let mut is_new = vec![false; self.recs.len()];
-        for &s in new {
-            is_new[s as usize] = true;
+    /// The scorer of the current model.
+    pub(crate) fn scorer(&self) -> Scorer {
+        Scorer {
+            model: self.model.clone(),
+            cap: self.cfg.frequent_token_cap,
+            upper: self.cfg.upper,
+            lower: self.cfg.lower,
         }
+    }
+
+    fn threads(&self, work: usize) -> usize {
         let threads = match self.cfg.threads {
             0 => thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         }
         .clamp(1, 64);
-        let threads = if new.len() < 4096 { 1 } else { threads };
-        // Usable keys of every record (present and not placeholder-like).
-        let usable = |t: u32| t != NONE && self.ix.postings[t as usize].len() <= w.cap;
-        let present: Vec<u16> = self
-            .recs
-            .iter()
-            .map(|r| {
-                r.as_ref().map_or(0, |r| {
-                    KeyName::ALL
-                        .iter()
-                        .filter(|k| usable(r.keys[k.code() as usize]))
-                        .fold(0u16, |m, k| m | bit(*k))
-                })
-            })
-            .collect();
-        // Per slot: the exact key, every key of the slot, the penalty.
-        let slots: Vec<(u16, u16, f32)> = SLOTS
-            .iter()
-            .map(|(e, vs)| {
-                let all = vs.iter().fold(bit(*e), |m, v| m | bit(*v));
-                (bit(*e), all, w.disagree(*e) as f32)
-            })
-            .collect();
-        let strong = bit(KeyName::Nhs) | bit(KeyName::Pnc);
-        let det = [KeyName::FnSn, KeyName::FnDob, KeyName::SnDob].map(bit);
-        let det_mask = det[0] | det[1] | det[2];
-        let names_dob = bit(KeyName::NamesDob);
-        let work = |part: usize| -> (Vec<Edge>, u64) {
-            let n = self.recs.len();
-            let mut stamp = vec![u32::MAX; n];
-            let mut wsum = vec![0f32; n];
-            let mut shared = vec![0u16; n];
-            let mut touched: Vec<u32> = Vec::new();
-            let mut edges = Vec::new();
-            let mut compared = 0u64;
-            for (i, &r) in new.iter().enumerate().skip(part).step_by(threads) {
-                let rec = self.rec(r);
-                let epoch = i as u32;
-                touched.clear();
-                for k in KeyName::ALL {
-                    let t = rec.keys[k.code() as usize];
-                    if t == NONE {
-                        continue;
-                    }
-                    let post = &self.ix.postings[t as usize];
-                    if post.len() > w.cap {
-                        continue;
-                    }
-                    let wt = w.agree(*k, post.len()) as f32;
-                    let b = bit(*k);
-                    for &s in post {
-                        if s == r || (is_new[s as usize] && s > r) {
-                            continue;
-                        }
-                        let su = s as usize;
-                        if stamp[su] != epoch {
-                            stamp[su] = epoch;
-                            wsum[su] = 0.0;
-                            shared[su] = 0;
-                            touched.push(s);
-                        }
-                        wsum[su] += wt;
-                        shared[su] |= b;
-                    }
+        if work < 4096 { 1 } else { threads }
+    }
+
+    /// Runs `each(r, candidates)` for every record `r` of `part` (every
+    /// `threads`-th from `part`), the candidates being the records sharing a
+    /// usable pseudonym with it and not excluded by `skip(r, s)`.
+    fn candidates_of(
+        &self,
+        slots: &[u32],
+        part: usize,
+        threads: usize,
+        skip: impl Fn(u32, u32) -> bool,
+        mut each: impl FnMut(u32, &[u32]),
+    ) {
+        let cap = self.cfg.frequent_token_cap;
+        let mut stamp = vec![u32::MAX; self.recs.len()];
+        let mut touched: Vec<u32> = Vec::new();
+        for (i, &r) in slots.iter().enumerate().skip(part).step_by(threads) {
+            let epoch = i as u32;
+            touched.clear();
+            for t in self.rec(r).token_ids() {
+                let post = &self.ix.postings[t as usize];
+                if post.len() > cap {
+                    continue;
                 }
-                let pr = present[r as usize];
-                for &s in &touched {
-                    let su = s as usize;
-                    let sh = shared[su];
-                    let must = sh & strong != 0
-                        || sh & names_dob != 0
-                        || (sh & det_mask).count_ones() >= 2;
-                    if !must {
-                        // The score is at most the summed agreement weights
-                        // less one penalty per slot whose exact key both
-                        // hold and nothing of the slot agrees.
-                        let both = pr & present[su];
-                        let mut bound = wsum[su];
-                        for &(exact, all, penalty) in &slots {
-                            if both & exact != 0 && sh & all == 0 {
-                                bound += penalty;
-                            }
-                        }
-                        if f64::from(bound) < w.lower {
-                            continue;
-                        }
+                for &s in post {
+                    if s == r || stamp[s as usize] == epoch || skip(r, s) {
+                        continue;
                     }
-                    compared += 1;
-                    let v = compare(rec, self.rec(s), &self.ix, w);
-                    if let Some(class) = v.class {
-                        edges.push(Edge {
-                            a: r,
-                            b: s,
-                            class,
-                            score: v.score as f32,
-                        });
-                    }
+                    stamp[s as usize] = epoch;
+                    touched.push(s);
                 }
             }
+            each(r, &touched);
+        }
+    }
+
+    /// Candidate generation by blocking on shared pseudonyms (the inverted
+    /// index), then full comparison of every candidate pair. Pairs of two
+    /// new records are seen once.
+    fn score_new(&self, new: &[u32], w: &Scorer) -> (Vec<Edge>, u64) {
+        let mut is_new = vec![false; self.recs.len()];
+        for &s in new {
+            is_new[s as usize] = true;
+        }
+        let threads = self.threads(new.len());
+        let work = |part: usize| -> (Vec<Edge>, u64) {
+            let mut edges = Vec::new();
+            let mut compared = 0u64;
+            self.candidates_of(
+                new,
+                part,
+                threads,
+                |r, s| is_new[s as usize] && s > r,
+                |r, cands| {
+                    let rec = self.rec(r);
+                    for &s in cands {
+                        compared += 1;
+                        let v = compare(rec, self.rec(s), &self.ix, w);
+                        if let Some(class) = v.class {
+                            edges.push(Edge {
+                                a: r,
+                                b: s,
+                                class,
+                                score: v.score as f32,
+                                pattern: v.pattern,
+                            });
+                        }
+                    }
+                },
+            );
             (edges, compared)
         };
         if threads == 1 {
@@ -752,6 +772,97 @@ impl Linker {
             compared += c;
         }
         (edges, compared)
+    }
+
+    /// The model in force: estimated from the records once enough are held
+    /// ([`LinkConfig::min_train_records`]), the defaults before.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// Estimates the model when it is due: the linker holds at least
+    /// `min_train_records` and twice as many as at the last estimate.
+    fn train_if_due(&mut self) {
+        let n = self.by_id.len();
+        if n < self.cfg.min_train_records.max(2) || (self.trained_at > 0 && n < 2 * self.trained_at)
+        {
+            return;
+        }
+        self.train();
+    }
+
+    /// Estimates `m`, `u` and `λ` by EM over every pair of a deterministic
+    /// sample of the records (at most `train_sample`) with every record
+    /// held: the candidate pairs' patterns, and the count of the rest.
+    pub fn train(&mut self) {
+        let mut live: Vec<u32> = self.by_id.values().copied().collect();
+        live.sort_unstable_by_key(|&s| self.rec(s).id);
+        if live.len() < 2 {
+            return;
+        }
+        let step = live.len().div_ceil(self.cfg.train_sample.max(1));
+        let sample: Vec<u32> = live.iter().copied().step_by(step).collect();
+        let threads = self.threads(sample.len());
+        let work = |part: usize| -> PatternCounts {
+            let mut c = PatternCounts::default();
+            self.candidates_of(
+                &sample,
+                part,
+                threads,
+                |_, _| false,
+                |r, cands| {
+                    let a = self.rec(r);
+                    for &s in cands {
+                        let b = self.rec(s);
+                        let agree = crate::score::agreement(
+                            a,
+                            b,
+                            self.cfg.frequent_token_cap,
+                            |t| self.ix.postings[t as usize].len(),
+                            |t| self.ix.key_of[t as usize],
+                        );
+                        let g = group_of(a.class, b.class);
+                        c.add(g, crate::model::observe(agree, g));
+                    }
+                },
+            );
+            c
+        };
+        let mut counts = if threads == 1 {
+            work(0)
+        } else {
+            let parts: Vec<PatternCounts> = thread::scope(|sc| {
+                let hs: Vec<_> = (0..threads).map(|p| sc.spawn(move || work(p))).collect();
+                hs.into_iter()
+                    .map(|h| h.join().expect("training thread panicked"))
+                    .collect()
+            });
+            let mut all = PatternCounts::default();
+            for p in &parts {
+                all.merge(p);
+            }
+            all
+        };
+        // Ordered pairs (a sampled record, any other record) per group.
+        let mut all_classes = [0f64; 32];
+        for &s in &live {
+            all_classes[usize::from(self.rec(s).class)] += 1.0;
+        }
+        let mut sample_classes = [0f64; 32];
+        for &s in &sample {
+            sample_classes[usize::from(self.rec(s).class)] += 1.0;
+        }
+        for ca in 0..32u8 {
+            for cb in 0..32u8 {
+                let same = if ca == cb { 1.0 } else { 0.0 };
+                let n = sample_classes[usize::from(ca)]
+                    * (all_classes[usize::from(cb)] - same).max(0.0);
+                counts.pairs[usize::from(group_of(ca, cb))] += n;
+            }
+        }
+        let start = Model::defaults(self.cfg.min_population);
+        self.model = std::sync::Arc::new(start.estimate(&counts, self.cfg.em_iterations));
+        self.trained_at = live.len();
     }
 
     /// Union-find over the links of the delta: new records and the existing
@@ -789,11 +900,11 @@ impl Linker {
         edges.sort_by_cached_key(|e| key(e, self));
         // Members of each union-find root, for the anti-chaining check.
         let mut members: Vec<Vec<u32>> = new.iter().map(|&s| vec![s]).collect();
-        let w = Weights::new(&self.ix, &self.cfg);
-        let mut maybe: Vec<(u32, u32, f64)> = Vec::new();
+        let w = self.scorer();
+        let mut maybe: Vec<(u32, u32, f64, u16)> = Vec::new();
         for e in &edges {
             if e.class == Class::Possible {
-                maybe.push((e.a, e.b, f64::from(e.score)));
+                maybe.push((e.a, e.b, f64::from(e.score), e.pattern));
                 continue;
             }
             let na = local[&e.a];
@@ -825,7 +936,7 @@ impl Linker {
             if (weak && self.contradict(&members[ra as usize], &members[rb as usize], &w))
                 || !uf.union(na, nb)
             {
-                maybe.push((e.a, e.b, f64::from(e.score)));
+                maybe.push((e.a, e.b, f64::from(e.score), e.pattern));
                 continue;
             }
             let root = uf.find(na);
@@ -894,8 +1005,8 @@ impl Linker {
         }
 
         // The review queue.
-        let mut best: FxHashMap<(u64, u64), f64> = FxHashMap::default();
-        for (a, b, score) in maybe {
+        let mut best: FxHashMap<(u64, u64), (f64, u16)> = FxHashMap::default();
+        for (a, b, score, pattern) in maybe {
             let (ra, rb) = (self.rec(a), self.rec(b));
             if ra.person == rb.person {
                 continue;
@@ -909,15 +1020,20 @@ impl Linker {
             if self.rejected.contains(&(rec, person)) {
                 continue;
             }
-            let e = best.entry((rec, person)).or_insert(f64::NEG_INFINITY);
-            *e = e.max(score);
+            let e = best
+                .entry((rec, person))
+                .or_insert((f64::NEG_INFINITY, pattern));
+            if score > e.0 {
+                *e = (score, pattern);
+            }
         }
         let mut possible: Vec<PossibleMatch> = best
             .into_iter()
-            .map(|((record, person), score)| PossibleMatch {
+            .map(|((record, person), (score, pattern))| PossibleMatch {
                 record,
                 person,
                 score,
+                levels: std::array::from_fn(|f| crate::model::level_in(pattern, f)),
             })
             .collect();
         possible.sort_by_key(|x| (x.record, x.person));
@@ -927,10 +1043,49 @@ impl Linker {
     /// A record whose deterministic or scored links reach two records that
     /// contradict each other (twins: different NHS numbers, or different
     /// forenames with the same surname, date of birth and address) could
-    /// be either: all its weak links go to review instead, so it chains
-    /// nobody together and joins nobody by a coin toss.
+    /// be either: its scored links go to review instead, so it chains
+    /// nobody together and joins nobody by a coin toss. Its deterministic
+    /// links (forename, surname and date of birth identical) stay: an
+    /// identical record is no coin toss. Two targets that are one person
+    /// already (the same stored person, or joined by strong or
+    /// deterministic links of this delta) are not a contradiction: a
+    /// person's own erroneous records do not make a pair ambiguous.
     fn demote_ambiguous(&self, edges: &mut [Edge], local: &FxHashMap<u32, u32>) {
-        let w = Weights::new(&self.ix, &self.cfg);
+        let w = self.scorer();
+        // Components of the strong and deterministic links, over new slots
+        // and stored persons.
+        let mut node: FxHashMap<u64, u32> = FxHashMap::default();
+        let mut parent: Vec<u32> = Vec::new();
+        let key = |l: &Linker, s: u32| -> u64 {
+            if local.contains_key(&s) {
+                u64::from(s) | 1 << 63
+            } else {
+                l.rec(s).person
+            }
+        };
+        fn find(parent: &mut [u32], mut x: u32) -> u32 {
+            while parent[x as usize] != x {
+                let p = parent[x as usize];
+                parent[x as usize] = parent[p as usize];
+                x = p;
+            }
+            x
+        }
+        let mut id = |l: &Linker, s: u32, parent: &mut Vec<u32>| -> u32 {
+            *node.entry(key(l, s)).or_insert_with(|| {
+                parent.push(parent.len() as u32);
+                (parent.len() - 1) as u32
+            })
+        };
+        for e in edges.iter() {
+            if matches!(e.class, Class::Strong | Class::Deterministic) {
+                let (x, y) = (id(self, e.a, &mut parent), id(self, e.b, &mut parent));
+                let (rx, ry) = (find(&mut parent, x), find(&mut parent, y));
+                if rx != ry {
+                    parent[rx.max(ry) as usize] = rx.min(ry);
+                }
+            }
+        }
         let mut by_a: FxHashMap<u32, Vec<usize>> = FxHashMap::default();
         for (i, e) in edges.iter().enumerate() {
             if matches!(e.class, Class::Deterministic | Class::Scored) {
@@ -938,19 +1093,18 @@ impl Linker {
             }
         }
         for (_, idx) in by_a {
-            if idx.len() < 2 {
+            if idx.len() < 2 || !idx.iter().any(|&i| edges[i].class == Class::Scored) {
                 continue;
             }
             let mut ambiguous = false;
             'pairs: for (n, &i) in idx.iter().enumerate() {
                 for &j in &idx[n + 1..] {
                     let (x, y) = (edges[i].b, edges[j].b);
-                    let (rx, ry) = (self.rec(x), self.rec(y));
-                    let both_old = !local.contains_key(&x) && !local.contains_key(&y);
-                    if both_old && rx.person == ry.person {
+                    let (nx, ny) = (id(self, x, &mut parent), id(self, y, &mut parent));
+                    if find(&mut parent, nx) == find(&mut parent, ny) {
                         continue;
                     }
-                    if compare(rx, ry, &self.ix, &w).contradicts {
+                    if compare(self.rec(x), self.rec(y), &self.ix, &w).contradicts {
                         ambiguous = true;
                         break 'pairs;
                     }
@@ -958,7 +1112,9 @@ impl Linker {
             }
             if ambiguous {
                 for i in idx {
-                    edges[i].class = Class::Possible;
+                    if edges[i].class == Class::Scored {
+                        edges[i].class = Class::Possible;
+                    }
                 }
             }
         }
@@ -972,7 +1128,7 @@ impl Linker {
     /// name, in one person; a person whose own records show a forename
     /// variant (Bill and William, linked by NHS number) can still gain a
     /// William record.
-    fn contradict(&self, a: &[u32], b: &[u32], w: &Weights) -> bool {
+    fn contradict(&self, a: &[u32], b: &[u32], w: &Scorer) -> bool {
         let (mut fn_bad, mut fn_ok, mut dob_bad, mut dob_ok) = (false, false, false, false);
         for &x in a {
             let rx = self.rec(x);
@@ -1029,10 +1185,12 @@ impl Linker {
                 continue;
             };
             let r = self.recs[slot as usize].take().expect("live slot");
-            for (i, &t) in r.keys.iter().enumerate() {
-                if t != NONE {
-                    self.ix.release(t, slot);
-                    self.ix.key_n[i] -= 1;
+            for t in r.token_ids() {
+                self.ix.release(t, slot);
+            }
+            for (i, n) in self.ix.key_n.iter_mut().enumerate() {
+                if r.held & (1 << i) != 0 {
+                    *n -= 1;
                 }
             }
             if let Some(p) = self.persons.get_mut(&r.person) {
@@ -1047,7 +1205,7 @@ impl Linker {
         if affected.is_empty() {
             return;
         }
-        let w = Weights::new(&self.ix, &self.cfg);
+        let w = self.scorer();
         for p in affected {
             let slots = self.persons[&p].slots.clone();
             if slots.is_empty() {
@@ -1061,7 +1219,7 @@ impl Linker {
 
     /// Recomputes which of a person's records still connect (strong,
     /// deterministic and scored links, and accepted reviews).
-    fn resplit(&mut self, person: u64, slots: Vec<u32>, w: &Weights, out: &mut LinkOutcome) {
+    fn resplit(&mut self, person: u64, slots: Vec<u32>, w: &Scorer, out: &mut LinkOutcome) {
         let mut uf = Uf {
             parent: Vec::new(),
             strong: Vec::new(),

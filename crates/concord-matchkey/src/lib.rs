@@ -1,4 +1,5 @@
-//! The normalisation spec **`mk1`** and its match-key tokens (DESIGN §2).
+//! The normalisation spec **`mk1`**, the key set **`mk2`**, and their
+//! match-key tokens (DESIGN §2).
 //!
 //! Every duty holder's push agent turns the identifiers it holds into
 //! match-key tokens before anything leaves the agency. For two agencies'
@@ -235,11 +236,93 @@
 //! Each key costs one HMAC per record (about 0.35 µs with ring on the
 //! 2-core development machine), which is most of the cost of tokenising.
 //!
+//! # The key set `mk2`
+//!
+//! `mk2` keeps every `mk1` key byte for byte (same names, same messages,
+//! `mk1:` prefix) and adds the fourteen keys below, whose messages start
+//! `mk2:`. Normalisation is unchanged. Linkage on data it was never tuned
+//! on (FEBRL, an independent UK generator) missed pairs mostly through two
+//! small errors at once, which no exact pair key survives: a date of birth
+//! one digit off, a typo in a name together with a moved or missing
+//! postcode, swapped names or a transposed date with a second error, a
+//! double surname recorded as one part. The new keys let the linker tell
+//! *at which level* each field agrees (exact, one edit, variant,
+//! phonetic, initial, part, day/month swap, same year and month), which is
+//! what its model scores (crate `concord-linkage`, "Field levels").
+//!
+//! **Multi-token keys** (`snd_fn`, `snd_dob`, `fnd_sn`, `fnd_dob`,
+//! `dobd_fn`, `dobd_sn`, `snp_fn_dob`): a record carries one token per
+//! *form* of the field, and two records agree on the key when they share
+//! any token of it.
+//!
+//! * The **one-deletion neighbourhood** of a name ([`deletion_forms`]) is
+//!   the kept name itself and every string made from it by removing one
+//!   character, without repeats, in ascending byte order; a name shorter
+//!   than [`MIN_DELETION_LEN`] (3) characters has only itself. Two names
+//!   one edit apart (substitution, insertion, deletion, transposition of
+//!   neighbours) always share a form: SMITH and SMYTH share SMTH.
+//! * The one-deletion neighbourhood of a **date of birth** is taken over
+//!   its eight digits `YYYYMMDD` (no dashes): the eight digits and every
+//!   seven-digit string made by removing one, without repeats, in
+//!   ascending order. 1990-03-05 and 1990-03-06 share `1990030`.
+//! * The **parts of a surname** are its words with hyphens counted as
+//!   separators (titles and suffixes dropped as for the kept form), each of
+//!   two letters or more, without repeats, ascending; a surname of one part
+//!   has its kept form alone. SMITH-JONES has SMITH and JONES; JONES has
+//!   JONES; they share JONES.
+//!
+//! | key | fields (in message order) | catches |
+//! |---|---|---|
+//! | `snd_fn` | a deletion form of the surname, forename | surname typo with date of birth and postcode wrong or missing |
+//! | `snd_dob` | a deletion form of the surname, date of birth | surname typo with forename and postcode wrong or missing |
+//! | `fnd_sn` | a deletion form of the forename, surname | forename typo with date of birth wrong |
+//! | `fnd_dob` | a deletion form of the forename, date of birth | forename typo with surname wrong |
+//! | `dobd_fn` | a deletion form of the date of birth (digits), forename | date one digit off with surname wrong |
+//! | `dobd_sn` | a deletion form of the date of birth (digits), surname | date one digit off with forename wrong |
+//! | `snp_fn_dob` | a part of the surname, forename, date of birth | a double surname recorded as one of its parts |
+//! | `cfn_sn_dob` | the canonical forename (nicknames resolved), surname, date of birth | BILL and WILLIAM: a variant, not a typo |
+//! | `fi_sn_dob` | the initial of the canonical forename, surname, date of birth | a forename beyond one edit (scored only below an exact household match: see twins) |
+//! | `fn_sn_ym` | forename, surname, year and month of birth `YYYY-MM` | day of birth wrong (any amount) |
+//! | `fn_dobswap` | forename, the date of birth and its day/month swap, earlier first | day and month transposed with the surname wrong |
+//! | `phfn_dob` | NYSIIS(forename), date of birth | forename misspelt with surname wrong |
+//! | `phsn_fn` | NYSIIS(surname), forename | surname misspelt with date of birth wrong |
+//! | `names_pc` | the forename and the surname in ascending byte order, postcode | names the wrong way round with the date of birth wrong |
+//!
+//! `fn_dobswap` is formed under the rule of `sn_dobswap`. A deletion form
+//! or a surname part is a field like any other in the message (UTF-8, no
+//! separator inside); a date's deletion form is its digits as ASCII.
+//!
+//! **Frequency attack.** Every `mk2` token, like every `mk1` token, covers
+//! at least two fields, one of them a name or the date of birth, and a
+//! deletion form is no weaker than the name it comes from: `SMTH` with a
+//! forename is as rare as SMITH with that forename, shared only by the
+//! names one edit from it. With `K_link` and a dump of the broker's
+//! database an attacker still holds pseudonyms re-keyed with `K_broker`
+//! (DESIGN §1), so no dictionary runs; an agency holding `K_link` could
+//! compute tokens of guessed identities, exactly as with `mk1`, and learns
+//! no more from the forms than from the names. ARCHITECTURE.md states the
+//! argument per key.
+//!
+//! **Cost.** A record with every field carries about 60 tokens under
+//! `mk2` (13 of `mk1`; the deletion keys carry 6-9 each): about 20 µs of
+//! HMAC per record at the agency.
+//!
+//! **Transition.** The broker links `mk1` and `mk2` records together: they
+//! share `mk1`'s tokens, and the linker compares two records on the keys
+//! both carry, so an `mk1` record is compared at the levels `mk1` can show
+//! (exact, phonetic, initial, swap) until its agency sends `mk2`.
+//! [`tokens_for`] computes either set; [`tokens`] the current one
+//! ([`Spec::CURRENT`], `mk2`). Vectors: `testdata/mk1-vectors.json` and
+//! `testdata/mk2-vectors.json`.
+//!
 //! # Tokens
 //!
 //! ```text
-//! token = HMAC-SHA256(K_link, "mk1:" ‖ key_name ‖ ":" ‖ field₁ [‖ 0x1F ‖ field₂ [‖ 0x1F ‖ field₃]])
+//! token = HMAC-SHA256(K_link, spec ‖ ":" ‖ key_name ‖ ":" ‖ field₁ [‖ 0x1F ‖ field₂ [‖ 0x1F ‖ field₃]])
 //! ```
+//!
+//! `spec` is `mk1` for the thirteen keys of `mk1` and `mk2` for the keys
+//! `mk2` added ([`KeyName::spec`]).
 //!
 //! `key_name` is the stable name above (`sn_dob`); fields are the kept forms
 //! in the order of the table, UTF-8, joined by the ASCII unit separator
@@ -265,7 +348,7 @@ mod rejection;
 
 pub use date::{PLACEHOLDER_DATES, parse_date};
 pub use ids::{PNC_CHECK_LETTERS, POSTCODE_PLACEHOLDERS, nhs_check_digit, pnc_check_letter};
-pub use keys::{FIELD_SEPARATOR, tokens};
+pub use keys::{FIELD_SEPARATOR, MIN_DELETION_LEN, Spec, deletion_forms, tokens, tokens_for};
 pub use name::{PLACEHOLDER_LEADS, PLACEHOLDERS, SUFFIXES, TITLES};
 pub use nickname::canonical_forename;
 pub use nysiis::{NYSIIS_MAX, nysiis};
@@ -273,9 +356,10 @@ pub use rejection::{Rejection, RejectionCounts};
 
 use name::{NameField, NameProblem};
 
-/// The version of the normalisation spec, the first part of every token
-/// message.
-pub const SPEC: &str = "mk1";
+/// The version of the normalisation spec and key set the push agent
+/// sends. Each key's token message starts with the spec that introduced it
+/// ([`KeyName::spec`]): mk2 keeps mk1's thirteen keys byte for byte.
+pub const SPEC: &str = "mk2";
 
 /// Raw identifiers as an agency holds them; `None` or blank when not held.
 #[derive(Clone, Copy, Default)]
@@ -312,8 +396,11 @@ impl fmt::Debug for Identifiers<'_> {
 }
 
 /// Normalised identifiers: the kept forms of the spec, and the phonetic
-/// codes of the names. Made only by [`normalise`].
-#[derive(Clone, Default, PartialEq, Eq)]
+/// codes of the names. Made only by [`normalise`]. Equality is of the kept
+/// forms: the surname's parts come from how the raw surname was written
+/// (SMITH-JONES has two, SMITHJONES one) and normalising a kept form again
+/// cannot recover them.
+#[derive(Clone, Default)]
 pub struct Normalised {
     forename: Option<String>,
     surname: Option<String>,
@@ -323,9 +410,33 @@ pub struct Normalised {
     postcode: Option<String>,
     phonetic_forename: Option<String>,
     phonetic_surname: Option<String>,
+    /// The parts of a double surname, or the kept surname alone; empty
+    /// without a surname.
+    surname_parts: Vec<String>,
 }
 
+impl PartialEq for Normalised {
+    fn eq(&self, o: &Self) -> bool {
+        self.forename == o.forename
+            && self.surname == o.surname
+            && self.date_of_birth == o.date_of_birth
+            && self.nhs_number == o.nhs_number
+            && self.pnc_id == o.pnc_id
+            && self.postcode == o.postcode
+            && self.phonetic_forename == o.phonetic_forename
+            && self.phonetic_surname == o.phonetic_surname
+    }
+}
+
+impl Eq for Normalised {}
+
 impl Normalised {
+    /// The parts of the surname (mk2's `snp_fn_dob`): SMITH and JONES for
+    /// SMITH-JONES; the kept surname for a surname of one part.
+    pub fn surname_parts(&self) -> &[String] {
+        &self.surname_parts
+    }
+
     pub fn forename(&self) -> Option<&str> {
         self.forename.as_deref()
     }
@@ -444,7 +555,12 @@ pub fn normalise_on(ids: &Identifiers<'_>, today: NaiveDate) -> (Normalised, Vec
     let nhs_number = keep(ids.nhs_number, ids::nhs, r);
     let pnc_id = keep(ids.pnc_id, ids::pnc, r);
     let postcode = keep(ids.postcode, ids::postcode, r);
+    let surname_parts = match (&surname, ids.surname) {
+        (Some(kept), Some(raw)) => name::surname_parts(raw, kept),
+        _ => Vec::new(),
+    };
     let n = Normalised {
+        surname_parts,
         phonetic_forename: forename.as_deref().and_then(nysiis),
         phonetic_surname: surname.as_deref().and_then(nysiis),
         forename,
@@ -511,7 +627,7 @@ mod tests {
         };
         let (n, rejected) = normalise_on(&ids, day());
         assert!(rejected.is_empty());
-        let toks = tokens(&n, &key());
+        let toks = tokens_for(Spec::Mk1, &n, &key());
         let names: Vec<KeyName> = toks.iter().map(|(k, _)| *k).collect();
         assert_eq!(
             names,

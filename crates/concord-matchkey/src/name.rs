@@ -247,9 +247,58 @@ pub(crate) fn normalise(raw: &str, field: NameField) -> Result<Option<String>, N
     Ok(Some(key))
 }
 
+/// The parts of a kept surname (mk2's `snp_fn_dob`): the surname's words
+/// with hyphens counted as separators, titles and suffixes dropped as in
+/// [`normalise`], each part of two letters or more; a surname of one part
+/// gives its kept form alone. SMITH-JONES and SMITH JONES give SMITH and
+/// JONES; O'BRIEN gives OBRIEN.
+pub(crate) fn surname_parts(raw: &str, kept: &str) -> Vec<String> {
+    let spaced: String = raw
+        .chars()
+        .map(|c| if is_hyphen(c) { ' ' } else { c })
+        .collect();
+    let w = Words::of(spaced.trim());
+    let mut words: Vec<&str> = w.text.split(' ').filter(|s| !s.is_empty()).collect();
+    while words.len() > 1 && is_title(words[0]) {
+        words.remove(0);
+    }
+    while words.len() > 1 && {
+        let last = words[words.len() - 1];
+        is_title(last) || SUFFIXES.contains(&last)
+    } {
+        words.pop();
+    }
+    let mut parts: Vec<String> = words
+        .iter()
+        .filter(|p| p.chars().nth(1).is_some())
+        .map(|p| (*p).to_owned())
+        .collect();
+    parts.sort_unstable();
+    parts.dedup();
+    if parts.len() < 2 {
+        return vec![kept.to_owned()];
+    }
+    parts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_double_surname_has_its_parts() {
+        assert_eq!(
+            surname_parts("Smith-Jones", "SMITHJONES"),
+            ["JONES", "SMITH"]
+        );
+        assert_eq!(
+            surname_parts("smith  jones jnr", "SMITHJONES"),
+            ["JONES", "SMITH"]
+        );
+        assert_eq!(surname_parts("O'Brien", "OBRIEN"), ["OBRIEN"]);
+        assert_eq!(surname_parts("Jones", "JONES"), ["JONES"]);
+        assert_eq!(surname_parts("Mrs Jones", "JONES"), ["JONES"]);
+    }
 
     fn f(s: &str) -> Result<Option<String>, NameProblem> {
         normalise(s, NameField::Forename)

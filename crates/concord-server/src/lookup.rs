@@ -5,7 +5,7 @@
 //! One lookup, in order:
 //!
 //! 1. **Who** from the client certificate; the request is checked (tokens
-//!    well formed, mk1 key names, each key once, one linkage key id) and a
+//!    well formed, mk1 or mk2 key names, single-token keys once, one linkage key id) and a
 //!    malformed one is `INVALID_ARGUMENT` naming the field.
 //! 2. **Policy first.** The `lookup` rule decides on the caller, purpose,
 //!    case reference and break-glass reason, over *all eight* sources, so
@@ -46,8 +46,9 @@ use tonic::{Request, Response, Status};
 
 use crate::{Broker, audit, error::ServerError, identity::caller};
 
-/// Most tokens a lookup may carry (mk1 has 13 keys).
-const MAX_TOKENS: usize = 64;
+/// Most tokens a lookup may carry (mk2 has 27 keys; its deletion-form keys
+/// carry one token per form: about 60-100 for a full record).
+const MAX_TOKENS: usize = 256;
 /// Longest purpose, case reference and break-glass reason accepted.
 const MAX_PURPOSE: usize = 64;
 const MAX_CASE_REF: usize = 64;
@@ -74,7 +75,8 @@ struct Query {
 
 /// Checks the match-key tokens of a request (FindPerson, AccessHistory),
 /// naming every problem in `v` (`tokens[2].key_id`): at least one and at
-/// most [`MAX_TOKENS`], mk1 key names each at most once, one linkage key
+/// most [`MAX_TOKENS`], mk1 or mk2 key names, each single-token key at most
+/// once (a multi-token key once per token), one linkage key
 /// id of the usual shape, 32-byte keyed hashes. Returns the well-formed
 /// ones.
 pub(crate) fn check_tokens(
@@ -99,9 +101,9 @@ pub(crate) fn check_tokens(
             None => v.push(
                 None,
                 format!("tokens[{i}].key_name"),
-                "is not a match key of mk1",
+                "is not a match key of mk1 or mk2",
             ),
-            Some(k) if !seen.insert(k) => v.push(
+            Some(k) if !k.is_multi() && !seen.insert(k) => v.push(
                 None,
                 format!("tokens[{i}].key_name"),
                 "appears more than once (one token per key)",

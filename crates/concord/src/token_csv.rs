@@ -445,6 +445,13 @@ fn cell_into(
         Column::FlagUnder25 => p.flags.under_25 = flag(cell)?,
         Column::FlagExploitation => p.flags.exploitation = flag(cell)?,
         Column::SiteCode => p.site_code = Some(SiteCode::parse(cell)?),
+        // A multi-token key (mk2's deletion forms, surname parts) holds its
+        // tokens in one cell, separated by `;`.
+        Column::Token(key) if key.is_multi() => {
+            for t in cell.split(';') {
+                p.tokens.push((key, token(t)?));
+            }
+        }
         Column::Token(key) => p.tokens.push((key, token(cell)?)),
     }
     Ok(())

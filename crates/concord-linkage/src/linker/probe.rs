@@ -22,7 +22,8 @@ use rustc_hash::FxHashMap;
 use super::{Edge, Linker, NONE, OrdF32, Rec, Strong, UNASSIGNED, Uf};
 use crate::{
     config::NK,
-    score::{Class, Field, Verdict, Weights, compare_with},
+    model::record_class,
+    score::{Class, Field, Verdict, compare_with},
 };
 
 /// A token id no stored record carries: the probe's pseudonym is new.
@@ -48,29 +49,42 @@ impl Linker {
     /// [`add`]: Linker::add
     pub fn probe(&self, tokens: &[(KeyName, Token)]) -> Probe {
         let mut keys = [NONE; NK];
+        let mut multi: Vec<u32> = Vec::new();
+        let mut held = 0u32;
         for (k, t) in tokens {
-            // A key twice: the last one counts, as in `insert`.
-            keys[k.code() as usize] = self.ix.map.get(t).copied().unwrap_or(ABSENT);
+            let id = self.ix.map.get(t).copied().unwrap_or(ABSENT);
+            if k.is_multi() {
+                multi.push(id);
+            } else {
+                // A key twice: the last one counts, as in `insert`.
+                keys[k.code() as usize] = id;
+            }
+            held |= 1 << k.code();
         }
-        if keys.iter().all(|&t| t == NONE) {
+        multi.sort_unstable();
+        multi.dedup();
+        if held == 0 {
             return Probe::NoMatch;
         }
-        let mut extra = [0u64; NK];
-        for (e, &t) in extra.iter_mut().zip(&keys) {
-            *e = u64::from(t != NONE);
-        }
-        let w = Weights::with_extra(&self.ix, &self.cfg, &extra);
+        let w = self.scorer();
         // Records carrying a token, counting the probe as `add` would count
         // the inserted record.
         let count = |t: u32| -> usize {
-            let mine = keys.iter().filter(|&&k| k == t).count();
+            let mine = usize::from(keys.contains(&t) || multi.binary_search(&t).is_ok());
             if t == ABSENT {
                 mine
             } else {
                 self.ix.postings[t as usize].len() + mine
             }
         };
-        let compare = |a: &Rec, b: &Rec| -> Verdict { compare_with(a, b, &w, count) };
+        let key_of = |t: u32| -> u8 {
+            if t == ABSENT {
+                0
+            } else {
+                self.ix.key_of[t as usize]
+            }
+        };
+        let compare = |a: &Rec, b: &Rec| -> Verdict { compare_with(a, b, &w, count, key_of) };
         let query = Rec {
             // Larger than every stored id, as a new record's id is; its
             // source plays no part in comparison.
@@ -78,11 +92,14 @@ impl Linker {
             source: Source::ALL[0],
             person: UNASSIGNED,
             keys,
+            multi: multi.clone().into_boxed_slice(),
+            held,
+            class: record_class(held),
         };
 
         // Candidates: records sharing a usable pseudonym.
         let mut candidates: Vec<u32> = Vec::new();
-        for &t in &keys {
+        for t in query.keys.iter().chain(query.multi.iter()).copied() {
             if t == NONE || t == ABSENT || count(t) > w.cap {
                 continue;
             }
@@ -99,6 +116,7 @@ impl Linker {
                     b: s,
                     class,
                     score: v.score as f32,
+                    pattern: v.pattern,
                 })
             })
             .collect();
