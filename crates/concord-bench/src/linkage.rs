@@ -20,7 +20,8 @@ pub struct Row {
 }
 
 impl Row {
-    fn identifiers(&self) -> Identifiers<'_> {
+    /// The row's identifiers as the push agent would hand them over.
+    pub fn identifiers(&self) -> Identifiers<'_> {
         let [f, s, d, n, p, pc] = &self.ids;
         Identifiers {
             forename: f.as_deref(),

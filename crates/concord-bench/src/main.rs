@@ -16,6 +16,7 @@ mod all;
 mod audit;
 mod dashboard;
 mod linkage;
+mod linkage_eval;
 mod lookup;
 mod overload;
 mod policy;
@@ -84,6 +85,12 @@ enum Command {
         #[arg(long, default_value_t = 2026)]
         seed: u64,
     },
+    /// Concord's linkage against plaintext Splink on data Concord was not
+    /// tuned on (FEBRL 1-4, bench/linkage/ukgen.py, the synthetic
+    /// population): pairwise, cluster and cross-agency precision and
+    /// recall, review share and speed. Needs python3; makes a virtual
+    /// environment under target/linkage-eval/venv on first use.
+    LinkageEval(linkage_eval::Args),
     /// Audit appends per second through the broker's AuditLog (group
     /// commit), and the largest gap from an event's commit to a signed
     /// checkpoint covering it.
@@ -457,6 +464,7 @@ async fn main() -> Result<()> {
             delta,
         } => linkage::speed(people, records, delta),
         Command::Quality { people, seed } => linkage::quality(people, seed),
+        Command::LinkageEval(args) => linkage_eval::run(&args)?,
         Command::Audit {
             events,
             concurrency,

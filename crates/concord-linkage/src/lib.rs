@@ -6,33 +6,31 @@
 //! # Tiers
 //!
 //! 1. **Strong keys.** Records sharing an `nhs` or `pnc` pseudonym are the
-//!    same person. **Deterministic cascade**: records agreeing exactly on at
-//!    least two of `fn_sn`, `fn_dob`, `sn_dob` (so forename, surname and
-//!    date of birth are all identical; the postcode may differ, since people
-//!    move), or on `names_dob` (the same, with the names recorded the wrong
-//!    way round), are the same person.
-//! 2. **Scored** (Fellegi–Sunter). The six pair keys are the six pairs of
-//!    four fields; each pair is a *slot* scoring the best of its agreeing
-//!    variants (`sn_dob` / `phsn_dob` / `sn_dobswap`; `fn_sn` / `phfn_sn`),
-//!    so one field is not counted thrice. Agreement weighs `log2(m / u)` with `u = count / N`: `count`
-//!    the records carrying that pseudonym, `N` the records carrying the key
-//!    (at least [`LinkConfig::min_population`]), `m` per key in
-//!    [`LinkConfig::m`]. Disagreement (both records hold the key, with
-//!    different values) weighs `log2(1 - m)`; a missing key weighs nothing.
-//!    `score >= upper` is `Linked` only if the forename and the date of
-//!    birth agree (in some form) wherever both records hold them: a
-//!    mismatched forename is what tells twins apart, and a mismatched date
-//!    of birth a parent from a child of the same name. Otherwise, and for
-//!    `lower <= score < upper`, the pair is `Possible`: queued for review,
-//!    never merged silently. Below `lower`: unlinked.
+//!    same person. **Deterministic**: records whose forename, surname and
+//!    date of birth are all identical (the names possibly recorded the
+//!    wrong way round) are the same person; the postcode may differ, since
+//!    people move.
+//! 2. **Scored** (Fellegi–Sunter, [`Model`]). From the keys two records
+//!    share, each of forename, surname, date of birth and postcode gets a
+//!    comparison level (`model.rs`, "Field levels": exact, variant, one
+//!    edit, part, phonetic, initial, day/month swapped, year and month,
+//!    disagree; or not compared when one record lacks it). The pair's match
+//!    weight is `log2` of the odds that it matches under `m`, `u` and the
+//!    prior `λ`, which are estimated by EM on the deployment's own records,
+//!    without labels. `weight >= upper` (10 bits, a match probability of
+//!    0.999) is `Linked` only if the forename agrees closer than an initial
+//!    and the date of birth agrees in some form wherever both records hold
+//!    them: a mismatched forename is what tells twins apart (twins share
+//!    surname, date of birth and address), and a mismatched date of birth a
+//!    parent from a child of the same name. Otherwise, and for `lower <=
+//!    weight < upper` (0 bits: probability 0.5), the pair is `Possible`:
+//!    queued for review with its levels and probability, never merged
+//!    silently. Below `lower`: unlinked.
 //!
-//! Default weights and thresholds ([`LinkConfig::default`]): `m` = 0.99
-//! for strong keys, 0.95 for the phonetic keys, 0.9 otherwise; `upper` =
-//! 28 bits (about two rare agreeing slots net of one disagreement),
-//! `lower` = 12 bits. On `concord-synth` populations tokenised by
-//! `concord-matchkey` (39,314 records of 60,000 residents), pairwise
-//! precision is 1.000 and recall 0.954; thresholds between 20 and 28 bits
-//! give the same figures, above 32 recall falls (see `tests/quality.rs`).
+//! Until the linker holds [`LinkConfig::min_train_records`] records the
+//! model's defaults apply ([`Model::defaults`]); then it is estimated, and
+//! again whenever the records held have doubled. Pairs already linked are
+//! not re-scored when it changes.
 //!
 //! A placeholder-like pseudonym (carried by more than
 //! [`LinkConfig::frequent_token_cap`] records) is neither used for blocking
@@ -56,9 +54,12 @@
 //!   even when a record with no forename scores well against both; a
 //!   person whose own records show a variant (Bill and William, joined by
 //!   NHS number) can still gain a William record.
-//! - **An ambiguous record links weakly to nobody**: if its weak links reach
-//!   two records that contradict each other, all its weak links go to
-//!   review, so it is not put with one twin by a coin toss.
+//! - **An ambiguous record links by score to nobody**: if its links reach
+//!   two records that contradict each other and are not already one person
+//!   (by strong or deterministic links, or as stored), its scored links go
+//!   to review, so it is not put with one twin by a coin toss. A person's
+//!   own erroneous records never make a pair ambiguous, and an identical
+//!   (deterministic) link is never demoted.
 //!
 //! Refused links are queued for review ([`PossibleMatch`]).
 //!
@@ -78,25 +79,11 @@
 //!
 //! Candidates come from blocking on shared pseudonyms: an inverted index
 //! (pseudonym → records), interned to `u32` ids and hashed with
-//! [`TokenHasher`]. For each new record a dense per-thread accumulator sums
-//! the agreement weights of every record it shares a pseudonym with; only
-//! pairs sharing a strong key, meeting the deterministic rule, or whose
-//! summed agreement reaches `lower` are compared in full. Scoring runs on
-//! all cores (scoped threads over the delta); clustering is sequential.
-//!
-//! # The swap key
-//!
-//! mk1's `sn_dobswap` (crate `concord-matchkey`) hashes the surname with the
-//! unordered pair {date of birth, date with day and month swapped}, so two
-//! records agree on it when their dates are equal or transposed. It is a
-//! variant of the surname · date-of-birth slot, never counted on top of
-//! `sn_dob`. `names_dob` (forename and surname as an unordered pair, with the
-//! date of birth) counts only when `fn_dob` and `sn_dob` do not both agree:
-//! then it means swapped names, and links deterministically. `fi_dob` (the
-//! initial of the canonical forename, nicknames resolved, with the date of
-//! birth) is a variant of the forename · date-of-birth slot that scores only
-//! when `fn_dob` does not agree: evidence that forename and date of birth
-//! agree despite a typo or a nickname, never an exact agreement.
+//! [`TokenHasher`]. Every pair sharing a usable pseudonym is compared in
+//! full: the agreeing keys (single-token keys by id, multi-token keys by a
+//! merge of sorted ids), the observed pattern, a table lookup of its
+//! weight. Scoring and the estimate's pattern counts run on all cores
+//! (scoped threads); clustering is sequential.
 
 #![forbid(unsafe_code)]
 
