@@ -1,4 +1,4 @@
-//! The canonical forename of mk1's `fnc_dob` key: a familiar form of a
+//! The canonical forename of mk1's `fi_dob` and mk2's `cfn_sn_dob` and `fi_sn_dob` keys: a familiar form of a
 //! forename is replaced by its formal form (BILL → WILLIAM, LIZ →
 //! ELIZABETH), and a few spellings of one name by one spelling (STEVEN →
 //! STEPHEN). Only unambiguous forms are listed: a familiar form of two
