@@ -37,6 +37,10 @@
 //! matches' share taken out. Nothing is labelled; the model is estimated on
 //! each deployment's own records and reported ([`Model::report`]).
 
+// Fields index several parallel tables (LEVELS, m, u, a pattern's bits):
+// a range over the field index reads more plainly than zipped iterators.
+#![allow(clippy::needless_range_loop)]
+
 use std::fmt::Write as _;
 
 use concord_core::KeyName;
@@ -173,10 +177,7 @@ pub(crate) fn evidence(k: KeyName) -> &'static [(usize, Level)] {
 /// level is `truth` (the hierarchy of the levels).
 fn accepts(role: Level, truth: Level) -> bool {
     use Level::*;
-    truth == Exact
-        || role == truth
-        || (role == Initial && truth == Variant)
-        || (role == OneEdit && truth == Exact)
+    truth == Exact || role == truth || (role == Initial && truth == Variant)
 }
 
 /// Which fields a record holds (a 4-bit mask) and whether it carries mk2's
@@ -419,7 +420,7 @@ impl Model {
                     // product of its levels' ratios.
                     let mut lr = 0.0;
                     for f in 0..4 {
-                        let v = ((p >> (3 * f)) & 7) as usize;
+                        let v = (p >> (3 * f)) & 7;
                         let held = g & (1 << f) != 0;
                         if held != (v != usize::from(UNKNOWN)) || (held && v >= LEVELS[f].len()) {
                             lr = f64::NAN;
@@ -480,6 +481,7 @@ impl Model {
                 (n, ts)
             })
             .collect();
+        let prior_m = Model::defaults(1.0 / self.lambda).m;
         for it in 0..max_iterations {
             let mut mc = [[0.0f64; ML]; 4];
             let mut uc = [[0.0f64; ML]; 4];
@@ -514,6 +516,17 @@ impl Model {
                     }
                 }
             }
+            // A level the deployment's records never show keeps a small
+            // share of m: pseudo-counts of the defaults, worth 1% of the
+            // matches (at least 20 pairs). Without them a level unseen in
+            // training (say, no date of birth one digit off) would weigh
+            // less than disagreement.
+            let pseudo = (matches * 0.01).max(20.0);
+            for f in 0..4 {
+                for (i, c) in mc[f][..LEVELS[f].len()].iter_mut().enumerate() {
+                    *c += pseudo * prior_m[f][i];
+                }
+            }
             let mut change = 0.0f64;
             for f in 0..4 {
                 let levels = LEVELS[f].len();
@@ -539,8 +552,24 @@ impl Model {
         }
         model.pairs = total;
         model.candidates = counts.candidates();
+        model.monotone();
         model.compute_weights();
         model
+    }
+
+    /// A level closer than disagreement never weighs less than it: where
+    /// the estimate says otherwise (a level too rare in the records to be
+    /// estimated), its `m` is raised to disagreement's ratio.
+    fn monotone(&mut self) {
+        for f in 0..4 {
+            let d = LEVELS[f].len() - 1;
+            let floor = self.m[f][d] / self.u[f][d];
+            for i in 0..d {
+                if self.m[f][i] / self.u[f][i] < floor {
+                    self.m[f][i] = self.u[f][i] * floor;
+                }
+            }
+        }
     }
 
     /// The estimates as a table: per field and level, `m`, `u` and the
