@@ -118,6 +118,17 @@ pub struct Args {
     /// target/linkage-eval in the repository).
     #[arg(long)]
     out_dir: Option<PathBuf>,
+    /// Also print Concord's estimated model and the field-level patterns
+    /// of the true pairs it missed and the false pairs it made (to stderr).
+    #[arg(long)]
+    diagnose: bool,
+    /// Concord's link threshold (match weight in bits; the default is
+    /// `LinkConfig::default().upper`).
+    #[arg(long)]
+    upper: Option<f64>,
+    /// Concord's review threshold (bits).
+    #[arg(long)]
+    lower: Option<f64>,
 }
 
 /// The repository's root, from this crate's manifest directory.
@@ -358,7 +369,13 @@ fn write_clusters(path: &Path, rows: &[Row], clusters: &[Option<u64>]) -> Result
     Ok(())
 }
 
-fn concord(rows: &[Row], fields: &[&str], persons: &[u64], sources: &[Source]) -> Result<Outcome> {
+fn concord(
+    rows: &[Row],
+    fields: &[&str],
+    persons: &[u64],
+    sources: &[Source],
+    args: &Args,
+) -> Result<Outcome> {
     let key = LinkageKey::new("lk-bench", &[7u8; 32]).context("the bench linkage key")?;
     let today = NaiveDate::from_ymd_opt(2026, 11, 22).context("date")?;
     let mut counts = RejectionCounts::new();
@@ -376,7 +393,10 @@ fn concord(rows: &[Row], fields: &[&str], persons: &[u64], sources: &[Source]) -
     let tokenise_s = started.elapsed().as_secs_f64();
     let no_tokens = records.iter().filter(|r| r.tokens.is_empty()).count();
     let started = Instant::now();
-    let mut linker = Linker::new(LinkConfig::default());
+    let mut cfg = LinkConfig::default();
+    cfg.upper = args.upper.unwrap_or(cfg.upper);
+    cfg.lower = args.lower.unwrap_or(cfg.lower);
+    let mut linker = Linker::new(cfg);
     let outcome = linker.add(records);
     let link_s = started.elapsed().as_secs_f64();
     let review = outcome
@@ -393,6 +413,9 @@ fn concord(rows: &[Row], fields: &[&str], persons: &[u64], sources: &[Source]) -
             .with_context(|| format!("the linker returned unknown record {id}"))?;
         *slot = Some(person);
     }
+    if args.diagnose {
+        diagnose(&linker, &clusters, persons);
+    }
     Ok(Outcome {
         system: "Concord".into(),
         quality: quality(&clusters, persons, sources),
@@ -403,6 +426,70 @@ fn concord(rows: &[Row], fields: &[&str], persons: &[u64], sources: &[Source]) -
             "Concord: tokenise {tokenise_s:.3} s, link {link_s:.3} s (one thread); {no_tokens} records with no match key; identifiers rejected by the normaliser: {counts}"
         ),
     })
+}
+
+/// Prints the model and the commonest field-level patterns of missed true
+/// pairs and of false pairs (record ids are row index + 1).
+fn diagnose(linker: &Linker, clusters: &[Option<u64>], persons: &[u64]) {
+    eprintln!("{}", linker.model().report());
+    let mut by_person: HashMap<u64, Vec<usize>> = HashMap::new();
+    for (i, p) in persons.iter().enumerate() {
+        by_person.entry(*p).or_default().push(i);
+    }
+    let mut by_cluster: HashMap<u64, Vec<usize>> = HashMap::new();
+    for (i, c) in clusters.iter().enumerate() {
+        if let Some(c) = c {
+            by_cluster.entry(*c).or_default().push(i);
+        }
+    }
+    let show = |l: &[Option<concord_linkage::Level>; 4]| -> String {
+        l.iter()
+            .map(|x| x.map_or("-", |l| l.as_str()))
+            .collect::<Vec<_>>()
+            .join(" / ")
+    };
+    let tally = |title: &str, pairs: &mut dyn Iterator<Item = (usize, usize)>| {
+        let mut t: HashMap<(String, &'static str), (u64, f64)> = HashMap::new();
+        let mut n = 0u64;
+        for (i, j) in pairs {
+            n += 1;
+            if let Some(c) = linker.explain(i as u64 + 1, j as u64 + 1) {
+                let e = t.entry((show(&c.levels), c.verdict)).or_default();
+                e.0 += 1;
+                e.1 = c.weight;
+            }
+        }
+        let mut v: Vec<_> = t.into_iter().collect();
+        v.sort_by(|a, b| b.1.0.cmp(&a.1.0));
+        eprintln!("{title}: {n} pairs; commonest patterns (forename / surname / dob / postcode):");
+        for ((levels, verdict), (count, weight)) in v.into_iter().take(20) {
+            eprintln!("  {count:6}  {weight:+7.1} bits  {verdict:13}  {levels}");
+        }
+    };
+    let mut missed = by_person.values().flat_map(|g| {
+        let g = g.clone();
+        (0..g.len()).flat_map(move |a| {
+            let g = g.clone();
+            (a + 1..g.len()).map(move |b| (g[a], g[b]))
+        })
+    });
+    let missed_pairs: Vec<(usize, usize)> = missed
+        .by_ref()
+        .filter(|&(i, j)| clusters[i].is_none() || clusters[i] != clusters[j])
+        .collect();
+    tally("missed true pairs", &mut missed_pairs.into_iter());
+    let false_pairs: Vec<(usize, usize)> = by_cluster
+        .values()
+        .flat_map(|g| {
+            let g = g.clone();
+            (0..g.len()).flat_map(move |a| {
+                let g = g.clone();
+                (a + 1..g.len()).map(move |b| (g[a], g[b]))
+            })
+        })
+        .filter(|&(i, j)| persons[i] != persons[j])
+        .collect();
+    tally("false pairs", &mut false_pairs.into_iter());
 }
 
 /// What splink_run.py prints on stdout.
@@ -808,7 +895,7 @@ pub fn run(args: &Args) -> Result<()> {
         let fields = data.fields();
 
         eprintln!("{}: concord on {} records", data.name(), rows.len());
-        let concord = concord(&rows, fields, &persons, &sources)?;
+        let concord = concord(&rows, fields, &persons, &sources, args)?;
         write_clusters(&dir.join("concord_clusters.csv"), &rows, &concord.clusters)?;
         // A Splink failure on one data set is reported and the run goes on.
         let splink = splink.as_ref().and_then(|s| {

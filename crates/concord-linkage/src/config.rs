@@ -11,11 +11,12 @@ pub(crate) const NK: usize = KeyName::ALL.len() + 1;
 #[derive(Debug, Clone, PartialEq)]
 pub struct LinkConfig {
     /// Match weight (bits: log2 of the odds of a match, the prior
-    /// included) at or above which a scored pair is `Linked`. 10 bits is a
-    /// match probability of 0.999.
+    /// included) at or above which a scored pair is `Linked`. 4 bits is a
+    /// match probability of 0.94 (BENCHMARKS.md, "Linkage on data it was
+    /// not tuned on", gives the precision it buys).
     pub upper: f64,
     /// Match weight at or above which a pair below `upper` is `Possible`
-    /// (held for review). 0 bits is a match probability of 0.5.
+    /// (held for review). 2 bits is a match probability of 0.8.
     pub lower: f64,
     /// A pseudonym carried by more records than this is placeholder-like
     /// (a default date, a shared hostel postcode with a common name, ...):
@@ -40,11 +41,11 @@ pub struct LinkConfig {
 impl Default for LinkConfig {
     fn default() -> Self {
         LinkConfig {
-            upper: 10.0,
-            lower: 0.0,
+            upper: 4.0,
+            lower: 2.0,
             frequent_token_cap: 1000,
             min_population: 150_000.0,
-            min_train_records: 1_000,
+            min_train_records: 500,
             train_sample: 200_000,
             em_iterations: 200,
             threads: 0,

@@ -15,17 +15,21 @@
 //!    comparison level (`model.rs`, "Field levels": exact, variant, one
 //!    edit, part, phonetic, initial, day/month swapped, year and month,
 //!    disagree; or not compared when one record lacks it). The pair's match
-//!    weight is `log2` of the odds that it matches under `m`, `u` and the
-//!    prior `λ`, which are estimated by EM on the deployment's own records,
-//!    without labels. `weight >= upper` (10 bits, a match probability of
-//!    0.999) is `Linked` only if the forename agrees closer than an initial
-//!    and the date of birth agrees in some form wherever both records hold
-//!    them: a mismatched forename is what tells twins apart (twins share
-//!    surname, date of birth and address), and a mismatched date of birth a
-//!    parent from a child of the same name. Otherwise, and for `lower <=
-//!    weight < upper` (0 bits: probability 0.5), the pair is `Possible`:
-//!    queued for review with its levels and probability, never merged
-//!    silently. Below `lower`: unlinked.
+//!    weight is `log2` of the odds that it matches, under three classes:
+//!    the same person (`m`), another member of the same household (`h`:
+//!    families share a surname and a postcode far more often than chance
+//!    says), and two people at random (`u`), with their priors, all
+//!    estimated by EM on the deployment's own records without labels.
+//!    `weight >= upper` (4 bits, a match probability of 0.94) is `Linked`
+//!    unless the pair looks like twins (surname, date of birth and postcode
+//!    identical, the forename agreeing no closer than an initial), or like
+//!    a parent and child of one name (forename and surname identical, the
+//!    date of birth not agreeing in any form), or only the household
+//!    fields agree (surname and postcode, neither the forename nor the
+//!    date of birth). Otherwise, and for `lower <= weight < upper` (2
+//!    bits: probability 0.8), the pair is `Possible`: queued for review
+//!    with its levels and probability, never merged silently. Below
+//!    `lower`: unlinked.
 //!
 //! Until the linker holds [`LinkConfig::min_train_records`] records the
 //! model's defaults apply ([`Model::defaults`]); then it is estimated, and
@@ -97,8 +101,8 @@ mod score;
 pub use config::LinkConfig;
 pub use hash::TokenHasher;
 pub use linker::{
-    LinkOutcome, LinkRecord, LinkStats, Linker, Merge, PossibleMatch, Probe, RecordOutcome,
-    ReviewDecision, ReviewOutcome, Split, StoredRecord,
+    Comparison, LinkOutcome, LinkRecord, LinkStats, Linker, Merge, PossibleMatch, Probe,
+    RecordOutcome, ReviewDecision, ReviewOutcome, Split, StoredRecord,
 };
 pub use metrics::{Metrics, pairwise_metrics};
 pub use model::{FIELDS, LEVELS, Level, Model, level_in};

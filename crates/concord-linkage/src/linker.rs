@@ -97,6 +97,19 @@ impl PossibleMatch {
     }
 }
 
+/// How two records compare ([`Linker::explain`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    /// Each field's observed level ([`crate::FIELDS`]), `None` where one
+    /// record does not hold it.
+    pub levels: [Option<crate::Level>; 4],
+    /// Match weight in bits, the prior included.
+    pub weight: f64,
+    /// `strong`, `deterministic`, `scored`, `possible` or `unlinked`: the
+    /// pair's class on its own, before clustering and its guards.
+    pub verdict: &'static str,
+}
+
 /// Existing people joined into one: the survivor is the smallest (oldest)
 /// id.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -772,6 +785,24 @@ impl Linker {
             compared += c;
         }
         (edges, compared)
+    }
+
+    /// How two held records compare: each field's level, the match weight
+    /// and what the pair would be on its own. `None` if either is not held.
+    pub fn explain(&self, a: u64, b: u64) -> Option<Comparison> {
+        let (&sa, &sb) = (self.by_id.get(&a)?, self.by_id.get(&b)?);
+        let v = compare(self.rec(sa), self.rec(sb), &self.ix, &self.scorer());
+        Some(Comparison {
+            levels: std::array::from_fn(|f| crate::model::level_in(v.pattern, f)),
+            weight: v.score,
+            verdict: match v.class {
+                Some(Class::Strong) => "strong",
+                Some(Class::Deterministic) => "deterministic",
+                Some(Class::Scored) => "scored",
+                Some(Class::Possible) => "possible",
+                None => "unlinked",
+            },
+        })
     }
 
     /// The model in force: estimated from the records once enough are held

@@ -319,14 +319,26 @@ impl PatternCounts {
     }
 }
 
-/// The model: `m`, `u` per field and level, `λ`, and the match weight of
-/// every observable pattern in every group.
+/// The model: `m` (match), `h` (another member of the same family or
+/// household) and `u` (two people at random) per field and level, their
+/// priors, and the match weight of every observable pattern in every group.
+///
+/// The household class is there because family members are the one large
+/// group of non-matching pairs whose fields are *not* independent: they
+/// share a surname and a postcode (and twins a date of birth) far more
+/// often than the product of the chance agreements says. With two classes
+/// EM takes them for matches (a "match" class of households, in which the
+/// date of birth disagrees half the time); with three it gives them their
+/// own, and the match class is left to the same person.
 #[derive(Debug, Clone)]
 pub struct Model {
     pub m: [[f64; ML]; 4],
+    pub h: [[f64; ML]; 4],
     pub u: [[f64; ML]; 4],
     /// The prior that two records match.
     pub lambda: f64,
+    /// The prior that two records are of one household but not one person.
+    pub lambda_h: f64,
     /// EM iterations run (0: the defaults).
     pub iterations: u32,
     /// Pairs the estimate was made over (0: the defaults).
@@ -343,33 +355,43 @@ impl Model {
     /// about `population` people, used until enough records are held.
     pub fn defaults(population: f64) -> Model {
         let mut m = [[0.0; ML]; 4];
+        let mut h = [[0.0; ML]; 4];
         let mut u = [[0.0; ML]; 4];
         // Chance agreement of one field between two different people.
         let exact_u = [0.01, 0.003, 1.0 / 20_000.0, 1.0 / 2_000.0];
+        // The same within a household: surname and postcode mostly shared,
+        // a forename or a date of birth rarely (children named after a
+        // parent, twins).
+        let exact_h = [0.03, 0.7, 0.01, 0.85];
         for f in 0..4 {
             for (i, l) in LEVELS[f].iter().enumerate() {
-                let (mi, ui) = match l {
-                    Level::Exact => (0.88, exact_u[f]),
-                    Level::Disagree => (0.0, 0.0),
-                    Level::Initial => (0.01, 0.05),
-                    Level::Phonetic => (0.02, exact_u[f] * 2.0),
-                    Level::YearMonth => (0.01, 1.0 / 700.0),
-                    _ => (0.02, exact_u[f] * 1.5),
+                let (mi, hi, ui) = match l {
+                    Level::Exact => (0.88, exact_h[f], exact_u[f]),
+                    Level::Disagree => (0.0, 0.0, 0.0),
+                    Level::Initial => (0.01, 0.06, 0.05),
+                    Level::Phonetic => (0.02, 0.01, exact_u[f] * 2.0),
+                    Level::YearMonth => (0.01, 0.01, 1.0 / 700.0),
+                    Level::Swap => (0.02, 0.0005, exact_u[f] * 1.5),
+                    _ => (0.02, 0.005, exact_u[f] * 1.5),
                 };
                 m[f][i] = mi;
+                h[f][i] = hi;
                 u[f][i] = ui;
             }
             let last = LEVELS[f].len() - 1;
-            m[f][last] = 1.0 - m[f][..last].iter().sum::<f64>();
-            u[f][last] = 1.0 - u[f][..last].iter().sum::<f64>();
+            for theta in [&mut m, &mut h, &mut u] {
+                theta[f][last] = (1.0 - theta[f][..last].iter().sum::<f64>()).max(0.01);
+            }
         }
         // Postcodes: people move; a match disagrees more often.
         m[P][0] = 0.75;
         m[P][1] = 0.25;
         let mut model = Model {
             m,
+            h,
             u,
             lambda: 1.0 / population.max(2.0),
+            lambda_h: 2.0 / population.max(2.0),
             iterations: 0,
             pairs: 0.0,
             candidates: 0.0,
@@ -401,46 +423,67 @@ impl Model {
         p
     }
 
+    /// The priors of the three classes.
+    fn priors(&self) -> [f64; 3] {
+        [
+            self.lambda,
+            self.lambda_h,
+            (1.0 - self.lambda - self.lambda_h).max(FLOOR),
+        ]
+    }
+
+    fn thetas(&self) -> [&[[f64; ML]; 4]; 3] {
+        [&self.m, &self.h, &self.u]
+    }
+
     fn compute_weights(&mut self) {
-        let prior = (self.lambda / (1.0 - self.lambda)).log2();
+        let [pm_, ph_, pu_] = self.priors();
         let mut w = vec![f32::NAN; GROUPS * PATTERNS];
         for g in 0..GROUPS as u8 {
             let mut pm = vec![0.0f64; PATTERNS];
+            let mut ph = vec![0.0f64; PATTERNS];
             let mut pu = vec![0.0f64; PATTERNS];
             for (t, o) in preimages(g) {
                 pm[usize::from(o)] += Model::product(&self.m, t);
+                ph[usize::from(o)] += Model::product(&self.h, t);
                 pu[usize::from(o)] += Model::product(&self.u, t);
             }
             for p in 0..PATTERNS {
-                let lr = if pm[p] > 0.0 || pu[p] > 0.0 {
-                    (pm[p].max(FLOOR) / pu[p].max(FLOOR)).log2()
+                let (a, b) = if pm[p] > 0.0 || pu[p] > 0.0 || ph[p] > 0.0 {
+                    (pm_ * pm[p], ph_ * ph[p] + pu_ * pu[p])
                 } else {
                     // A pattern no true pattern shows as (tokens agreeing
                     // in a way the key hierarchy does not predict): the
-                    // product of its levels' ratios.
-                    let mut lr = 0.0;
+                    // product of its levels' probabilities.
+                    let mut a = pm_;
+                    let mut bh = ph_;
+                    let mut bu = pu_;
                     for f in 0..4 {
                         let v = (p >> (3 * f)) & 7;
                         let held = g & (1 << f) != 0;
                         if held != (v != usize::from(UNKNOWN)) || (held && v >= LEVELS[f].len()) {
-                            lr = f64::NAN;
+                            a = f64::NAN;
                             break;
                         }
                         if held {
-                            lr += (self.m[f][v].max(FLOOR) / self.u[f][v].max(FLOOR)).log2();
+                            a *= self.m[f][v];
+                            bh *= self.h[f][v];
+                            bu *= self.u[f][v];
                         }
                     }
-                    lr
+                    (a, bh + bu)
                 };
-                w[usize::from(g) * PATTERNS + p] = (prior + lr) as f32;
+                w[usize::from(g) * PATTERNS + p] =
+                    (a.max(FLOOR * FLOOR) / b.max(FLOOR * FLOOR)).log2() as f32;
             }
         }
         self.weights = w;
     }
 
-    /// Estimates `m`, `u` and `λ` by EM from pattern counts, starting from
-    /// `self`. The pairs of each group that are not candidates show no
-    /// agreement (the group's all-`Disagree` pattern).
+    /// Estimates the three classes' parameters and priors by EM from
+    /// pattern counts, starting from `self`. The pairs of each group that
+    /// are not candidates show no agreement (the group's all-`Disagree`
+    /// pattern).
     pub fn estimate(&self, counts: &PatternCounts, max_iterations: u32) -> Model {
         let mut model = self.clone();
         // Observed counts per (group, pattern), the rest of each group's
@@ -483,54 +526,72 @@ impl Model {
             .collect();
         let prior_m = Model::defaults(1.0 / self.lambda).m;
         for it in 0..max_iterations {
-            let mut mc = [[0.0f64; ML]; 4];
-            let mut uc = [[0.0f64; ML]; 4];
-            let mut matches = 0.0;
+            let mut counts = [[[0.0f64; ML]; 4]; 3];
+            let mut mass = [0.0f64; 3];
+            let priors = model.priors();
+            let thetas = model.thetas().map(|t| *t);
             for (n, ts) in &rows {
                 let n = *n;
-                let pm: f64 = ts.iter().map(|t| Model::product(&model.m, *t)).sum();
-                let pu: f64 = ts.iter().map(|t| Model::product(&model.u, *t)).sum();
-                let a = model.lambda * pm;
-                let b = (1.0 - model.lambda) * pu;
-                if a + b <= 0.0 {
+                let mut pc = [0.0f64; 3];
+                for t in ts {
+                    for c in 0..3 {
+                        pc[c] += Model::product(&thetas[c], *t);
+                    }
+                }
+                let joint: [f64; 3] = std::array::from_fn(|c| priors[c] * pc[c]);
+                let sum: f64 = joint.iter().sum();
+                if sum <= 0.0 {
                     continue;
                 }
-                let r = a / (a + b);
-                matches += n * r;
-                for t in ts {
-                    let wm = if pm > 0.0 {
-                        n * r * Model::product(&model.m, *t) / pm
-                    } else {
-                        0.0
-                    };
-                    let wu = if pu > 0.0 {
-                        n * (1.0 - r) * Model::product(&model.u, *t) / pu
-                    } else {
-                        0.0
-                    };
-                    for f in 0..4 {
-                        if t[f] != UNKNOWN {
-                            mc[f][t[f] as usize] += wm;
-                            uc[f][t[f] as usize] += wu;
+                for c in 0..3 {
+                    let r = joint[c] / sum;
+                    mass[c] += n * r;
+                    if pc[c] <= 0.0 {
+                        continue;
+                    }
+                    for t in ts {
+                        let wt = n * r * Model::product(&thetas[c], *t) / pc[c];
+                        for f in 0..4 {
+                            if t[f] != UNKNOWN {
+                                counts[c][f][t[f] as usize] += wt;
+                            }
                         }
                     }
                 }
             }
             // A level the deployment's records never show keeps a small
-            // share of m: pseudo-counts of the defaults, worth 1% of the
+            // share of m: pseudo-counts of the defaults, worth 5% of the
             // matches (at least 20 pairs). Without them a level unseen in
             // training (say, no date of birth one digit off) would weigh
             // less than disagreement.
-            let pseudo = (matches * 0.01).max(20.0);
+            let pseudo = (mass[0] * 0.05).max(20.0);
             for f in 0..4 {
-                for (i, c) in mc[f][..LEVELS[f].len()].iter_mut().enumerate() {
+                for (i, c) in counts[0][f][..LEVELS[f].len()].iter_mut().enumerate() {
                     *c += pseudo * prior_m[f][i];
                 }
             }
             let mut change = 0.0f64;
             for f in 0..4 {
                 let levels = LEVELS[f].len();
-                for (theta, c) in [(&mut model.m, &mc), (&mut model.u, &uc)] {
+                // A household member is another person: the household
+                // class's forename and date of birth stay as the defaults
+                // say (twins and children named after a parent are rare);
+                // EM estimates its surname and postcode only. Left free,
+                // it becomes a second match class (on FEBRL, which has no
+                // households, it took the matches with typos).
+                let household = if f == F || f == D {
+                    None
+                } else {
+                    Some((&mut model.h, &counts[1]))
+                };
+                for (theta, c) in [
+                    Some((&mut model.m, &counts[0])),
+                    household,
+                    Some((&mut model.u, &counts[2])),
+                ]
+                .into_iter()
+                .flatten()
+                {
                     let sum: f64 = c[f][..levels].iter().sum();
                     if sum <= 0.0 {
                         continue;
@@ -542,13 +603,27 @@ impl Model {
                     }
                 }
             }
-            let lambda = (matches / total).clamp(FLOOR, 0.5);
+            let lambda = (mass[0] / total).clamp(FLOOR, 0.5);
+            let lambda_h = (mass[1] / total).clamp(FLOOR, 0.5);
             change = change.max((lambda - model.lambda).abs() / model.lambda);
             model.lambda = lambda;
+            model.lambda_h = lambda_h;
             model.iterations = it + 1;
             if change < 1e-5 {
                 break;
             }
+        }
+        // A chance agreement is never taken as rarer than a fifth of the
+        // default: an estimate near zero comes from too few pairs agreeing
+        // on the field and another by chance (a small deployment), not from
+        // a field that never agrees by chance.
+        let defaults = Model::defaults(1.0 / self.lambda).u;
+        for f in 0..4 {
+            let last = LEVELS[f].len() - 1;
+            for i in 0..last {
+                model.u[f][i] = model.u[f][i].max(defaults[f][i] * 0.2);
+            }
+            model.u[f][last] = 1.0 - model.u[f][..last].iter().sum::<f64>();
         }
         model.pairs = total;
         model.candidates = counts.candidates();
@@ -572,30 +647,32 @@ impl Model {
         }
     }
 
-    /// The estimates as a table: per field and level, `m`, `u` and the
-    /// weight `log2(m / u)`.
+    /// The estimates as a table: per field and level, `m`, `h`, `u` and
+    /// the weight `log2(m / u)`.
     pub fn report(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "model: λ = {:.3e} (prior {:.1} bits), {} EM iterations over {:.3e} pairs ({:.0} candidates)",
+            "model: λ = {:.3e} (prior {:.1} bits), household λ = {:.3e}, {} EM iterations over {:.3e} pairs ({:.0} candidates)",
             self.lambda,
             (self.lambda / (1.0 - self.lambda)).log2(),
+            self.lambda_h,
             self.iterations,
             self.pairs,
             self.candidates
         );
-        let _ = writeln!(s, "| field | level | m | u | log2(m/u) |");
-        let _ = writeln!(s, "|---|---|---|---|---|");
+        let _ = writeln!(s, "| field | level | m | household | u | log2(m/u) |");
+        let _ = writeln!(s, "|---|---|---|---|---|---|");
         for f in 0..4 {
             for (i, l) in LEVELS[f].iter().enumerate() {
-                let (m, u) = (self.m[f][i], self.u[f][i]);
+                let (m, h, u) = (self.m[f][i], self.h[f][i], self.u[f][i]);
                 let _ = writeln!(
                     s,
-                    "| {} | {} | {:.4} | {:.3e} | {:+.1} |",
+                    "| {} | {} | {:.4} | {:.4} | {:.3e} | {:+.1} |",
                     FIELDS[f],
                     l.as_str(),
                     m,
+                    h,
                     u,
                     (m / u).log2()
                 );

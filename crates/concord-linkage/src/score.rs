@@ -17,13 +17,12 @@ pub(crate) enum Class {
     /// Forename, surname and date of birth identical (the names possibly
     /// the wrong way round) and no strong key differs.
     Deterministic = 1,
-    /// Match weight at or above `upper`, the forename agreeing closer than
-    /// an initial and the date of birth agreeing in some form wherever both
-    /// records hold them, and no strong key differs.
+    /// Match weight at or above `upper`, not the twins pattern nor the
+    /// same name with another date of birth, and no strong key differs.
     Scored = 2,
     /// For review: weight between `lower` and `upper`, or above `upper`
-    /// without the forename or date-of-birth agreement a scored link needs,
-    /// or a strong key agrees while the other strong key differs.
+    /// in the twins or parent-and-child pattern, or a strong key agrees
+    /// while the other strong key differs.
     Possible = 3,
 }
 
@@ -44,14 +43,17 @@ pub(crate) struct Verdict {
     /// The observed field levels ([`crate::model::observe`]).
     pub(crate) pattern: u16,
     /// The two records cannot be one person on the evidence: a strong key
-    /// differs, or both hold a forename (or a date of birth) and it does not
-    /// agree in any form.
+    /// differs, or they look like twins (surname, date of birth and
+    /// postcode identical, the forename not agreeing closer than an
+    /// initial), or like a parent and child of one name (forename and
+    /// surname identical, the date of birth not agreeing in any form).
     pub(crate) contradicts: bool,
     pub(crate) strong_conflict: bool,
-    /// Forename: agrees (closer than an initial), contradicts, or not
-    /// comparable.
+    /// Forename: agrees (closer than an initial), contradicts (the twins
+    /// pattern), or neither.
     pub(crate) forename: Field,
-    /// Date of birth, likewise.
+    /// Date of birth: agrees in some form, contradicts (the same name
+    /// with another date), or neither.
     pub(crate) dob: Field,
 }
 
@@ -148,27 +150,55 @@ pub(crate) fn compare_with(
         level_in(pattern, 1),
         level_in(pattern, 2),
     );
+    let pl = level_in(pattern, 3);
+    let exact = |l: Option<Level>| l == Some(Level::Exact);
+    // Twins share surname, date of birth and address: a forename that
+    // differs (or shares only its initial) against all three identical is
+    // what tells them apart, so such a pair is never linked by score.
+    let twins =
+        matches!(fl, Some(Level::Disagree | Level::Initial)) && exact(sl) && exact(dl) && exact(pl);
+    // A parent and a child of one name: forename and surname identical, the
+    // date of birth not agreeing in any form.
+    let same_name_other_dob = exact(fl) && exact(sl) && dl == Some(Level::Disagree);
     let forename = match fl {
         None => Field::Unknown,
-        Some(Level::Initial | Level::Disagree) => Field::Contradicts,
+        Some(_) if twins => Field::Contradicts,
+        Some(Level::Disagree | Level::Initial) => Field::Unknown,
         Some(_) => Field::Agrees,
     };
     let dob = match dl {
         None => Field::Unknown,
-        Some(Level::Disagree) => Field::Contradicts,
+        Some(_) if same_name_other_dob => Field::Contradicts,
+        Some(Level::Disagree) => Field::Unknown,
         Some(_) => Field::Agrees,
     };
-    let identical =
-        fl == Some(Level::Exact) && sl == Some(Level::Exact) && dl == Some(Level::Exact);
+    let identical = exact(fl) && exact(sl) && exact(dl);
+    // A surname and a postcode are what a household shares: a scored link
+    // needs the forename or the date of birth to agree as well.
+    let personal = matches!(
+        fl,
+        Some(Level::Exact | Level::Variant | Level::OneEdit | Level::Phonetic)
+    ) || matches!(
+        dl,
+        Some(Level::Exact | Level::Swap | Level::OneEdit | Level::YearMonth)
+    );
     let contradicts =
         strong_conflict || forename == Field::Contradicts || dob == Field::Contradicts;
     let class = if strong_conflict {
-        strong_agree.then_some(Class::Possible)
+        // Different NHS numbers or PNC ids: never linked; for review if a
+        // strong key agrees too, or if everything else says one person
+        // (a mistyped number is more likely than two people identical on
+        // every other field).
+        (strong_agree || (identical && score >= sc.upper)).then_some(Class::Possible)
     } else if strong_agree {
         Some(Class::Strong)
     } else if identical {
         Some(Class::Deterministic)
-    } else if score >= sc.upper && forename != Field::Contradicts && dob != Field::Contradicts {
+    } else if score >= sc.upper
+        && personal
+        && forename != Field::Contradicts
+        && dob != Field::Contradicts
+    {
         Some(Class::Scored)
     } else if score >= sc.lower {
         Some(Class::Possible)

@@ -163,7 +163,7 @@ fn twins_with_different_nhs_numbers_are_not_merged() {
 }
 
 #[test]
-fn twins_without_strong_keys_go_to_review_not_merged() {
+fn twins_without_strong_keys_are_not_merged() {
     let mut l = Linker::new(LinkConfig::default());
     let out = l.add(vec![
         rec(
@@ -185,17 +185,24 @@ fn twins_without_strong_keys_go_to_review_not_merged() {
     ]);
     assert_ne!(l.person_of(1), l.person_of(2));
     // Surname, date of birth and postcode agree, the forename does not:
-    // a high score without forename evidence is for a reviewer.
-    let p1 = l.person_of(1).unwrap();
-    match outcome(&out, 2) {
-        RecordOutcome::Possible { candidates, .. } => {
-            assert_eq!(candidates.len(), 1);
-            assert_eq!(candidates[0].0, p1);
-        }
-        o => panic!("expected possible, got {o:?}"),
-    }
-    assert_eq!(out.possible.len(), 1);
-    assert_eq!(out.possible[0].record, 2);
+    // the model's household class explains the pair (twins), so it is
+    // neither linked nor queued for a reviewer.
+    assert!(
+        matches!(outcome(&out, 2), RecordOutcome::Unlinked { .. }),
+        "{:?}",
+        outcome(&out, 2)
+    );
+    assert!(out.possible.is_empty(), "{:?}", out.possible);
+    let c = l.explain(1, 2).unwrap();
+    assert_eq!(
+        c.levels.map(|x| x.map(|l| l.as_str())),
+        [
+            Some("disagree"),
+            Some("exact"),
+            Some("exact"),
+            Some("exact")
+        ]
+    );
 }
 
 #[test]
