@@ -460,7 +460,7 @@ fn diagnose(linker: &Linker, clusters: &[Option<u64>], persons: &[u64]) {
             }
         }
         let mut v: Vec<_> = t.into_iter().collect();
-        v.sort_by(|a, b| b.1.0.cmp(&a.1.0));
+        v.sort_by_key(|e| std::cmp::Reverse(e.1.0));
         eprintln!("{title}: {n} pairs; commonest patterns (forename / surname / dob / postcode):");
         for ((levels, verdict), (count, weight)) in v.into_iter().take(20) {
             eprintln!("  {count:6}  {weight:+7.1} bits  {verdict:13}  {levels}");
