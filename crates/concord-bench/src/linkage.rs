@@ -258,7 +258,7 @@ pub fn speed(people: usize, records_wanted: usize, delta: usize) {
     let rows = rows(people, 1);
     let (mut records, rate) = tokenise(&rows);
     println!(
-        "\ntokenise: {} records (synthetic identifiers, mk1, {} keys at most), one thread: {rate:.0} records/s",
+        "\ntokenise: {} records (synthetic identifiers, mk2, {} keys), one thread: {rate:.0} records/s",
         rows.len(),
         concord_core::KeyName::ALL.len()
     );
@@ -282,16 +282,18 @@ pub fn speed(people: usize, records_wanted: usize, delta: usize) {
         round += 1;
     }
     records.truncate(records_wanted);
-    let mut linker = Linker::new(LinkConfig::default());
-    let started = Instant::now();
-    let out = linker.add(records.clone());
-    let full = started.elapsed().as_secs_f64();
-    println!(
-        "link from empty: {} records in {full:.2} s ({} people, {} held for review)",
-        records.len(),
-        linker.person_count(),
-        out.possible.len()
-    );
+    {
+        let mut linker = Linker::new(LinkConfig::default());
+        let started = Instant::now();
+        let out = linker.add(records.clone());
+        let full = started.elapsed().as_secs_f64();
+        println!(
+            "link from empty: {} records in {full:.2} s ({} people, {} held for review)",
+            records.len(),
+            linker.person_count(),
+            out.possible.len()
+        );
+    }
 
     let (stored, new) = records.split_at(records.len() - delta);
     let mut linker = Linker::new(LinkConfig::default());

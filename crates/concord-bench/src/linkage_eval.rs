@@ -129,6 +129,10 @@ pub struct Args {
     /// Concord's review threshold (bits).
     #[arg(long)]
     lower: Option<f64>,
+    /// Leave these keys' tokens out before linking (to measure what each
+    /// key buys: the key set is tuned on measured quality, DESIGN §2).
+    #[arg(long, value_delimiter = ',')]
+    drop_keys: Vec<String>,
 }
 
 /// The repository's root, from this crate's manifest directory.
@@ -387,9 +391,13 @@ fn concord(
         .map(|(i, (r, s))| LinkRecord {
             id: i as u64 + 1,
             source: *s,
-            tokens: tokenise_on(&r.identifiers(fields), &key, &mut counts, today),
+            tokens: tokenise_on(&r.identifiers(fields), &key, &mut counts, today)
+                .into_iter()
+                .filter(|(k, _)| !args.drop_keys.iter().any(|d| d == k.as_str()))
+                .collect(),
         })
         .collect();
+    let tokens: usize = records.iter().map(|r| r.tokens.len()).sum();
     let tokenise_s = started.elapsed().as_secs_f64();
     let no_tokens = records.iter().filter(|r| r.tokens.is_empty()).count();
     let started = Instant::now();
@@ -423,7 +431,8 @@ fn concord(
         seconds: tokenise_s + link_s,
         clusters,
         detail: format!(
-            "Concord: tokenise {tokenise_s:.3} s, link {link_s:.3} s (one thread); {no_tokens} records with no match key; identifiers rejected by the normaliser: {counts}"
+            "Concord: tokenise {tokenise_s:.3} s (one thread), link {link_s:.3} s; {:.1} tokens per record; {no_tokens} records with no match key; identifiers rejected by the normaliser: {counts}",
+            tokens as f64 / rows.len().max(1) as f64
         ),
     })
 }

@@ -236,20 +236,18 @@ vocabulary!(
         SnDobSwap = 11, "sn_dobswap";
         NamesDob = 12, "names_dob";
         FiDob = 13, "fi_dob";
-        SnDelFn = 14, "snd_fn";
-        SnDelDob = 15, "snd_dob";
-        FnDelSn = 16, "fnd_sn";
-        FnDelDob = 17, "fnd_dob";
-        DobDelFn = 18, "dobd_fn";
-        DobDelSn = 19, "dobd_sn";
-        SnPartFnDob = 20, "snp_fn_dob";
-        CfnSnDob = 21, "cfn_sn_dob";
-        FiSnDob = 22, "fi_sn_dob";
-        FnSnYm = 23, "fn_sn_ym";
-        FnDobSwap = 24, "fn_dobswap";
-        PhFnDob = 25, "phfn_dob";
-        PhSnFn = 26, "phsn_fn";
-        NamesPc = 27, "names_pc";
+        SnDelDob = 14, "snd_dob";
+        FnDelSn = 15, "fnd_sn";
+        FnDelDob = 16, "fnd_dob";
+        DobDelSn = 17, "dobd_sn";
+        SnPartFnDob = 18, "snp_fn_dob";
+        CfnSnDob = 19, "cfn_sn_dob";
+        FiSnDob = 20, "fi_sn_dob";
+        FnSnYm = 21, "fn_sn_ym";
+        FnDobSwap = 22, "fn_dobswap";
+        PhFnDob = 23, "phfn_dob";
+        PhSnFn = 24, "phsn_fn";
+        NamesPc = 25, "names_pc";
     }
 );
 
@@ -265,11 +263,9 @@ impl KeyName {
     pub const fn is_multi(self) -> bool {
         matches!(
             self,
-            KeyName::SnDelFn
-                | KeyName::SnDelDob
+            KeyName::SnDelDob
                 | KeyName::FnDelSn
                 | KeyName::FnDelDob
-                | KeyName::DobDelFn
                 | KeyName::DobDelSn
                 | KeyName::SnPartFnDob
         )

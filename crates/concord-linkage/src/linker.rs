@@ -13,7 +13,7 @@ pub use probe::Probe;
 use crate::{
     LinkError,
     config::{LinkConfig, NK},
-    hash::TokenMap,
+    hash::{TokenKey, TokenMap, token_key},
     model::{Model, PatternCounts, group_of, record_class},
     score::{Class, Field, Scorer, compare},
 };
@@ -208,14 +208,20 @@ impl Rec {
     }
 }
 
+/// The records carrying one token.
+pub(crate) type Postings = smallvec::SmallVec<[u32; 2]>;
+
 /// Inverted index: pseudonym → token id → records carrying it.
 #[derive(Default)]
 pub(crate) struct Index {
     map: TokenMap<u32>,
-    tokens: Vec<Token>,
+    tokens: Vec<TokenKey>,
     /// The key code of each token id.
     pub(crate) key_of: Vec<u8>,
-    pub(crate) postings: Vec<Vec<u32>>,
+    /// Records (slots) carrying each token id. Most tokens are carried by
+    /// one or two records: inline, so a million records do not make tens
+    /// of millions of heap allocations.
+    pub(crate) postings: Vec<Postings>,
     free: Vec<u32>,
     /// Records carrying each key.
     pub(crate) key_n: [u64; NK],
@@ -223,6 +229,7 @@ pub(crate) struct Index {
 
 impl Index {
     fn intern(&mut self, k: KeyName, t: Token, slot: u32) -> u32 {
+        let t = token_key(&t);
         let id = match self.map.entry(t) {
             Entry::Occupied(e) => *e.get(),
             Entry::Vacant(e) => {
@@ -235,7 +242,7 @@ impl Index {
                     None => {
                         self.tokens.push(t);
                         self.key_of.push(k.code() as u8);
-                        self.postings.push(Vec::new());
+                        self.postings.push(Postings::new());
                         (self.tokens.len() - 1) as u32
                     }
                 };
@@ -253,7 +260,7 @@ impl Index {
             p.swap_remove(i);
         }
         if p.is_empty() {
-            *p = Vec::new();
+            *p = Postings::new();
             self.map.remove(&self.tokens[id as usize]);
             self.free.push(id);
         }
@@ -530,9 +537,6 @@ impl Linker {
                 if held & (1 << i) == 0 {
                     self.ix.key_n[i] += 1;
                 }
-                if self.ix.map.get(t).is_some_and(|id| multi.contains(id)) {
-                    continue;
-                }
                 multi.push(self.ix.intern(*k, *t, slot));
             } else {
                 if keys[i] != NONE {
@@ -546,6 +550,23 @@ impl Linker {
             held |= 1 << i;
         }
         multi.sort_unstable();
+        // A token repeated within the record (validation refuses it; a
+        // caller of the library may not) counts once.
+        let before = multi.len();
+        multi.dedup();
+        if multi.len() != before {
+            let mut seen: Vec<u32> = Vec::new();
+            for (k, t) in tokens {
+                if k.is_multi() {
+                    let id = self.ix.map[&token_key(t)];
+                    if seen.contains(&id) {
+                        self.ix.release(id, slot);
+                    } else {
+                        seen.push(id);
+                    }
+                }
+            }
+        }
         self.recs[slot as usize] = Some(Rec {
             id,
             source,
@@ -564,8 +585,8 @@ impl Linker {
         if r.source != source {
             return false;
         }
-        let mut have: Vec<Token> = r.token_ids().map(|t| self.ix.tokens[t as usize]).collect();
-        let mut want: Vec<Token> = tokens.iter().map(|(_, t)| *t).collect();
+        let mut have: Vec<TokenKey> = r.token_ids().map(|t| self.ix.tokens[t as usize]).collect();
+        let mut want: Vec<TokenKey> = tokens.iter().map(|(_, t)| token_key(t)).collect();
         have.sort_unstable();
         want.sort_unstable();
         want.dedup();
@@ -636,6 +657,11 @@ impl Linker {
             out.reassigned.sort_unstable();
             return out;
         }
+        // At most this many new token ids: grow the index once, not by
+        // repeated rehashing.
+        let tokens: usize = fresh.iter().map(|r| r.tokens.len()).sum();
+        self.ix.map.reserve(tokens);
+        self.ix.postings.reserve(tokens);
         let new: Vec<u32> = fresh
             .iter()
             .map(|r| self.insert(r.id, r.source, &r.tokens, UNASSIGNED))

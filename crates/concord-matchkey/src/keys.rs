@@ -139,11 +139,9 @@ fn fields(key: KeyName, n: &Normalised) -> Option<Fields<'_>> {
             let (a, b) = names(n)?;
             triple(Some(a), Some(b), t(&n.postcode))
         }
-        KeyName::SnDelFn
-        | KeyName::SnDelDob
+        KeyName::SnDelDob
         | KeyName::FnDelSn
         | KeyName::FnDelDob
-        | KeyName::DobDelFn
         | KeyName::DobDelSn
         | KeyName::SnPartFnDob => None,
     }
@@ -205,9 +203,8 @@ fn all_fields(key: KeyName, n: &Normalised) -> Vec<Fields<'_>> {
         name.as_deref().map(deletion_forms).unwrap_or_default()
     };
     match key {
-        KeyName::SnDelFn | KeyName::SnDelDob | KeyName::FnDelSn | KeyName::FnDelDob => {
+        KeyName::SnDelDob | KeyName::FnDelSn | KeyName::FnDelDob => {
             let (own, other) = match key {
-                KeyName::SnDelFn => (&n.surname, t(&n.forename)),
                 KeyName::SnDelDob => (&n.surname, dob.map(Field::Date)),
                 KeyName::FnDelSn => (&n.forename, t(&n.surname)),
                 _ => (&n.forename, dob.map(Field::Date)),
@@ -220,20 +217,13 @@ fn all_fields(key: KeyName, n: &Normalised) -> Vec<Fields<'_>> {
                 .map(|f| ([Field::Own(f), other.clone(), other.clone()], 2))
                 .collect()
         }
-        KeyName::DobDelFn | KeyName::DobDelSn => {
-            let other = if key == KeyName::DobDelFn {
-                t(&n.forename)
-            } else {
-                t(&n.surname)
-            };
-            match (dob, other) {
-                (Some(d), Some(o)) => date_deletions(d)
-                    .into_iter()
-                    .map(|s| ([Field::Digits(d, s), o.clone(), o.clone()], 2))
-                    .collect(),
-                _ => Vec::new(),
-            }
-        }
+        KeyName::DobDelSn => match (dob, t(&n.surname)) {
+            (Some(d), Some(o)) => date_deletions(d)
+                .into_iter()
+                .map(|s| ([Field::Digits(d, s), o.clone(), o.clone()], 2))
+                .collect(),
+            _ => Vec::new(),
+        },
         KeyName::SnPartFnDob => match (t(&n.forename), dob) {
             (Some(f), Some(d)) => n
                 .surname_parts

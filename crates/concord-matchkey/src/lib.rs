@@ -239,7 +239,7 @@
 //! # The key set `mk2`
 //!
 //! `mk2` keeps every `mk1` key byte for byte (same names, same messages,
-//! `mk1:` prefix) and adds the fourteen keys below, whose messages start
+//! `mk1:` prefix) and adds the twelve keys below, whose messages start
 //! `mk2:`. Normalisation is unchanged. Linkage on data it was never tuned
 //! on (FEBRL, an independent UK generator) missed pairs mostly through two
 //! small errors at once, which no exact pair key survives: a date of birth
@@ -250,8 +250,8 @@
 //! phonetic, initial, part, day/month swap, same year and month), which is
 //! what its model scores (crate `concord-linkage`, "Field levels").
 //!
-//! **Multi-token keys** (`snd_fn`, `snd_dob`, `fnd_sn`, `fnd_dob`,
-//! `dobd_fn`, `dobd_sn`, `snp_fn_dob`): a record carries one token per
+//! **Multi-token keys** (`snd_dob`, `fnd_sn`, `fnd_dob`, `dobd_sn`,
+//! `snp_fn_dob`): a record carries one token per
 //! *form* of the field, and two records agree on the key when they share
 //! any token of it.
 //!
@@ -273,11 +273,9 @@
 //!
 //! | key | fields (in message order) | catches |
 //! |---|---|---|
-//! | `snd_fn` | a deletion form of the surname, forename | surname typo with date of birth and postcode wrong or missing |
 //! | `snd_dob` | a deletion form of the surname, date of birth | surname typo with forename and postcode wrong or missing |
 //! | `fnd_sn` | a deletion form of the forename, surname | forename typo with date of birth wrong |
 //! | `fnd_dob` | a deletion form of the forename, date of birth | forename typo with surname wrong |
-//! | `dobd_fn` | a deletion form of the date of birth (digits), forename | date one digit off with surname wrong |
 //! | `dobd_sn` | a deletion form of the date of birth (digits), surname | date one digit off with forename wrong |
 //! | `snp_fn_dob` | a part of the surname, forename, date of birth | a double surname recorded as one of its parts |
 //! | `cfn_sn_dob` | the canonical forename (nicknames resolved), surname, date of birth | BILL and WILLIAM: a variant, not a typo |
@@ -303,9 +301,20 @@
 //! no more from the forms than from the names. ARCHITECTURE.md states the
 //! argument per key.
 //!
-//! **Cost.** A record with every field carries about 60 tokens under
-//! `mk2` (13 of `mk1`; the deletion keys carry 6-9 each): about 20 µs of
-//! HMAC per record at the agency.
+//! **Cost.** A record with every field carries about 45 tokens under
+//! `mk2` (13 of `mk1`; the four deletion keys carry 6-9 each): about
+//! 15 µs of HMAC per record at the agency.
+//!
+//! **Why these deletion keys.** Six were measured (each name's and the
+//! date's neighbourhood paired with each of the other two fields) by
+//! leaving each out in turn (`concord-bench linkage-eval --drop-keys`, on
+//! FEBRL1-3 and the independent UK generator; FEBRL4 held out): without
+//! `snd_fn` (surname forms with the forename) and `dobd_fn` (date forms
+//! with the forename) F1 moved by less than 0.001 everywhere, since
+//! `fnd_sn`, `snd_dob` and `dobd_sn` already show those levels whenever a
+//! third field agrees; each carries 7-9 tokens, a quarter of the index.
+//! They were dropped. Without `snd_dob` F1 fell by 0.05 on FEBRL1-2,
+//! without `fnd_sn` by 0.03 on FEBRL1 and FEBRL3.
 //!
 //! **Transition.** The broker links `mk1` and `mk2` records together: they
 //! share `mk1`'s tokens, and the linker compares two records on the keys

@@ -136,6 +136,6 @@ mod tests {
         same_codes!(AgeBand, v1::AgeBand, "AGE_BAND");
         same_codes!(Sex, v1::Sex, "SEX");
         same_codes!(RoshLevel, v1::RoshLevel, "ROSH_LEVEL");
-        assert_eq!(KeyName::ALL.len(), 27);
+        assert_eq!(KeyName::ALL.len(), 25);
     }
 }

@@ -52,7 +52,12 @@ impl Linker {
         let mut multi: Vec<u32> = Vec::new();
         let mut held = 0u32;
         for (k, t) in tokens {
-            let id = self.ix.map.get(t).copied().unwrap_or(ABSENT);
+            let id = self
+                .ix
+                .map
+                .get(&crate::hash::token_key(t))
+                .copied()
+                .unwrap_or(ABSENT);
             if k.is_multi() {
                 multi.push(id);
             } else {
