@@ -129,16 +129,21 @@ impl Linker {
             return Probe::NoMatch;
         }
 
-        // An ambiguous record links weakly to nobody (`demote_ambiguous`).
+        // An ambiguous record links by score to nobody (`demote_ambiguous`):
+        // its scored links go to review when two of its deterministic or
+        // scored targets contradict each other and are not one person
+        // already (the same stored person, or both reached by the
+        // record's own strong or deterministic links).
         let weak: Vec<usize> = (0..edges.len())
             .filter(|&i| matches!(edges[i].class, Class::Deterministic | Class::Scored))
             .collect();
-        if weak.len() >= 2 {
+        if weak.len() >= 2 && weak.iter().any(|&i| edges[i].class == Class::Scored) {
+            let firm = |i: usize| matches!(edges[i].class, Class::Strong | Class::Deterministic);
             let mut ambiguous = false;
             'pairs: for (n, &i) in weak.iter().enumerate() {
                 for &j in &weak[n + 1..] {
                     let (rx, ry) = (self.rec(edges[i].b), self.rec(edges[j].b));
-                    if rx.person == ry.person {
+                    if rx.person == ry.person || (firm(i) && firm(j)) {
                         continue;
                     }
                     if compare(rx, ry).contradicts {
@@ -149,7 +154,9 @@ impl Linker {
             }
             if ambiguous {
                 for i in weak {
-                    edges[i].class = Class::Possible;
+                    if edges[i].class == Class::Scored {
+                        edges[i].class = Class::Possible;
+                    }
                 }
             }
         }
