@@ -5,9 +5,11 @@
 //!
 //! **Raw identifiers never leave this crate.** Names, dates of birth, NHS
 //! numbers, PNC ids and postcodes are read from their columns, normalised
-//! with the `mk1` spec ([`concord_matchkey`]) and hashed with the linkage
-//! key inside [`read_extract`]; only match-key tokens come out. The
-//! agency's own record id comes out only as a keyed hash,
+//! with the `mk1` normalisation spec, composed into the keys of the `mk2`
+//! key set ([`concord_matchkey`]) and hashed with the linkage key inside
+//! [`read_extract`]; only match-key tokens come out (a multi-token key
+//! carries one per form of its field). The agency's own record id comes
+//! out only as a keyed hash,
 //! `source_ref = HMAC-SHA256(K_link, "ref:" ‖ source ‖ ":" ‖ id)`
 //! ([`source_ref`]), so the broker can upsert and delete by it without
 //! seeing it. Errors name a line and a column, never a cell's value.
@@ -90,7 +92,8 @@
 //! [`write_token_csv`] does the same reading, streaming, and writes the
 //! token CSV that `concord push --tokens` reads: the columns
 //! [`token_csv_header`] lists (`source_ref`, `kind`, …, `site_code`, then
-//! `tok_<key>` for every mk1 key).
+//! `tok_<key>` for every key of `mk2`, `mk1`'s thirteen first; a
+//! multi-token key's tokens share its cell, joined by `;`).
 
 #![forbid(unsafe_code)]
 

@@ -47,11 +47,22 @@ fn opts() -> ReadOptions {
     }
 }
 
+/// The token of a single-token key.
 fn token(r: &v1::Record, k: KeyName) -> Option<Vec<u8>> {
+    assert!(!k.is_multi(), "{k} is a multi-token key: use tokens()");
     r.tokens
         .iter()
         .find(|t| t.key_name == k.as_str())
         .map(|t| t.token.clone())
+}
+
+/// Every token of a key, in the order sent.
+fn tokens(r: &v1::Record, k: KeyName) -> Vec<Vec<u8>> {
+    r.tokens
+        .iter()
+        .filter(|t| t.key_name == k.as_str())
+        .map(|t| t.token.clone())
+        .collect()
 }
 
 #[test]
@@ -101,13 +112,37 @@ fn the_example_export_becomes_records_with_the_expected_tokens() {
         "day 30 cannot be a month"
     );
     assert_eq!(token(r, KeyName::Nhs), None, "not mapped");
+    // mk2 keys: `mk2:` messages; a double surname's parts, ascending.
+    assert_eq!(
+        token(r, KeyName::FnSnYm),
+        Some(hmac(b"mk2:fn_sn_ym:PERPETUA\x1fSTONECROFTVALE\x1f1988-11"))
+    );
+    assert_eq!(
+        tokens(r, KeyName::SnPartFnDob),
+        [
+            hmac(b"mk2:snp_fn_dob:STONECROFT\x1fPERPETUA\x1f1988-11-30"),
+            hmac(b"mk2:snp_fn_dob:VALE\x1fPERPETUA\x1f1988-11-30"),
+        ]
+    );
+    // A multi-token key: the kept surname and each one-deletion form.
+    let snd_dob = tokens(r, KeyName::SnDelDob);
+    assert_eq!(snd_dob.len(), 15, "STONECROFTVALE and its 14 deletions");
+    for form in ["STONECROFTVALE", "SONECROFTVALE", "STONECROFTVAL"] {
+        let msg = [b"mk2:snd_dob:", form.as_bytes(), b"\x1f1988-11-30"].concat();
+        assert!(snd_dob.contains(&hmac(&msg)), "{form}");
+    }
     assert!(r.tokens.iter().all(|t| t.key_id == "lk-2026a"));
-    let codes: Vec<i32> = r
+    let codes: Vec<KeyName> = r
         .tokens
         .iter()
-        .map(|t| t.key_name.parse::<KeyName>().unwrap().code())
+        .map(|t| t.key_name.parse::<KeyName>().unwrap())
         .collect();
-    assert!(codes.windows(2).all(|w| w[0] < w[1]), "key-code order");
+    assert!(
+        codes
+            .windows(2)
+            .all(|w| w[0].code() < w[1].code() || (w[0] == w[1] && w[0].is_multi())),
+        "key-code order; only a multi-token key repeats"
+    );
 
     // A quoted cell over two lines; the day/month-swap key; the age band.
     let r = &out.records[0];
@@ -131,7 +166,15 @@ fn the_example_export_becomes_records_with_the_expected_tokens() {
     );
     assert_eq!(r.weapon, 0, "empty cell: not held");
     let keys: Vec<&str> = r.tokens.iter().map(|t| t.key_name.as_str()).collect();
-    assert_eq!(keys, ["sn_dob", "phsn_dob", "sn_dobswap"]);
+    // Surname and date of birth only: QUILLFEATHER has 11 distinct
+    // one-deletion forms besides itself (the two Ls give one), 19790712 has
+    // 8 (no two neighbouring digits alike).
+    let want: Vec<&str> = ["sn_dob", "phsn_dob", "sn_dobswap"]
+        .into_iter()
+        .chain(std::iter::repeat_n("snd_dob", 12))
+        .chain(std::iter::repeat_n("dobd_sn", 9))
+        .collect();
+    assert_eq!(keys, want);
 
     let r = &out.records[3];
     assert_eq!(r.age_band, AgeBand::A10To17.code());
@@ -415,13 +458,16 @@ fn the_token_csv_has_the_agreed_columns_and_the_same_tokens() {
             ""
         ]
     );
+    // A multi-token key's tokens share one cell, joined by `;`.
     for (i, k) in KeyName::ALL.iter().enumerate() {
-        assert_eq!(
-            row[20 + i],
-            token(r, *k).map(hex::encode).unwrap_or_default(),
-            "{k}"
-        );
+        let want: Vec<String> = tokens(r, *k).iter().map(hex::encode).collect();
+        assert_eq!(row[20 + i], want.join(";"), "{k}");
+        assert_eq!(want.len() > 1, row[20 + i].contains(';'), "{k}");
     }
+    assert!(
+        row[20..].iter().any(|c| c.contains(';')),
+        "multi-token cells"
+    );
     assert_eq!(text.lines().count(), 5);
 }
 

@@ -46,8 +46,9 @@ use tonic::{Request, Response, Status};
 
 use crate::{Broker, audit, error::ServerError, identity::caller};
 
-/// Most tokens a lookup may carry (mk2 has 27 keys; its deletion-form keys
-/// carry one token per form: about 60-100 for a full record).
+/// Most tokens a lookup may carry. mk2's multi-token keys carry one token
+/// per form of a field (a name's one-deletion forms grow with its length):
+/// a few dozen for a full record, about a hundred with very long names.
 const MAX_TOKENS: usize = 256;
 /// Longest purpose, case reference and break-glass reason accepted.
 const MAX_PURPOSE: usize = 64;
@@ -106,7 +107,7 @@ pub(crate) fn check_tokens(
             Some(k) if !k.is_multi() && !seen.insert(k) => v.push(
                 None,
                 format!("tokens[{i}].key_name"),
-                "appears more than once (one token per key)",
+                "appears more than once (a single-token key takes one token)",
             ),
             Some(_) => {}
         }
@@ -598,6 +599,36 @@ mod tests {
         assert_eq!(q.linkage_key_id, "lk-2026a");
         assert_eq!(q.purpose.as_deref(), Some("marac"));
         assert_eq!((q.case_ref, q.reason), (None, None));
+    }
+
+    #[test]
+    fn a_multi_token_key_may_repeat_and_a_single_token_key_may_not() {
+        let tok = |key: &str, byte: u8| v1::MatchKeyToken {
+            key_name: key.into(),
+            key_id: "lk-2026a".into(),
+            token: vec![byte; 32],
+        };
+        let mut tokens = vec![tok("sn_dob", 1), tok("snd_dob", 2), tok("snd_dob", 3)];
+        let mut v = Violations::new(100);
+        assert_eq!(check_tokens(&tokens, &mut v).len(), 3);
+        assert!(v.is_empty(), "the forms of snd_dob");
+        tokens.push(tok("sn_dob", 4));
+        let mut v = Violations::new(100);
+        check_tokens(&tokens, &mut v);
+        let found: Vec<String> = v.kept().iter().map(|x| x.field.clone()).collect();
+        assert_eq!(found, ["tokens[3].key_name"]);
+
+        // Repeats of a multi-token key count towards MAX_TOKENS like any.
+        let many = |n: usize| -> Vec<v1::MatchKeyToken> {
+            (0..n).map(|i| tok("dobd_sn", i as u8)).collect()
+        };
+        let mut v = Violations::new(100);
+        check_tokens(&many(MAX_TOKENS), &mut v);
+        assert!(v.is_empty());
+        let mut v = Violations::new(100);
+        check_tokens(&many(MAX_TOKENS + 1), &mut v);
+        let found: Vec<String> = v.kept().iter().map(|x| x.field.clone()).collect();
+        assert_eq!(found, ["tokens"]);
     }
 
     #[test]

@@ -157,4 +157,22 @@ mod tests {
         assert_eq!(unpack_tokens(&buf), Some(t));
         assert_eq!(unpack_tokens(&buf[..40]), None);
     }
+
+    #[test]
+    fn a_multi_token_key_packs_each_token_in_order() {
+        let t = vec![
+            (KeyName::SnDob, Token([1; 32])),
+            (KeyName::SnDelDob, Token([3; 32])),
+            (KeyName::SnDelDob, Token([2; 32])),
+            (KeyName::SnDelDob, Token([4; 32])),
+            (KeyName::NamesPc, Token([5; 32])),
+        ];
+        let mut buf = Vec::new();
+        pack_tokens(&t, &mut buf);
+        assert_eq!(buf.len(), 5 * 33);
+        assert_eq!(unpack_tokens(&buf), Some(t));
+        // A code past the key set is malformed.
+        buf[0] = KeyName::ALL.len() as u8 + 1;
+        assert_eq!(unpack_tokens(&buf), None);
+    }
 }

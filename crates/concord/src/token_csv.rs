@@ -28,7 +28,10 @@
 //! | `dash_score` | 0 to 27 |
 //! | `marac`, `flag_domestic_abuse`, `flag_under_25`, `flag_exploitation` | true, false, 1, 0 or empty (false) |
 //! | `site_code` | ODS site code of an emergency department, 3 to 8 of A-Z and 0-9 |
-//! | `tok_<key>` for each mk1 key (`tok_nhs`, `tok_pnc`, `tok_sn_dob`, `tok_fn_dob`, `tok_fn_sn`, `tok_sn_pc`, `tok_fn_pc`, `tok_dob_pc`, `tok_phsn_dob`, `tok_phfn_sn`, `tok_sn_dobswap`, `tok_names_dob`, `tok_fi_dob`) | the match-key token, 64 hex characters, or empty; `ed_attendance` rows carry none |
+//! | `tok_<key>` for each match key ([`KeyName::ALL`], in key-code order): the thirteen of the `mk1` key set (`tok_nhs`, `tok_pnc`, `tok_sn_dob`, `tok_fn_dob`, `tok_fn_sn`, `tok_sn_pc`, `tok_fn_pc`, `tok_dob_pc`, `tok_phsn_dob`, `tok_phfn_sn`, `tok_sn_dobswap`, `tok_names_dob`, `tok_fi_dob`), then those `mk2` added ([`KeyName::spec`]; `concord push --help` lists them) | the match-key token, 64 hex characters, or empty; a multi-token key ([`KeyName::is_multi`]: `mk2`'s deletion-form and surname-part keys, one token per form of the field) holds its tokens in one cell joined by `;`; `ed_attendance` rows carry none |
+//!
+//! A file of `mk1` tokens simply has only `mk1`'s columns: every token
+//! column is optional.
 //!
 //! The whole file is parsed before anything is sent. Every problem is
 //! reported as `line N, column C: reason` (the CSV line the row starts
@@ -43,18 +46,57 @@ use concord_core::{
     Weapon,
 };
 
-/// The short form of the format, for `concord push --help`.
-pub const FORMAT_HELP: &str = "\
+/// The short form of the format, for `concord push --help`. The token
+/// columns are listed from [`KeyName`], so the help follows the key set.
+pub fn format_help() -> String {
+    let list = |keep: fn(&KeyName) -> bool, prefix: &str| -> String {
+        let names: Vec<String> = KeyName::ALL
+            .iter()
+            .filter(|k| keep(k))
+            .map(|k| format!("{prefix}{k}"))
+            .collect();
+        names.join(", ")
+    };
+    let keys = format!(
+        "and tok_<key> (64 hex) for each match key: mk1's {}, and those mk2 added, {}. The \
+         multi-token keys ({}) hold several tokens in one cell, joined by `;`.",
+        list(|k| k.spec() == "mk1", "tok_"),
+        list(|k| k.spec() == "mk2", "tok_"),
+        list(|k| k.is_multi(), ""),
+    );
+    format!(
+        "\
 Token CSV format (--tokens): a header row, then one row per record; columns in any order,
 cells trimmed, empty means not held. Required: source_ref (64 hex), kind, event_date
 (YYYY-MM-DD, within the period). Optional: role, date_precision, event_hour (0-23),
 ward_code (E05…), lsoa_code (E01…), category, weapon, location_type, age_band, sex, rosh,
 dash_score (0-27), marac, flag_domestic_abuse, flag_under_25, flag_exploitation
-(true/false/1/0), site_code, and tok_<key> (64 hex) for each mk1 key: tok_nhs, tok_pnc,
-tok_sn_dob, tok_fn_dob, tok_fn_sn, tok_sn_pc, tok_fn_pc, tok_dob_pc, tok_phsn_dob,
-tok_phfn_sn, tok_sn_dobswap, tok_names_dob, tok_fi_dob. Vocabulary values are concord's snake_case names (e.g. kind
-crime, category gbh, age_band 18-24). Unknown columns are refused; any bad row is
-reported as `line N, column C: reason` and nothing is sent.";
+(true/false/1/0), site_code,
+{}
+Vocabulary values are concord's snake_case names (e.g. kind crime, category gbh, age_band
+18-24). Unknown columns are refused; any bad row is reported as `line N, column C: reason`
+and nothing is sent.",
+        wrap(&keys, 90)
+    )
+}
+
+/// `text` in lines of at most `width` characters, broken at spaces.
+fn wrap(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = 0;
+    for word in text.split(' ') {
+        if line > 0 && line + 1 + word.chars().count() > width {
+            out.push('\n');
+            line = 0;
+        } else if line > 0 {
+            out.push(' ');
+            line += 1;
+        }
+        out.push_str(word);
+        line += word.chars().count();
+    }
+    out
+}
 
 /// One parsed row: the record, and the CSV line it starts on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -250,7 +292,7 @@ fn header(reader: &mut csv::Reader<impl io::Read>) -> Result<Vec<Column>, TokenC
         let name = name.trim_start_matches('\u{feff}');
         let Some(column) = Column::parse(name) else {
             return Err(TokenCsvError::Header(format!(
-                "unknown column {name:?}; the columns are {}, and tok_<key> for each mk1 key ({})",
+                "unknown column {name:?}; the columns are {}, and tok_<key> for each mk1 or mk2 key ({})",
                 FIXED.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
                 KeyName::ALL
                     .iter()
@@ -615,6 +657,70 @@ mod tests {
         assert_eq!(err, "required column(s) missing: kind, event_date");
         let err = header_error("");
         assert!(err.starts_with("the file is empty"), "{err}");
+    }
+
+    #[test]
+    fn a_multi_token_key_holds_its_tokens_in_one_cell() {
+        let text = format!(
+            "source_ref,kind,event_date,tok_snd_dob,tok_sn_dob\n\
+             {T1},crime,2026-10-03,{T1};{T2},{T2}\n"
+        );
+        let rows = parse(text.as_bytes(), Some(&october())).unwrap();
+        let tokens: Vec<(KeyName, String)> = rows[0]
+            .record
+            .tokens
+            .iter()
+            .map(|(k, t)| (*k, hex::encode(t.as_bytes())))
+            .collect();
+        assert_eq!(
+            tokens,
+            [
+                (KeyName::SnDob, T2.to_owned()),
+                (KeyName::SnDelDob, T1.to_owned()),
+                (KeyName::SnDelDob, T2.to_owned()),
+            ]
+        );
+        // A single-token key takes one token; a bad part is named, not shown.
+        let text = format!(
+            "source_ref,kind,event_date,tok_sn_dob,tok_snd_dob\n\
+             {T1},crime,2026-10-03,{T1};{T2},{T1};SECRET\n"
+        );
+        let shown: Vec<String> = problems(&text).iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "line 2, column tok_sn_dob: must be 64 hex characters (a 32-byte keyed hash)",
+                "line 2, column tok_snd_dob: must be 64 hex characters (a 32-byte keyed hash)",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_help_names_every_token_column_and_the_multi_token_keys() {
+        let help = format_help();
+        assert!(help.lines().all(|l| l.chars().count() <= 90), "{help}");
+        fn words(text: &str) -> Vec<&str> {
+            text.split(|c: char| c.is_whitespace() || "(),".contains(c))
+                .map(|w| w.trim_end_matches('.'))
+                .filter(|w| !w.is_empty())
+                .collect()
+        }
+        let (before, multi) = help.split_once("multi-token keys").unwrap();
+        let (words, multi) = (words(&help), words(multi));
+        for k in KeyName::ALL {
+            let column = format!("tok_{k}");
+            assert!(words.contains(&column.as_str()), "{column}");
+            let in_multi = multi.contains(&k.as_str());
+            assert_eq!(in_multi, k.is_multi(), "{k}");
+        }
+        assert!(before.contains("mk1's tok_nhs, tok_pnc,"), "{help}");
+        // Every token column the help names parses as a column.
+        for w in words
+            .iter()
+            .filter(|w| w.starts_with("tok_") && **w != "tok_<key>")
+        {
+            assert!(matches!(Column::parse(w), Some(Column::Token(_))), "{w}");
+        }
     }
 
     #[test]

@@ -3,10 +3,11 @@
 //! (`concord.v1.Lookup/FindPerson`).
 //!
 //! The person's identifiers are given as flags or as one row of an agency
-//! export read with its mapping; either way they are normalised (mk1) and
-//! turned into match-key tokens **here**, with the linkage key, exactly as
-//! the push agent does (`concord-matchkey`, `concord-agent`). Only tokens,
-//! the purpose, the case reference and a break-glass reason are sent. The
+//! export read with its mapping; either way they are normalised (spec
+//! `mk1`) and turned into match-key tokens of the `mk2` key set **here**,
+//! with the linkage key, exactly as the push agent does
+//! (`concord-matchkey`, `concord-agent`). Only tokens, the purpose, the
+//! case reference and a break-glass reason are sent. The
 //! answer is printed per agency with the fields the policy allows, then
 //! what was withheld and why, the obligations, the agreement and the audit
 //! receipt, whose inclusion proof is checked here.
@@ -79,13 +80,13 @@ pub struct LookupArgs {
 }
 
 const AFTER_HELP: &str = "\
-The identifiers never leave this machine: they are normalised (mk1: trimmed, uppercased,
+The identifiers never leave this machine: they are normalised (spec mk1: trimmed, uppercased,
 accents and titles dropped, dates to ISO 8601, NHS check digit and postcode validated) and
-hashed with the partnership's linkage key into match-key tokens, as the push agents do. Give
-what you hold: an NHS number or PNC id alone can find someone; otherwise at least two of
-forename, surname, date of birth and postcode. An identifier that is a placeholder or invalid
-(UNKNOWN, 1900-01-01, ZZ99 3VZ, a wrong NHS check digit) is refused by name; correct it or
-leave it out.
+hashed with the partnership's linkage key into match-key tokens (the mk2 key set), as the push
+agents do. Give what you hold: an NHS number or PNC id alone can find someone; otherwise at
+least two of forename, surname, date of birth and postcode. An identifier that is a
+placeholder or invalid (UNKNOWN, 1900-01-01, ZZ99 3VZ, a wrong NHS check digit) is refused by
+name; correct it or leave it out.
 
 The broker decides with the lookup policy before it reads anything: your certificate's role
 and organisation, the purpose, the case reference and, for break-glass, the reason. It shows

@@ -51,8 +51,9 @@ const AFTER_HELP: &str = "\
 Agency export (--csv FILE --mapping FILE.toml): the CSV as the agency's system writes it,
 and a mapping naming which column holds what (the concord-agent mapping format; `concord
 synth` writes examples). Names, dates of birth, NHS numbers, PNC ids and postcodes are
-normalised (mk1) and turned into match-key tokens here, with the linkage key (--linkage-key
-FILE, or keys/linkage.json of --pki DIR); only tokens and keyed record references are sent.
+normalised (spec mk1) and turned into match-key tokens of the mk2 key set here, with the
+linkage key (--linkage-key FILE, or keys/linkage.json of --pki DIR); only tokens and keyed
+record references are sent.
 The source comes from the mapping. Identifiers that are placeholders or invalid (UNKNOWN,
 1900-01-01, ZZ99 3VZ, a bad NHS check digit) are dropped and counted by reason. Any other
 problem with a row (a bad date, a value the mapping does not list, no usable identifier) is
@@ -64,7 +65,7 @@ snapshot, the broker then holds nothing for those rows in the period).
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_long_help = format!("{AFTER_HELP}{}", token_csv::FORMAT_HELP),
+    after_long_help = format!("{AFTER_HELP}{}", token_csv::format_help()),
     group(clap::ArgGroup::new("input").required(true).args(["tokens", "csv"])),
 )]
 pub struct PushArgs {

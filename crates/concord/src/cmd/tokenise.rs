@@ -44,8 +44,9 @@ pub struct TokeniseArgs {
 }
 
 const AFTER_HELP: &str = "\
-The export is read as `concord push --csv` reads it: identifiers are normalised (mk1) and
-hashed with the linkage key into match-key tokens, the agency's record id into a keyed
+The export is read as `concord push --csv` reads it: identifiers are normalised (spec mk1)
+and hashed with the linkage key into match-key tokens of the mk2 key set (a multi-token key's
+tokens joined by `;` in its tok_<key> cell), the agency's record id into a keyed
 source_ref; the token file holds nothing else that identifies anyone. Identifiers that are
 placeholders or invalid are dropped and counted by reason. Any other problem with a row is
 reported as `line N, column \"C\": reason` (never the value) and nothing is written, unless
