@@ -16,7 +16,7 @@ pub struct LinkConfig {
     /// not tuned on", gives the precision it buys).
     pub upper: f64,
     /// Match weight at or above which a pair below `upper` is `Possible`
-    /// (held for review). 2 bits is a match probability of 0.8.
+    /// (held for review). 3 bits is a match probability of 0.89.
     pub lower: f64,
     /// A pseudonym carried by more records than this is placeholder-like
     /// (a default date, a shared hostel postcode with a common name, ...):
@@ -42,7 +42,7 @@ impl Default for LinkConfig {
     fn default() -> Self {
         LinkConfig {
             upper: 4.0,
-            lower: 2.0,
+            lower: 3.0,
             frequent_token_cap: 1000,
             min_population: 150_000.0,
             min_train_records: 500,

@@ -26,8 +26,8 @@
 //!    a parent and child of one name (forename and surname identical, the
 //!    date of birth not agreeing in any form), or only the household
 //!    fields agree (surname and postcode, neither the forename nor the
-//!    date of birth). Otherwise, and for `lower <= weight < upper` (2
-//!    bits: probability 0.8), the pair is `Possible`: queued for review
+//!    date of birth). Otherwise, and for `lower <= weight < upper` (3
+//!    bits: probability 0.89), the pair is `Possible`: queued for review
 //!    with its levels and probability, never merged silently. Below
 //!    `lower`: unlinked.
 //!
