@@ -328,6 +328,32 @@ both_stores!(
             ("pending", "childrens_services")
         );
         assert_eq!(review.candidate_sources, ["police"]);
+        // How the pair agreed: AMY and AMELIA share surname, date of birth
+        // and postcode (sn_dob, sn_pc, dob_pc) and the forename's initial
+        // alone (fi_dob, not fn_dob or fn_sn).
+        let levels: Vec<(&str, &str)> = review
+            .field_levels
+            .iter()
+            .map(|l| (l.field.as_str(), l.level.as_str()))
+            .collect();
+        assert_eq!(
+            levels,
+            [
+                ("forename", "initial"),
+                ("surname", "exact"),
+                ("date_of_birth", "exact"),
+                ("postcode", "exact"),
+            ]
+        );
+        assert!(
+            review.match_probability > 0.0 && review.match_probability < 1.0,
+            "{review:?}"
+        );
+        let from_score = 1.0 / (1.0 + (-review.score).exp2());
+        assert!(
+            (review.match_probability - from_score).abs() < 1e-12,
+            "{review:?}"
+        );
 
         let resolved = manager
             .resolve_review(v1::ResolveReviewRequest {
@@ -340,6 +366,11 @@ both_stores!(
         assert_eq!(
             (resolved.status.as_str(), resolved.resolved_by.as_str()),
             ("accepted", "mash-manager-1")
+        );
+        assert_eq!(
+            (resolved.score, &resolved.field_levels),
+            (review.score, &review.field_levels),
+            "a resolved review keeps what the reviewer saw"
         );
         let p = persons(&tb).await;
         assert_eq!(p[0].1, p[1].1, "accepting links the record to the person");

@@ -28,11 +28,12 @@ use std::{
 
 use concord_core::{KeyName, Source, Token};
 use concord_linkage::{
-    LinkConfig, LinkOutcome, LinkRecord, Linker, Probe, RecordOutcome, ReviewDecision, StoredRecord,
+    FIELDS, Level, LinkConfig, LinkOutcome, LinkRecord, Linker, PossibleMatch, Probe,
+    RecordOutcome, ReviewDecision, StoredRecord,
 };
 use concord_store::{
-    LinkQueueJob, LinkRow, LinkageUpdate, LinkerLease, Resolution, Review, ReviewStatus, Store,
-    StoreError,
+    FieldLevel, LinkQueueJob, LinkRow, LinkageUpdate, LinkerLease, NewReview, Resolution, Review,
+    ReviewStatus, Store, StoreError,
 };
 use tokio::sync::{mpsc, watch};
 
@@ -507,11 +508,54 @@ fn update(l: &Linker, forget: &[i64], outcomes: &[LinkOutcome], version: i64) ->
             u.assignments
                 .push((*record as i64, *person as i64, label(*person)));
         }
-        u.reviews.extend(
-            o.possible
-                .iter()
-                .map(|p| (p.record as i64, p.person as i64, p.score)),
-        );
+        u.reviews.extend(o.possible.iter().map(new_review));
     }
     u
+}
+
+/// A possible match as the review queue stores it.
+fn new_review(p: &PossibleMatch) -> NewReview {
+    NewReview {
+        record_id: p.record as i64,
+        candidate_person: p.person as i64,
+        score: p.score,
+        levels: field_levels(&p.levels),
+    }
+}
+
+/// Each field compared, in [`FIELDS`] order, with its observed level.
+fn field_levels(levels: &[Option<Level>; 4]) -> Vec<FieldLevel> {
+    FIELDS
+        .iter()
+        .zip(levels)
+        .filter_map(|(field, level)| {
+            let level = (*level)?;
+            Some(
+                FieldLevel::new(field, level.as_str())
+                    .expect("the linker's field and level names are lowercase words"),
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_field_and_level_of_the_linker_can_be_stored() {
+        for (f, levels) in concord_linkage::LEVELS.iter().enumerate() {
+            for level in *levels {
+                let mut all = [None; 4];
+                all[f] = Some(*level);
+                let stored = field_levels(&all);
+                assert_eq!(stored.len(), 1);
+                assert_eq!(
+                    (stored[0].field(), stored[0].level()),
+                    (FIELDS[f], level.as_str())
+                );
+            }
+        }
+        assert!(field_levels(&[None; 4]).is_empty());
+    }
 }

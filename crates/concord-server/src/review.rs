@@ -1,8 +1,11 @@
 //! `concord.v1.Linkage`: the review queue of possible matches, for the
-//! roles the `link_review` policy allows.
+//! roles the `link_review` policy allows. A review says how the pair
+//! agreed: the match weight (bits), the match probability and each
+//! field's comparison level.
 
 use std::sync::Arc;
 
+use concord_linkage::Model;
 use concord_policy::Action;
 use concord_proto::v1::{self, linkage_server::Linkage as LinkageRpc};
 use concord_store::{ReviewStatus, ReviewView};
@@ -24,6 +27,16 @@ fn wire(v: ReviewView) -> v1::LinkReview {
     v1::LinkReview {
         review_id: v.review.id,
         score: v.review.score,
+        match_probability: Model::probability(v.review.score),
+        field_levels: v
+            .review
+            .levels
+            .iter()
+            .map(|l| v1::FieldLevel {
+                field: l.field().to_owned(),
+                level: l.level().to_owned(),
+            })
+            .collect(),
         status: v.review.status.as_str().to_owned(),
         record_source: v.record_source,
         record_kind: v.record_kind,

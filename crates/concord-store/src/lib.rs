@@ -36,7 +36,8 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 pub use audit::{AuditAppender, AuditRow, CheckpointRow, StoredEvent};
 pub use error::StoreError;
 pub use linkage::{
-    LinkQueueJob, LinkRow, LinkageUpdate, LinkerLease, Resolution, Review, ReviewStatus, ReviewView,
+    FieldLevel, LinkQueueJob, LinkRow, LinkageUpdate, LinkerLease, NewReview, Resolution, Review,
+    ReviewStatus, ReviewView,
 };
 pub use lookup::{LOOKUP_FIELDS, PersonRecord, lookup_field};
 pub use record_reads::RecordReadCounts;

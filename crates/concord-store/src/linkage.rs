@@ -38,8 +38,8 @@ pub struct LinkageUpdate {
     pub assignments: Vec<(i64, i64, &'static str)>,
     /// Records whose rows go (they were deleted).
     pub forget: Vec<i64>,
-    /// (record, candidate person, score) for the review queue.
-    pub reviews: Vec<(i64, i64, f64)>,
+    /// Possible matches for the review queue.
+    pub reviews: Vec<NewReview>,
     pub next_person: i64,
     /// A review this update resolves.
     pub resolution: Option<Resolution>,
@@ -50,6 +50,86 @@ pub struct LinkageUpdate {
     /// Queued jobs (`link_queue.seq`) this update completes; each must
     /// still be queued, or the update is refused.
     pub jobs_done: Vec<i64>,
+}
+
+/// A possible match to hold for review. A pair already queued (whatever
+/// its status) keeps its row: a review is what the linker saw when it
+/// first held the pair.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewReview {
+    pub record_id: i64,
+    pub candidate_person: i64,
+    /// Match weight in bits (log2 of the odds, the prior included).
+    pub score: f64,
+    /// The pair's observed level of each field compared.
+    pub levels: Vec<FieldLevel>,
+}
+
+/// One field's observed comparison level in a review's pair, named as the
+/// linker names them (`concord_linkage::FIELDS`, `Level::as_str`). Both
+/// names are lowercase words (`[a-z0-9_]+`), which keeps the stored
+/// encoding (`link_reviews.levels`) unambiguous.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldLevel {
+    field: String,
+    level: String,
+}
+
+impl FieldLevel {
+    /// `None` unless both names are lowercase words.
+    pub fn new(field: &str, level: &str) -> Option<FieldLevel> {
+        (is_word(field) && is_word(level)).then(|| FieldLevel {
+            field: field.to_owned(),
+            level: level.to_owned(),
+        })
+    }
+
+    /// The field: `forename`, `surname`, `date_of_birth` or `postcode`.
+    pub fn field(&self) -> &str {
+        &self.field
+    }
+
+    /// The level: `exact`, `variant`, `one_edit`, `part`, `phonetic`,
+    /// `initial`, `day_month_swapped`, `year_month` or `disagree`.
+    pub fn level(&self) -> &str {
+        &self.level
+    }
+}
+
+fn is_word(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// `link_reviews.levels` (migrations `0006_review_levels.sql`): each
+/// field compared as `field=level`, in the order given, joined by `;`
+/// (`forename=initial;surname=exact;date_of_birth=exact`); empty when no
+/// levels are recorded (reviews stored before they were).
+fn encode_levels(levels: &[FieldLevel]) -> String {
+    let mut out = String::new();
+    for (i, l) in levels.iter().enumerate() {
+        if i > 0 {
+            out.push(';');
+        }
+        out.push_str(&l.field);
+        out.push('=');
+        out.push_str(&l.level);
+    }
+    out
+}
+
+/// The inverse of [`encode_levels`]; `None` for text it never writes.
+fn decode_levels(s: &str) -> Option<Vec<FieldLevel>> {
+    if s.is_empty() {
+        return Some(Vec::new());
+    }
+    s.split(';')
+        .map(|pair| {
+            let (field, level) = pair.split_once('=')?;
+            FieldLevel::new(field, level)
+        })
+        .collect()
 }
 
 /// A queued linkage job: an accepted extract to link, or records to
@@ -158,7 +238,12 @@ pub struct Review {
     pub id: i64,
     pub record_id: i64,
     pub candidate_person: i64,
+    /// Match weight in bits (log2 of the odds, the prior included).
     pub score: f64,
+    /// The pair's observed level of each field compared, as the linker saw
+    /// it when it held the pair; empty for a review stored before levels
+    /// were recorded.
+    pub levels: Vec<FieldLevel>,
     pub status: ReviewStatus,
     pub created_at: DateTime<Utc>,
     pub resolved_by: Option<String>,
@@ -173,6 +258,7 @@ type ReviewTuple = (
     i64,
     f64,
     String,
+    String,
     DateTime<Utc>,
     Option<String>,
     Option<i64>,
@@ -181,7 +267,7 @@ type ReviewTuple = (
 const LINK_ROWS: &str = "SELECT r.id, r.source, r.tokens, p.person_id FROM records r \
      LEFT JOIN record_person p ON p.record_id = r.id WHERE length(r.tokens) > 0";
 
-const REVIEW_COLS: &str = "SELECT id, record_id, candidate_person, score, status, created_at, resolved_by, anchor FROM link_reviews";
+const REVIEW_COLS: &str = "SELECT id, record_id, candidate_person, score, levels, status, created_at, resolved_by, anchor FROM link_reviews";
 
 fn link_row((record_id, source, tokens, person_id): LinkTuple) -> Result<LinkRow, StoreError> {
     Ok(LinkRow {
@@ -196,13 +282,15 @@ fn link_row((record_id, source, tokens, person_id): LinkTuple) -> Result<LinkRow
 }
 
 fn review(
-    (id, record_id, candidate_person, score, status, created_at, resolved_by, anchor): ReviewTuple,
+    (id, record_id, candidate_person, score, levels, status, created_at, resolved_by, anchor): ReviewTuple,
 ) -> Result<Review, StoreError> {
     Ok(Review {
         id,
         record_id,
         candidate_person,
         score,
+        levels: decode_levels(&levels)
+            .ok_or_else(|| StoreError::Corrupt("link_reviews.levels".into()))?,
         status: ReviewStatus::parse(&status)?,
         created_at,
         resolved_by,
@@ -273,9 +361,13 @@ macro_rules! write_update {
         let now = Utc::now();
         for chunk in $u.reviews.chunks(CHUNK) {
             let mut q: QueryBuilder<'_, $db> =
-                QueryBuilder::new("INSERT INTO link_reviews (record_id, candidate_person, score, created_at) ");
-            q.push_values(chunk, |mut b, (record, person, score)| {
-                b.push_bind(*record).push_bind(*person).push_bind(*score).push_bind(now);
+                QueryBuilder::new("INSERT INTO link_reviews (record_id, candidate_person, score, levels, created_at) ");
+            q.push_values(chunk, |mut b, r| {
+                b.push_bind(r.record_id)
+                    .push_bind(r.candidate_person)
+                    .push_bind(r.score)
+                    .push_bind(encode_levels(&r.levels))
+                    .push_bind(now);
             });
             q.push(" ON CONFLICT (record_id, candidate_person) DO NOTHING");
             q.build().execute(&mut *$tx).await?;
@@ -452,7 +544,7 @@ impl Store {
             ""
         };
         let sql = format!(
-            "SELECT l.id, l.record_id, l.candidate_person, l.score, l.status, l.created_at, l.resolved_by, l.anchor, \
+            "SELECT l.id, l.record_id, l.candidate_person, l.score, l.levels, l.status, l.created_at, l.resolved_by, l.anchor, \
              r.source, r.kind, r.event_date FROM link_reviews l JOIN records r ON r.id = l.record_id {filter} ORDER BY l.id"
         );
         type Row = (
@@ -460,6 +552,7 @@ impl Store {
             i64,
             i64,
             f64,
+            String,
             String,
             DateTime<Utc>,
             Option<String>,
@@ -483,6 +576,7 @@ impl Store {
                     record_id,
                     candidate,
                     score,
+                    levels,
                     status,
                     created_at,
                     by,
@@ -493,7 +587,7 @@ impl Store {
                 )| {
                     Ok(ReviewView {
                         review: review((
-                            id, record_id, candidate, score, status, created_at, by, anchor,
+                            id, record_id, candidate, score, levels, status, created_at, by, anchor,
                         ))?,
                         record_source: source,
                         record_kind: kind,
@@ -517,5 +611,60 @@ impl Store {
         .fetch_all(pool)
         .await)
         .map_err(error::classify)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fl(field: &str, level: &str) -> FieldLevel {
+        FieldLevel::new(field, level).expect("lowercase words")
+    }
+
+    #[test]
+    fn field_levels_encode_compactly_and_decode_back() {
+        let levels = vec![
+            fl("forename", "initial"),
+            fl("surname", "one_edit"),
+            fl("date_of_birth", "day_month_swapped"),
+        ];
+        let text = encode_levels(&levels);
+        assert_eq!(
+            text,
+            "forename=initial;surname=one_edit;date_of_birth=day_month_swapped"
+        );
+        assert_eq!(decode_levels(&text), Some(levels));
+        let one = vec![fl("postcode", "exact")];
+        assert_eq!(decode_levels(&encode_levels(&one)), Some(one));
+        // Nothing recorded (a review from before levels were kept).
+        assert_eq!(encode_levels(&[]), "");
+        assert_eq!(decode_levels(""), Some(vec![]));
+    }
+
+    #[test]
+    fn field_levels_refuse_what_would_be_ambiguous() {
+        assert!(FieldLevel::new("forename", "exact").is_some());
+        for (field, level) in [
+            ("", "exact"),
+            ("forename", ""),
+            ("fore=name", "exact"),
+            ("forename", "ex;act"),
+            ("Forename", "exact"),
+            ("forename", "exact "),
+        ] {
+            assert_eq!(FieldLevel::new(field, level), None, "{field:?} {level:?}");
+        }
+        for text in [
+            "forename",
+            "forename=",
+            "=exact",
+            "forename=exact;",
+            ";forename=exact",
+            "forename=exact=exact",
+            "forename=exact;;surname=exact",
+        ] {
+            assert_eq!(decode_levels(text), None, "{text:?}");
+        }
     }
 }

@@ -362,7 +362,46 @@ fn link_measures_quality_on_a_synthetic_population() {
     assert!(clusters.starts_with("file,line,source,source_ref,person,outcome\n"));
     assert!(clusters.contains(",linked\n"), "some records are linked");
     assert!(clusters.contains(",health,") && clusters.contains(",no_tokens\n"));
-    assert!(dir.join("possible.csv").is_file());
+    // The review queue says how each open pair agreed.
+    let possible = fs::read_to_string(dir.join("possible.csv")).unwrap();
+    let mut lines = possible.lines();
+    assert_eq!(
+        lines.next(),
+        Some(
+            "file,line,source,source_ref,person,candidate_person,score,match_probability,\
+             forename,surname,date_of_birth,postcode"
+        )
+    );
+    let vocabulary = [
+        "",
+        "exact",
+        "variant",
+        "one_edit",
+        "part",
+        "phonetic",
+        "initial",
+        "day_month_swapped",
+        "year_month",
+        "disagree",
+    ];
+    let rows: Vec<&str> = lines.collect();
+    assert!(
+        !rows.is_empty(),
+        "the population has pairs to review: {stdout}"
+    );
+    for line in rows {
+        let cells: Vec<&str> = line.split(',').collect();
+        assert_eq!(cells.len(), 12, "{line}");
+        let score: f64 = cells[6].parse().unwrap();
+        let probability: f64 = cells[7].parse().unwrap();
+        assert!((0.0..=1.0).contains(&probability), "{line}");
+        assert!(
+            (probability - 1.0 / (1.0 + (-score).exp2())).abs() < 0.01,
+            "{line}"
+        );
+        assert!(cells[8..].iter().all(|l| vocabulary.contains(l)), "{line}");
+        assert!(cells[8..].iter().any(|l| !l.is_empty()), "{line}");
+    }
 
     // The wrong key joins nothing to the truth, and says so.
     let (out, _, stderr) = run(concord(dir)

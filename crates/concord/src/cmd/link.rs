@@ -21,7 +21,7 @@ use std::{
 
 use anyhow::{Context, bail};
 use concord_core::{Source, Token};
-use concord_linkage::{LinkConfig, LinkRecord, Linker, PossibleMatch, RecordOutcome};
+use concord_linkage::{FIELDS, LinkConfig, LinkRecord, Linker, PossibleMatch, RecordOutcome};
 use concord_synth::DataSet;
 use indicatif::ProgressBar;
 
@@ -59,7 +59,10 @@ Output (--out): one row per record: file, line (in its token file), source, sour
 person (the linker's person id; empty for a record without tokens), outcome (linked: its
 person has other records; possible: held for review, never merged silently; unlinked; or
 no_tokens). The review queue (--possible): file, line, source, source_ref, person,
-candidate_person, score, for each pair still open at the end.
+candidate_person, score (the match weight in bits), match_probability, and the pair's
+comparison level of forename, surname, date_of_birth and postcode (exact, variant,
+one_edit, part, phonetic, initial, day_month_swapped, year_month or disagree; empty where
+one record does not hold the field), for each pair still open at the end.
 
 With --truth truth.csv (from `concord synth`) the linkage is measured: pairwise precision,
 recall and F1 overall and per pair of sources, and cluster precision and recall. The truth
@@ -225,7 +228,8 @@ pub fn run(args: &LinkArgs) -> anyhow::Result<()> {
         }
         p
     };
-    let mut open: Vec<(u64, u64, f64)> = Vec::new();
+    // (candidate person, the pair as the linker held it)
+    let mut open: Vec<(u64, &PossibleMatch)> = Vec::new();
     let mut seen = HashSet::new();
     for m in &possible {
         let candidate = resolve(m.person);
@@ -233,10 +237,10 @@ pub fn run(args: &LinkArgs) -> anyhow::Result<()> {
             continue;
         };
         if person != candidate && seen.insert((m.record, candidate)) {
-            open.push((m.record, candidate, m.score));
+            open.push((candidate, m));
         }
     }
-    let queued: HashSet<u64> = open.iter().map(|(r, _, _)| *r).collect();
+    let queued: HashSet<u64> = open.iter().map(|(_, m)| m.record).collect();
     let outcome_of = |id: u64| -> (&'static str, Option<u64>) {
         match person_of.get(&id) {
             None => ("no_tokens", None),
@@ -415,10 +419,10 @@ fn write_possible(
     inputs: &[TokenInput],
     origins: &[Origin],
     person_of: &HashMap<u64, u64>,
-    open: &[(u64, u64, f64)],
+    open: &[(u64, &PossibleMatch)],
 ) -> anyhow::Result<()> {
     let context = || format!("cannot write {}", path.display());
-    w.write_record([
+    let header = [
         "file",
         "line",
         "source",
@@ -426,23 +430,28 @@ fn write_possible(
         "person",
         "candidate_person",
         "score",
-    ])
-    .with_context(context)?;
-    for (record, candidate, score) in open {
-        let o = &origins[(*record - 1) as usize];
-        w.write_record([
+        "match_probability",
+    ];
+    w.write_record(header.iter().chain(&FIELDS))
+        .with_context(context)?;
+    for (candidate, m) in open {
+        let o = &origins[(m.record - 1) as usize];
+        let row = [
             inputs[o.file].path.display().to_string(),
             o.line.to_string(),
             o.source.as_str().to_owned(),
             hex::encode(o.source_ref.as_bytes()),
             person_of
-                .get(record)
+                .get(&m.record)
                 .map(|p| p.to_string())
                 .unwrap_or_default(),
             candidate.to_string(),
-            format!("{score:.2}"),
-        ])
-        .with_context(context)?;
+            format!("{:.2}", m.score),
+            format!("{:.3}", m.probability()),
+        ];
+        let levels = m.levels.map(|l| l.map(|l| l.as_str()).unwrap_or_default());
+        w.write_record(row.iter().map(String::as_str).chain(levels))
+            .with_context(context)?;
     }
     w.flush().with_context(context)
 }

@@ -1,0 +1,13 @@
+-- Review levels: what a reviewer needs to decide a possible match in
+-- seconds, the observed comparison level of each field of the pair as the
+-- linker saw it when it held the pair. Encoding: each field compared (the
+-- linker's names and order: forename, surname, date_of_birth, postcode) as
+-- `field=level`, joined by `;`, e.g.
+-- `forename=initial;surname=exact;date_of_birth=exact;postcode=exact`. A
+-- field not held by both records is left out. Levels: exact, variant,
+-- one_edit, part, phonetic, initial, day_month_swapped, year_month,
+-- disagree. Names are lowercase words ([a-z0-9_]+), so the text is
+-- unambiguous. Reviews stored before this migration keep '' (not
+-- recorded); their match probability still follows from `score` (the
+-- match weight in bits).
+ALTER TABLE link_reviews ADD COLUMN levels TEXT NOT NULL DEFAULT '';
