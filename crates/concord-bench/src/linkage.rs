@@ -9,73 +9,20 @@ use chrono::NaiveDate;
 use concord_core::Source;
 use concord_keys::LinkageKey;
 use concord_linkage::{LinkConfig, LinkRecord, Linker, RecordOutcome, pairwise_metrics};
-use concord_matchkey::{Identifiers, RejectionCounts, tokenise_on};
-use concord_synth::{DataSet, Meaning, Population, SynthConfig, generate};
+use concord_matchkey::{RejectionCounts, tokenise_on};
+use concord_synth::{SynthConfig, generate};
 
 /// One agency row's identifiers, its source and its true person.
-pub struct Row {
-    pub source: Source,
-    pub person: u64,
-    ids: [Option<String>; 6],
-}
-
-impl Row {
-    /// The row's identifiers as the push agent would hand them over.
-    pub fn identifiers(&self) -> Identifiers<'_> {
-        let [f, s, d, n, p, pc] = &self.ids;
-        Identifiers {
-            forename: f.as_deref(),
-            surname: s.as_deref(),
-            date_of_birth: d.as_deref(),
-            nhs_number: n.as_deref(),
-            pnc_id: p.as_deref(),
-            postcode: pc.as_deref(),
-        }
-    }
-}
+pub type Row = concord_synth::IdentifyingRow;
 
 /// Every identifying row of a synthetic population, with its truth.
 pub fn rows(people: usize, seed: u64) -> Vec<Row> {
-    let pop: Population = generate(&SynthConfig {
+    generate(&SynthConfig {
         people,
         seed,
         ..SynthConfig::default()
-    });
-    let truth: HashMap<(DataSet, &str), u64> = pop
-        .truth
-        .iter()
-        .map(|t| ((t.data_set, t.record_ref.as_str()), t.person))
-        .collect();
-    let mut out = Vec::new();
-    for t in &pop.tables {
-        let Some(reference) = t.column(Meaning::SourceRef) else {
-            continue;
-        };
-        if t.data_set == DataSet::EdAssaults {
-            continue;
-        }
-        let col = |m: Meaning| t.column(m);
-        let cols = [
-            col(Meaning::Forename),
-            col(Meaning::Surname),
-            col(Meaning::DateOfBirth),
-            col(Meaning::NhsNumber),
-            col(Meaning::PncId),
-            col(Meaning::Postcode),
-        ];
-        for row in &t.rows {
-            let Some(&person) = truth.get(&(t.data_set, row[reference].as_str())) else {
-                continue;
-            };
-            let ids = cols.map(|c| c.map(|c| row[c].clone()).filter(|v| !v.is_empty()));
-            out.push(Row {
-                source: t.data_set.source(),
-                person,
-                ids,
-            });
-        }
-    }
-    out
+    })
+    .identifying_rows()
 }
 
 fn key() -> LinkageKey {
@@ -96,7 +43,7 @@ pub fn tokenise(rows: &[Row]) -> (Vec<LinkRecord>, f64) {
         .enumerate()
         .map(|(i, r)| LinkRecord {
             id: i as u64 + 1,
-            source: r.source,
+            source: r.source(),
             tokens: tokenise_on(&r.identifiers(), &key, &mut counts, today()),
         })
         .collect();

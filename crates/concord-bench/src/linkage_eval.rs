@@ -730,7 +730,7 @@ fn prepare(
                     let ids = r.identifiers();
                     Row {
                         record_id: format!("synth-{}", i + 1),
-                        source: r.source,
+                        source: r.source(),
                         person_id: r.person.to_string(),
                         ids: [
                             ids.forename,

@@ -21,7 +21,7 @@ use concord_matchkey::{
     Identifiers, Normalised, Spec, canonical_forename, deletion_forms, normalise_on, nysiis,
     tokens_for,
 };
-use concord_synth::{DataSet, Meaning, SynthConfig, generate};
+use concord_synth::{DataSet, SynthConfig, generate};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::{Config, TestRunner};
@@ -103,11 +103,6 @@ static BACKGROUND: LazyLock<Background> = LazyLock::new(|| {
         activity: 2.0,
         ..SynthConfig::default()
     });
-    let truth: HashMap<(DataSet, &str), u64> = pop
-        .truth
-        .iter()
-        .map(|t| ((t.data_set, t.record_ref.as_str()), t.person))
-        .collect();
     let true_fields: HashMap<u64, Normalised> = pop
         .people
         .iter()
@@ -122,52 +117,22 @@ static BACKGROUND: LazyLock<Background> = LazyLock::new(|| {
         })
         .collect();
     let mut records = Vec::new();
-    for t in &pop.tables {
-        if t.data_set == DataSet::EdAssaults {
-            continue;
-        }
-        let get = |row: &Vec<String>, m: Meaning| -> Option<String> {
-            t.column(m)
-                .map(|c| row[c].clone())
-                .filter(|s| !s.is_empty())
-        };
-        for row in &t.rows {
-            let (f, s, d, nhs, pnc, pc) = (
-                get(row, Meaning::Forename),
-                get(row, Meaning::Surname),
-                get(row, Meaning::DateOfBirth),
-                get(row, Meaning::NhsNumber),
-                get(row, Meaning::PncId),
-                get(row, Meaning::Postcode),
-            );
-            let ids = Identifiers {
-                forename: f.as_deref(),
-                surname: s.as_deref(),
-                date_of_birth: d.as_deref(),
-                nhs_number: nhs.as_deref(),
-                pnc_id: pnc.as_deref(),
-                postcode: pc.as_deref(),
-            };
-            let (n, _) = normalise_on(&ids, today());
-            let person = truth[&(
-                t.data_set,
-                row[t.column(Meaning::SourceRef).unwrap()].as_str(),
-            )];
-            let tf = &true_fields[&person];
-            let clean = n.forename().is_some()
-                && n.forename() == tf.forename()
-                && n.surname() == tf.surname()
-                && n.date_of_birth() == tf.date_of_birth()
-                && n.postcode() == tf.postcode();
-            records.push(BackgroundRecord {
-                id: records.len() as u64 + 1,
-                source: t.data_set.source(),
-                data_set: t.data_set,
-                person,
-                normalised: n,
-                clean,
-            });
-        }
+    for row in pop.identifying_rows() {
+        let (n, _) = normalise_on(&row.identifiers(), today());
+        let tf = &true_fields[&row.person];
+        let clean = n.forename().is_some()
+            && n.forename() == tf.forename()
+            && n.surname() == tf.surname()
+            && n.date_of_birth() == tf.date_of_birth()
+            && n.postcode() == tf.postcode();
+        records.push(BackgroundRecord {
+            id: records.len() as u64 + 1,
+            source: row.source(),
+            data_set: row.data_set,
+            person: row.person,
+            normalised: n,
+            clean,
+        });
     }
     let mk2 = records
         .iter()

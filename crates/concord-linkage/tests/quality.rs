@@ -7,58 +7,23 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 use concord_keys::LinkageKey;
 use concord_linkage::{LinkConfig, LinkRecord, Linker, pairwise_metrics};
-use concord_matchkey::{Identifiers, RejectionCounts, tokenise_on};
-use concord_synth::{DataSet, Meaning, Population, SynthConfig, generate};
+use concord_matchkey::{RejectionCounts, tokenise_on};
+use concord_synth::{Population, SynthConfig, generate};
 
 /// Every identifying row as a link record, and the truth (record → person).
 fn tokenise(pop: &Population) -> (Vec<LinkRecord>, Vec<(u64, u64)>) {
     let key = LinkageKey::new("lk-test", &[7u8; 32]).unwrap();
     let today = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
-    let truth: HashMap<(DataSet, &str), u64> = pop
-        .truth
-        .iter()
-        .map(|t| ((t.data_set, t.record_ref.as_str()), t.person))
-        .collect();
     let mut counts = RejectionCounts::new();
     let (mut records, mut truth_rows) = (Vec::new(), Vec::new());
-    for t in &pop.tables {
-        if t.data_set == DataSet::EdAssaults {
-            continue;
-        }
-        let get = |row: &Vec<String>, m: Meaning| -> Option<String> {
-            t.column(m)
-                .map(|c| row[c].clone())
-                .filter(|s| !s.is_empty())
-        };
-        for row in &t.rows {
-            let (f, s, d, n, p, pc) = (
-                get(row, Meaning::Forename),
-                get(row, Meaning::Surname),
-                get(row, Meaning::DateOfBirth),
-                get(row, Meaning::NhsNumber),
-                get(row, Meaning::PncId),
-                get(row, Meaning::Postcode),
-            );
-            let ids = Identifiers {
-                forename: f.as_deref(),
-                surname: s.as_deref(),
-                date_of_birth: d.as_deref(),
-                nhs_number: n.as_deref(),
-                pnc_id: p.as_deref(),
-                postcode: pc.as_deref(),
-            };
-            let id = records.len() as u64 + 1;
-            let person = truth[&(
-                t.data_set,
-                row[t.column(Meaning::SourceRef).unwrap()].as_str(),
-            )];
-            records.push(LinkRecord {
-                id,
-                source: t.data_set.source(),
-                tokens: tokenise_on(&ids, &key, &mut counts, today),
-            });
-            truth_rows.push((id, person));
-        }
+    for row in pop.identifying_rows() {
+        let id = records.len() as u64 + 1;
+        records.push(LinkRecord {
+            id,
+            source: row.source(),
+            tokens: tokenise_on(&row.identifiers(), &key, &mut counts, today),
+        });
+        truth_rows.push((id, row.person));
     }
     let rejected: Vec<_> = counts.iter().filter(|(_, n)| *n > 0).collect();
     assert!(

@@ -201,6 +201,20 @@ fn is_repeated_letter(key: &str) -> bool {
     }
 }
 
+/// Drops title words from the start of a surname, and title words and
+/// generational suffixes from its end, while more than one word remains.
+fn strip_surname_titles(words: &mut Vec<&str>) {
+    while words.len() > 1 && is_title(words[0]) {
+        words.remove(0);
+    }
+    while words.len() > 1 && {
+        let last = words[words.len() - 1];
+        is_title(last) || SUFFIXES.contains(&last)
+    } {
+        words.pop();
+    }
+}
+
 /// Normalises one name field: `Ok(None)` when blank, else the key form or
 /// why it was not kept.
 pub(crate) fn normalise(raw: &str, field: NameField) -> Result<Option<String>, NameProblem> {
@@ -226,15 +240,7 @@ pub(crate) fn normalise(raw: &str, field: NameField) -> Result<Option<String>, N
             (*first).to_owned()
         }
         NameField::Surname => {
-            while words.len() > 1 && is_title(words[0]) {
-                words.remove(0);
-            }
-            while words.len() > 1 && {
-                let last = words[words.len() - 1];
-                is_title(last) || SUFFIXES.contains(&last)
-            } {
-                words.pop();
-            }
+            strip_surname_titles(&mut words);
             if is_placeholder(&words) {
                 return Err(NameProblem::Placeholder);
             }
@@ -259,15 +265,7 @@ pub(crate) fn surname_parts(raw: &str, kept: &str) -> Vec<String> {
         .collect();
     let w = Words::of(spaced.trim());
     let mut words: Vec<&str> = w.text.split(' ').filter(|s| !s.is_empty()).collect();
-    while words.len() > 1 && is_title(words[0]) {
-        words.remove(0);
-    }
-    while words.len() > 1 && {
-        let last = words[words.len() - 1];
-        is_title(last) || SUFFIXES.contains(&last)
-    } {
-        words.pop();
-    }
+    strip_surname_titles(&mut words);
     let mut parts: Vec<String> = words
         .iter()
         .filter(|p| p.chars().nth(1).is_some())

@@ -196,6 +196,73 @@ impl Population {
             .find(|t| t.data_set == ds)
             .expect("every data set is generated")
     }
+
+    /// Every record that identifies a person (ED attendances carry none),
+    /// table by table in [`DataSet::ALL`] order, with its true person and
+    /// its identifiers as the export holds them: what linkage measurements
+    /// tokenise.
+    pub fn identifying_rows(&self) -> Vec<IdentifyingRow> {
+        let truth: std::collections::HashMap<(DataSet, &str), u64> = self
+            .truth
+            .iter()
+            .map(|t| ((t.data_set, t.record_ref.as_str()), t.person))
+            .collect();
+        let mut out = Vec::new();
+        for t in &self.tables {
+            let Some(reference) = t.column(Meaning::SourceRef) else {
+                continue;
+            };
+            let cols = [
+                Meaning::Forename,
+                Meaning::Surname,
+                Meaning::DateOfBirth,
+                Meaning::NhsNumber,
+                Meaning::PncId,
+                Meaning::Postcode,
+            ]
+            .map(|m| t.column(m));
+            for row in &t.rows {
+                let Some(&person) = truth.get(&(t.data_set, row[reference].as_str())) else {
+                    continue;
+                };
+                out.push(IdentifyingRow {
+                    data_set: t.data_set,
+                    person,
+                    ids: cols.map(|c| c.map(|c| row[c].clone()).filter(|v| !v.is_empty())),
+                });
+            }
+        }
+        out
+    }
+}
+
+/// One record of [`Population::identifying_rows`].
+#[derive(Debug, Clone)]
+pub struct IdentifyingRow {
+    pub data_set: DataSet,
+    pub person: u64,
+    /// Forename, surname, date of birth, NHS number, PNC id, postcode as
+    /// written in the export; `None` where the cell is blank.
+    pub ids: [Option<String>; 6],
+}
+
+impl IdentifyingRow {
+    pub fn source(&self) -> concord_core::Source {
+        self.data_set.source()
+    }
+
+    /// The identifiers as a push agent hands them to `concord-matchkey`.
+    pub fn identifiers(&self) -> concord_matchkey::Identifiers<'_> {
+        let [f, s, d, n, p, pc] = &self.ids;
+        concord_matchkey::Identifiers {
+            forename: f.as_deref(),
+            surname: s.as_deref(),
+            date_of_birth: d.as_deref(),
+            nhs_number: n.as_deref(),
+            pnc_id: p.as_deref(),
+            postcode: pc.as_deref(),
+        }
+    }
 }
 
 /// Why generating or writing failed.
