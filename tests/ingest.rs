@@ -818,3 +818,97 @@ both_stores!(
         tb.stop().await;
     }
 );
+
+/// The field violations of a refusal.
+fn violated_fields(e: &tonic::Status) -> Vec<String> {
+    e.get_error_details()
+        .bad_request()
+        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
+        .unwrap_or_default()
+}
+
+both_stores!(
+    a_snapshot_under_another_linkage_key_is_refused_and_replaces_nothing,
+    |db: Db| async move {
+        let tb = TestBroker::start(db).await;
+        let good = Extract::new(
+            october(&tb, "police-2026-10", v1::ExtractMode::Snapshot),
+            records(&tb, 0..25),
+            vec![],
+            10,
+        );
+        push(&tb, POLICE, good).await.expect("accepted");
+        assert_eq!(count(&tb).await, 25);
+
+        // Same source and period, a well-formed id that is not the partnership's.
+        let mut h = october(&tb, "police-2026-10-b", v1::ExtractMode::Snapshot);
+        h.linkage_key_id = "lk-2025x".into();
+        let bad = Extract::new(h, records(&tb, 100..105), vec![], 10);
+        let e = push(&tb, POLICE, bad).await.expect_err("refused");
+        assert_eq!(e.code(), Code::InvalidArgument);
+        let expected = format!(
+            "linkage key id lk-2025x is not the partnership's: this broker accepts {}",
+            tb.linkage_key_id
+        );
+        assert!(e.message().contains(&expected), "{}", e.message());
+        assert_eq!(violated_fields(&e), ["header.linkage_key_id"]);
+
+        // The period's good records are intact and no receipt was written.
+        assert_eq!(count(&tb).await, 25);
+        let mut client = v1::ingest_client::IngestClient::new(tb.channel(POLICE).await);
+        let missing = client
+            .get_extract(v1::GetExtractRequest {
+                source: v1::Source::Police as i32,
+                extract_id: "police-2026-10-b".into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(missing.code(), Code::NotFound);
+        tb.stop().await;
+    }
+);
+
+both_stores!(
+    the_previous_linkage_key_is_accepted_during_a_rotation,
+    |db: Db| async move {
+        let options = concord_e2e::StartOptions {
+            linkage_keys: Some(concord_server::LinkageKeyIds::new(
+                "lk-2099a",
+                Some("lk-2098a".into()),
+            )),
+            ..Default::default()
+        };
+        let tb = TestBroker::start_with_options(db, options).await;
+        let with_key = |id: &str, key_id: &str, range| {
+            let mut h = october(&tb, id, v1::ExtractMode::Snapshot);
+            h.linkage_key_id = key_id.into();
+            let mut rs = records(&tb, range);
+            for t in rs.iter_mut().flat_map(|r| r.tokens.iter_mut()) {
+                t.key_id = key_id.into();
+            }
+            Extract::new(h, rs, vec![], 10)
+        };
+        push(&tb, POLICE, with_key("police-old-key", "lk-2098a", 0..10))
+            .await
+            .expect("the previous key's extract is accepted");
+        assert_eq!(count(&tb).await, 10);
+        let e = push(&tb, POLICE, with_key("police-other", "lk-2097a", 0..5))
+            .await
+            .expect_err("refused");
+        assert_eq!(e.code(), Code::InvalidArgument);
+        assert!(
+            e.message()
+                .contains("this broker accepts lk-2099a (and lk-2098a until rotation ends)"),
+            "{}",
+            e.message()
+        );
+        assert_eq!(count(&tb).await, 10);
+        let r = push(&tb, POLICE, with_key("police-new-key", "lk-2099a", 0..15))
+            .await
+            .expect("the current key's extract is accepted")
+            .into_inner();
+        assert_eq!(r.records_stored, 15);
+        assert_eq!(count(&tb).await, 15);
+        tb.stop().await;
+    }
+);

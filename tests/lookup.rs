@@ -1053,3 +1053,77 @@ both_stores!(
         tb.stop().await;
     }
 );
+
+both_stores!(
+    lookups_under_another_linkage_key_are_refused,
+    |db: Db| async move {
+        let tb = TestBroker::start(db).await;
+        populate(&tb).await;
+        let good = ask(&tb, AMY, "safeguarding_children", "MASH-2026-0042", "");
+        let mut other = good.clone();
+        for t in &mut other.tokens {
+            t.key_id = "lk-2025x".into();
+        }
+        let e = find(&tb, "mash-officer-1", other)
+            .await
+            .expect_err("could never match");
+        assert_eq!(e.code(), Code::InvalidArgument);
+        let expected = format!(
+            "linkage key id lk-2025x is not the partnership's: this broker accepts {}",
+            tb.linkage_key_id
+        );
+        assert!(e.message().contains(&expected), "{}", e.message());
+        let fields: Vec<String> = e
+            .get_error_details()
+            .bad_request()
+            .expect("field violations")
+            .field_violations
+            .iter()
+            .map(|v| v.field.clone())
+            .collect();
+        assert_eq!(fields, ["tokens[0].key_id"]);
+        let answer = find(&tb, "mash-officer-1", good)
+            .await
+            .expect("the partnership's key");
+        assert!(answer.matched);
+        tb.stop().await;
+    }
+);
+
+both_stores!(
+    lookups_under_the_previous_linkage_key_are_answered_during_a_rotation,
+    |db: Db| async move {
+        let options = concord_e2e::StartOptions {
+            linkage_keys: Some(concord_server::LinkageKeyIds::new(
+                "lk-2099a",
+                Some("lk-2098a".into()),
+            )),
+            ..Default::default()
+        };
+        let tb = TestBroker::start_with_options(db, options).await;
+        let under = |key_id: &str| {
+            let mut req = ask(&tb, AMY, "safeguarding_children", "MASH-2026-0042", "");
+            for t in &mut req.tokens {
+                t.key_id = key_id.into();
+            }
+            req
+        };
+        for accepted in ["lk-2099a", "lk-2098a"] {
+            let answer = find(&tb, "mash-officer-1", under(accepted))
+                .await
+                .unwrap_or_else(|e| panic!("{accepted} is accepted: {e}"));
+            assert!(!answer.matched, "nothing was pushed");
+        }
+        let e = find(&tb, "mash-officer-1", under("lk-2097a"))
+            .await
+            .expect_err("refused");
+        assert_eq!(e.code(), Code::InvalidArgument);
+        assert!(
+            e.message()
+                .contains("this broker accepts lk-2099a (and lk-2098a until rotation ends)"),
+            "{}",
+            e.message()
+        );
+        tb.stop().await;
+    }
+);

@@ -15,7 +15,7 @@ use concord_client::{ClientTls, install_crypto_provider};
 use concord_keys::{BrokerKey, KeyFile};
 use concord_pki::{Partnership, PkiLayout};
 use concord_policy::{Bundle, EngineConfig, Evaluator, PolicyEngine};
-use concord_server::{Broker, Limits, tls::TlsMaterial};
+use concord_server::{Broker, Limits, LinkageKeyIds, tls::TlsMaterial};
 use concord_store::{Store, StoreOptions};
 use sqlx::Connection;
 use tempfile::TempDir;
@@ -128,6 +128,9 @@ pub struct StartOptions {
     pub store: StoreOptions,
     /// What evaluates policy decisions.
     pub evaluator: Evaluator,
+    /// The linkage key ids the broker accepts; by default the development
+    /// PKI's linkage key's id alone (`linkage_key_id`).
+    pub linkage_keys: Option<LinkageKeyIds>,
 }
 
 /// What a broker is started from.
@@ -136,6 +139,7 @@ struct Setup {
     pki: PkiLayout,
     broker_key: BrokerKey,
     linkage_key_id: String,
+    linkage_keys: LinkageKeyIds,
     db: Db,
     pg: Option<PgDatabase>,
     url: String,
@@ -223,6 +227,7 @@ impl TestBroker {
             postgres_via,
             store: store_options,
             evaluator,
+            linkage_keys,
         } = options;
         install_crypto_provider();
         let dir = tempfile::tempdir().expect("temp dir");
@@ -261,10 +266,13 @@ impl TestBroker {
                 (Some(pg), url)
             }
         };
+        let linkage_keys =
+            linkage_keys.unwrap_or_else(|| LinkageKeyIds::new(linkage_key_id.clone(), None));
         Self::launch(Setup {
             dir,
             pki,
             broker_key,
+            linkage_keys,
             linkage_key_id,
             db,
             pg,
@@ -296,6 +304,7 @@ impl TestBroker {
             pki: concord_pki::PkiLayout::at(self.pki.ca_cert.parent().expect("pki dir")),
             broker_key,
             linkage_key_id: self.linkage_key_id.clone(),
+            linkage_keys: self.broker.linkage_keys.clone(),
             db: self.db,
             pg: self._pg.take(),
             url: self.url.clone(),
@@ -313,6 +322,7 @@ impl TestBroker {
             pki,
             broker_key,
             linkage_key_id,
+            linkage_keys,
             db,
             pg,
             url,
@@ -353,6 +363,7 @@ impl TestBroker {
             policy,
             Arc::new(broker_key.clone()),
             limits,
+            linkage_keys,
             linkage,
             audit,
         ));
@@ -405,6 +416,7 @@ impl TestBroker {
             pki: concord_pki::PkiLayout::at(self.pki.ca_cert.parent().expect("pki dir")),
             broker_key: self.broker_key.clone(),
             linkage_key_id: self.linkage_key_id.clone(),
+            linkage_keys: self.broker.linkage_keys.clone(),
             db: self.db,
             pg: None,
             url: self.url.clone(),

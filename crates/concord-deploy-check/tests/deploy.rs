@@ -567,6 +567,8 @@ struct ConfigFile {
     data_dir: Option<String>,
     database_url: Option<String>,
     policy_dir: Option<String>,
+    linkage_key_id: Option<String>,
+    previous_linkage_key_id: Option<String>,
     pki: Option<Pki>,
     #[serde(default)]
     limits: Limits,
@@ -662,6 +664,12 @@ fn the_production_config_uses_only_known_keys() {
         );
     }
 
+    // A [pki] table needs the partnership's linkage key id.
+    let linkage_key_id = config.linkage_key_id.as_deref().expect("linkage_key_id");
+    assert!(
+        linkage_key_id.starts_with("lk-"),
+        "a linkage key id such as lk-2026a: {linkage_key_id}"
+    );
     let pki = config
         .pki
         .expect("a [pki] table: production never uses the development PKI");

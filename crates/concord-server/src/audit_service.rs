@@ -176,7 +176,7 @@ fn rekey(
     tokens: &[v1::MatchKeyToken],
 ) -> Result<Vec<(KeyName, Token)>, ServerError> {
     let mut v = Violations::new(broker.limits.max_reported_violations);
-    let checked = crate::lookup::check_tokens(tokens, &mut v);
+    let checked = crate::lookup::check_tokens(tokens, &broker.linkage_keys, &mut v);
     if !v.is_empty() {
         return Err(ServerError::invalid("access history request rejected", v));
     }

@@ -166,6 +166,17 @@ impl IngestService {
         let Some(header) = convert::header(&raw_header, &mut violations) else {
             return Err(ServerError::invalid("extract header rejected", violations));
         };
+        // Tokens under another linkage key could never link: refused before
+        // the policy is asked or anything is stored or replaced.
+        let keys = &self.broker.linkage_keys;
+        if !keys.accepts(&header.linkage_key_id) {
+            violations.push(
+                None,
+                "header.linkage_key_id",
+                keys.refusal(&header.linkage_key_id),
+            );
+            return Err(ServerError::invalid("extract header rejected", violations));
+        }
         span.record("source", header.source.as_str());
         labels.source = Some(header.source.as_str());
         span.record("extract_id", header.extract_id.as_str());

@@ -83,12 +83,64 @@ impl Default for Limits {
     }
 }
 
+/// The linkage key ids the partnership's tokens may carry: the current
+/// key's, and the previous key's while a stated rotation runs. The broker
+/// never holds `K_link` itself, only these ids; an extract or a lookup
+/// under any other id is refused before anything is read or stored (its
+/// tokens could never link).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkageKeyIds {
+    current: String,
+    previous: Option<String>,
+}
+
+impl LinkageKeyIds {
+    /// `current`, and `previous` until the rotation ends (the caller has
+    /// checked both look like `lk-2026a`).
+    pub fn new(current: impl Into<String>, previous: Option<String>) -> LinkageKeyIds {
+        let current = current.into();
+        let previous = previous.filter(|p| *p != current);
+        LinkageKeyIds { current, previous }
+    }
+
+    pub fn current(&self) -> &str {
+        &self.current
+    }
+
+    pub fn previous(&self) -> Option<&str> {
+        self.previous.as_deref()
+    }
+
+    /// Whether tokens made under `key_id` can link here.
+    pub fn accepts(&self, key_id: &str) -> bool {
+        key_id == self.current || self.previous.as_deref() == Some(key_id)
+    }
+
+    /// Why `key_id` is refused, naming the ids this broker accepts. Key ids
+    /// are not secret; no token or identifier is ever part of it.
+    pub fn refusal(&self, key_id: &str) -> String {
+        match &self.previous {
+            Some(p) => format!(
+                "linkage key id {key_id} is not the partnership's: this broker accepts {} \
+                 (and {p} until rotation ends)",
+                self.current
+            ),
+            None => format!(
+                "linkage key id {key_id} is not the partnership's: this broker accepts {}",
+                self.current
+            ),
+        }
+    }
+}
+
 /// Everything the services share.
 pub struct Broker {
     pub store: Store,
     pub policy: Arc<PolicyEngine>,
     pub broker_key: Arc<BrokerKey>,
     pub limits: Limits,
+    /// The linkage key ids extracts and lookups may carry.
+    pub linkage_keys: LinkageKeyIds,
     /// Links every committed extract into people.
     pub linkage: Arc<linkage::Linkage>,
     /// The audit log: every decision is appended here before anything is
@@ -115,6 +167,7 @@ impl Broker {
         policy: Arc<PolicyEngine>,
         broker_key: Arc<BrokerKey>,
         limits: Limits,
+        linkage_keys: LinkageKeyIds,
         linkage: Arc<linkage::Linkage>,
         audit: Arc<audit::AuditLog>,
     ) -> Broker {
@@ -123,6 +176,7 @@ impl Broker {
             policy,
             broker_key,
             limits,
+            linkage_keys,
             linkage,
             audit,
             sign_ins: Arc::new(web::SignIns::default()),

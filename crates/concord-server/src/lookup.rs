@@ -44,7 +44,7 @@ use concord_proto::v1::{self, lookup_server::Lookup};
 use concord_store::lookup_field;
 use tonic::{Request, Response, Status};
 
-use crate::{Broker, audit, error::ServerError, identity::caller};
+use crate::{Broker, LinkageKeyIds, audit, error::ServerError, identity::caller};
 
 /// Most tokens a lookup may carry. mk2's multi-token keys carry one token
 /// per form of a field (a name's one-deletion forms grow with its length):
@@ -78,10 +78,12 @@ struct Query {
 /// naming every problem in `v` (`tokens[2].key_id`): at least one and at
 /// most [`MAX_TOKENS`], mk1 or mk2 key names, each single-token key at most
 /// once (a multi-token key once per token), one linkage key
-/// id of the usual shape, 32-byte keyed hashes. Returns the well-formed
+/// id of the usual shape that `accepted` names, 32-byte keyed hashes.
+/// Returns the well-formed
 /// ones.
 pub(crate) fn check_tokens(
     tokens: &[v1::MatchKeyToken],
+    accepted: &LinkageKeyIds,
     v: &mut Violations,
 ) -> Vec<(KeyName, Token)> {
     if tokens.is_empty() {
@@ -117,6 +119,9 @@ pub(crate) fn check_tokens(
                 format!("tokens[{i}].key_id"),
                 "must look like lk-2026a",
             );
+        } else if i == 0 && !accepted.accepts(&t.key_id) {
+            // It could never match anything stored.
+            v.push(None, "tokens[0].key_id", accepted.refusal(&t.key_id));
         } else if i > 0 && t.key_id != tokens[0].key_id {
             v.push(
                 None,
@@ -140,9 +145,13 @@ pub(crate) fn check_tokens(
 }
 
 /// Checks the request's shape; reads no data.
-fn check(req: v1::FindPersonRequest, max_reported: usize) -> Result<Query, ServerError> {
+fn check(
+    req: v1::FindPersonRequest,
+    accepted: &LinkageKeyIds,
+    max_reported: usize,
+) -> Result<Query, ServerError> {
     let mut v = Violations::new(max_reported);
-    let tokens = check_tokens(&req.tokens, &mut v);
+    let tokens = check_tokens(&req.tokens, accepted, &mut v);
     for (field, value, max) in [
         ("purpose", &req.purpose, MAX_PURPOSE),
         ("case_ref", &req.case_ref, MAX_CASE_REF),
@@ -411,6 +420,7 @@ impl LookupService {
         span.record("role", who.role.as_str());
         let q = check(
             request.into_inner(),
+            &self.broker.linkage_keys,
             self.broker.limits.max_reported_violations,
         )?;
         if let Some(p) = &q.purpose {
@@ -545,6 +555,10 @@ mod tests {
         }
     }
 
+    fn keys() -> LinkageKeyIds {
+        LinkageKeyIds::new("lk-2026a", Some("lk-2025b".into()))
+    }
+
     fn fields(e: ServerError) -> Vec<String> {
         match e {
             ServerError::Invalid { violations, .. } => {
@@ -569,7 +583,7 @@ mod tests {
             reason: "x".repeat(MAX_REASON + 1),
         };
         assert_eq!(
-            fields(check(req, 100).err().unwrap()),
+            fields(check(req, &keys(), 100).err().unwrap()),
             [
                 "tokens[1].key_name",
                 "tokens[2].key_id",
@@ -580,7 +594,10 @@ mod tests {
             ]
         );
         let empty = v1::FindPersonRequest::default();
-        assert_eq!(fields(check(empty, 100).err().unwrap()), ["tokens"]);
+        assert_eq!(
+            fields(check(empty, &keys(), 100).err().unwrap()),
+            ["tokens"]
+        );
     }
 
     #[test]
@@ -594,11 +611,33 @@ mod tests {
             case_ref: "  ".into(),
             reason: String::new(),
         };
-        let q = check(req, 100).ok().unwrap();
+        let q = check(req, &keys(), 100).ok().unwrap();
         assert_eq!(q.tokens.len(), 2);
         assert_eq!(q.linkage_key_id, "lk-2026a");
         assert_eq!(q.purpose.as_deref(), Some("marac"));
         assert_eq!((q.case_ref, q.reason), (None, None));
+    }
+
+    #[test]
+    fn tokens_under_a_key_the_partnership_does_not_hold_are_refused() {
+        let req = |id: &str| v1::FindPersonRequest {
+            tokens: vec![token("nhs", id, 32), token("sn_dob", id, 32)],
+            purpose: "marac".into(),
+            ..Default::default()
+        };
+        // The current id and, during the rotation, the previous one.
+        assert!(check(req("lk-2026a"), &keys(), 100).is_ok());
+        assert!(check(req("lk-2025b"), &keys(), 100).is_ok());
+        let e = check(req("lk-2025x"), &keys(), 100).err().unwrap();
+        let message = e.to_string();
+        assert!(
+            message.contains("linkage key id lk-2025x is not the partnership's")
+                && message.contains("accepts lk-2026a (and lk-2025b until rotation ends)"),
+            "{message}"
+        );
+        assert_eq!(fields(e), ["tokens[0].key_id"]);
+        let without_rotation = LinkageKeyIds::new("lk-2026a", None);
+        assert!(check(req("lk-2025b"), &without_rotation, 100).is_err());
     }
 
     #[test]
@@ -610,11 +649,11 @@ mod tests {
         };
         let mut tokens = vec![tok("sn_dob", 1), tok("snd_dob", 2), tok("snd_dob", 3)];
         let mut v = Violations::new(100);
-        assert_eq!(check_tokens(&tokens, &mut v).len(), 3);
+        assert_eq!(check_tokens(&tokens, &keys(), &mut v).len(), 3);
         assert!(v.is_empty(), "the forms of snd_dob");
         tokens.push(tok("sn_dob", 4));
         let mut v = Violations::new(100);
-        check_tokens(&tokens, &mut v);
+        check_tokens(&tokens, &keys(), &mut v);
         let found: Vec<String> = v.kept().iter().map(|x| x.field.clone()).collect();
         assert_eq!(found, ["tokens[3].key_name"]);
 
@@ -623,10 +662,10 @@ mod tests {
             (0..n).map(|i| tok("dobd_sn", i as u8)).collect()
         };
         let mut v = Violations::new(100);
-        check_tokens(&many(MAX_TOKENS), &mut v);
+        check_tokens(&many(MAX_TOKENS), &keys(), &mut v);
         assert!(v.is_empty());
         let mut v = Violations::new(100);
-        check_tokens(&many(MAX_TOKENS + 1), &mut v);
+        check_tokens(&many(MAX_TOKENS + 1), &keys(), &mut v);
         let found: Vec<String> = v.kept().iter().map(|x| x.field.clone()).collect();
         assert_eq!(found, ["tokens"]);
     }

@@ -25,6 +25,8 @@
 //! web_public_url = "https://board.example.org"  # its address in sign-in links
 //! metrics_listen = "127.0.0.1:9464"  # Prometheus /metrics over plain HTTP; "off" for none
 //! retention_interval = 3600          # seconds between retention purges (one runs at start)
+//! linkage_key_id = "lk-2026a"        # the partnership's K_link id; required with [pki]
+//! previous_linkage_key_id = "lk-2025a"  # also accepted while a stated rotation runs
 //!
 //! [pki]                              # omit for development mode: <data_dir>/pki
 //! ca_cert = "/etc/concord/ca.pem"
@@ -103,6 +105,14 @@ pub struct Config {
     pub retention_interval: Duration,
     /// The PKI files; `None` is development mode (`<data_dir>/pki`).
     pub pki: Option<PkiFiles>,
+    /// The id of the partnership's current linkage key (`K_link`, which the
+    /// broker never holds): extracts and lookups under any other id are
+    /// refused. Required with a `[pki]` table; in development mode `None`
+    /// means the id of the development PKI's linkage key.
+    pub linkage_key_id: Option<String>,
+    /// The previous linkage key's id, also accepted while a stated rotation
+    /// runs (remove it when the rotation ends).
+    pub previous_linkage_key_id: Option<String>,
     /// What a push must keep to.
     pub limits: Limits,
     /// Logging.
@@ -286,6 +296,8 @@ struct Layer {
     metrics_listen: Option<String>,
     /// Seconds.
     retention_interval: Option<u64>,
+    linkage_key_id: Option<String>,
+    previous_linkage_key_id: Option<String>,
     pki: Option<PkiLayer>,
     #[serde(default)]
     limits: LimitsLayer,
@@ -339,6 +351,8 @@ const ENV_KEYS: &[&str] = &[
     "web_public_url",
     "metrics_listen",
     "retention_interval",
+    "linkage_key_id",
+    "previous_linkage_key_id",
     "pki.ca_cert",
     "pki.server_cert",
     "pki.server_key",
@@ -416,6 +430,8 @@ impl Layer {
                 "web_public_url" => layer.web_public_url = Some(value),
                 "metrics_listen" => layer.metrics_listen = Some(value),
                 "retention_interval" => layer.retention_interval = number()?,
+                "linkage_key_id" => layer.linkage_key_id = Some(value),
+                "previous_linkage_key_id" => layer.previous_linkage_key_id = Some(value),
                 "pki.ca_cert" => layer_pki(&mut layer.pki).ca_cert = Some(value.into()),
                 "pki.server_cert" => layer_pki(&mut layer.pki).server_cert = Some(value.into()),
                 "pki.server_key" => layer_pki(&mut layer.pki).server_key = Some(value.into()),
@@ -615,6 +631,8 @@ impl Config {
             Some((&n, _)) => Duration::from_secs(n),
             None => Duration::from_secs(60 * 60),
         };
+        let pki = pki(layers)?;
+        let (linkage_key_id, previous_linkage_key_id) = linkage_key_ids(layers, pki.is_some())?;
         Ok(Config {
             listen,
             web_listen,
@@ -622,7 +640,9 @@ impl Config {
             metrics_listen,
             retention_interval,
             database_url,
-            pki: pki(layers)?,
+            pki,
+            linkage_key_id,
+            previous_linkage_key_id,
             limits: limits(layers)?,
             log: log(layers)?,
             data_dir,
@@ -639,6 +659,54 @@ fn path(found: Option<(&Path, Origin)>, key: &str) -> anyhow::Result<Option<Path
         }
         Some((p, _)) => Ok(Some(p.to_owned())),
         None => Ok(None),
+    }
+}
+
+/// `linkage_key_id` and `previous_linkage_key_id`: ids such as `lk-2026a`,
+/// the current one required with a `[pki]` table, the previous one only
+/// beside a current one and different from it.
+fn linkage_key_ids(
+    layers: &Layers,
+    production: bool,
+) -> anyhow::Result<(Option<String>, Option<String>)> {
+    let id = |key: &str, found: Option<(&str, Origin)>| -> anyhow::Result<Option<String>> {
+        match found {
+            Some((value, origin)) => {
+                let v = value.trim();
+                if !concord_core::is_key_id(v) {
+                    bail!(
+                        "config: {} must be a linkage key id such as lk-2026a (a-z, 0-9 and '-', \
+                         at most 32)",
+                        origin.setting(key, value)
+                    );
+                }
+                Ok(Some(v.to_owned()))
+            }
+            None => Ok(None),
+        }
+    };
+    let current = id(
+        "linkage_key_id",
+        layers.get(|l| l.linkage_key_id.as_deref()),
+    )?;
+    let previous_found = layers.get(|l| l.previous_linkage_key_id.as_deref());
+    let previous = id("previous_linkage_key_id", previous_found)?;
+    match (&current, &previous) {
+        (None, _) if production => bail!(
+            "config: [pki] is given but linkage_key_id is missing (set it, or {}, to the id of \
+             the partnership's linkage key, such as lk-2026a): the broker refuses extracts and \
+             lookups under any other id",
+            env_name("linkage_key_id")
+        ),
+        (None, Some(_)) => bail!(
+            "config: previous_linkage_key_id is set but linkage_key_id is not (a rotation \
+             names the current key too)"
+        ),
+        (Some(c), Some(p)) if c == p => bail!(
+            "config: previous_linkage_key_id is {p}, the same as linkage_key_id (remove it, \
+             or name the key being rotated out)"
+        ),
+        _ => Ok((current, previous)),
     }
 }
 
@@ -1015,6 +1083,7 @@ mod tests {
             ("CONCORD_PKI_SERVER_KEY", "/run/secrets/server.key"),
             ("CONCORD_PKI_BROKER_KEY", "/run/secrets/broker.json"),
             ("CONCORD_PKI_CRL_FILES", "/etc/crl/a.pem:/etc/crl/b.pem"),
+            ("CONCORD_LINKAGE_KEY_ID", "lk-2026a"),
         ];
         let c = Config::load(
             Some("[pki]\nca_cert = \"ca.pem\"\nserver_cert = \"s.pem\"\n"),
@@ -1026,6 +1095,68 @@ mod tests {
         assert_eq!(pki.server_key, PathBuf::from("/run/secrets/server.key"));
         assert_eq!(pki.ca_cert, PathBuf::from("ca.pem"));
         assert_eq!(pki.crl_files.len(), 2);
+    }
+
+    #[test]
+    fn linkage_key_ids_are_required_in_production_and_checked() {
+        let pki = "[pki]\nca_cert = \"ca.pem\"\nserver_cert = \"s.pem\"\nserver_key = \"s.key\"\n\
+                   broker_key = \"broker.json\"\n";
+        let load = |file: &str, vars: &[(&str, &str)]| {
+            Config::load(Some(file), env(vars), &Overrides::default())
+        };
+        // Development mode: the development PKI's id (None here).
+        let c = load("", &[]).unwrap();
+        assert_eq!((c.linkage_key_id, c.previous_linkage_key_id), (None, None));
+        // Production: required.
+        let err = load(pki, &[]).unwrap_err().to_string();
+        assert!(
+            err.contains("linkage_key_id is missing") && err.contains("CONCORD_LINKAGE_KEY_ID"),
+            "{err}"
+        );
+        let c = load(pki, &[("CONCORD_LINKAGE_KEY_ID", "lk-2026a")]).unwrap();
+        assert_eq!(c.linkage_key_id.as_deref(), Some("lk-2026a"));
+        assert_eq!(c.previous_linkage_key_id, None);
+        // A stated rotation: file then environment.
+        let rotation =
+            format!("linkage_key_id = \"lk-2026a\"\nprevious_linkage_key_id = \"lk-2025b\"\n{pki}");
+        let c = load(&rotation, &[]).unwrap();
+        assert_eq!(
+            (
+                c.linkage_key_id.as_deref(),
+                c.previous_linkage_key_id.as_deref()
+            ),
+            (Some("lk-2026a"), Some("lk-2025b"))
+        );
+        let c = load(&rotation, &[("CONCORD_LINKAGE_KEY_ID", "lk-2027a")]).unwrap();
+        assert_eq!(c.linkage_key_id.as_deref(), Some("lk-2027a"));
+        // Malformed ids name the key where they were set.
+        let err = load("linkage_key_id = \"LK 2026\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("config: linkage_key_id = \"LK 2026\" must be a linkage key id"),
+            "{err}"
+        );
+        let err = load("", &[("CONCORD_PREVIOUS_LINKAGE_KEY_ID", "lk_old")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("config: CONCORD_PREVIOUS_LINKAGE_KEY_ID = \"lk_old\""),
+            "{err}"
+        );
+        // A previous id needs a current one, and a different one.
+        let err = load("previous_linkage_key_id = \"lk-2025b\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("linkage_key_id is not"), "{err}");
+        let err = load(
+            "linkage_key_id = \"lk-2026a\"\nprevious_linkage_key_id = \"lk-2026a\"\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("the same as linkage_key_id"), "{err}");
+        assert!(unknown_env_vars(env(&[("CONCORD_LINKAGE_KEY_ID", "lk-2026a")])).is_empty());
     }
 
     #[test]
@@ -1142,7 +1273,8 @@ mod tests {
 
     #[test]
     fn the_audit_key_defaults_beside_the_broker_key() {
-        let file = "[pki]\nca_cert = \"ca.pem\"\nserver_cert = \"s.pem\"\nserver_key = \"s.key\"\n\
+        let file = "linkage_key_id = \"lk-2026a\"\n\
+                    [pki]\nca_cert = \"ca.pem\"\nserver_cert = \"s.pem\"\nserver_key = \"s.key\"\n\
                     broker_key = \"/run/secrets/keys/broker.json\"\n";
         let c = Config::load(Some(file), no_env(), &Overrides::default()).unwrap();
         assert_eq!(

@@ -115,7 +115,7 @@ fn serve_refuses_a_pki_table_naming_every_missing_file() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(
         tmp.path().join("concord.toml"),
-        "[pki]\nca_cert = \"ca.pem\"\nserver_cert = \"server.pem\"\nserver_key = \"server.key\"\nbroker_key = \"broker.json\"\n",
+        "linkage_key_id = \"lk-2026a\"\n[pki]\nca_cert = \"ca.pem\"\nserver_cert = \"server.pem\"\nserver_key = \"server.key\"\nbroker_key = \"broker.json\"\n",
     )
     .unwrap();
     std::fs::write(tmp.path().join("ca.pem"), "not really").unwrap();

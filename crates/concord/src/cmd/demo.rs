@@ -43,7 +43,7 @@ use concord_core::{ExtractId, ExtractMode, KeyName, Period, Source, Token};
 use concord_keys::{BrokerKey, KeyFile};
 use concord_pki::{Partnership, PkiLayout};
 use concord_policy::{Bundle, EngineConfig, PolicyEngine};
-use concord_server::{Broker, Limits, tls::TlsMaterial};
+use concord_server::{Broker, Limits, LinkageKeyIds, tls::TlsMaterial};
 use concord_store::{Store, StoreOptions};
 use concord_synth::SynthConfig;
 use indicatif::ProgressBar;
@@ -193,6 +193,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
         &database,
         policy,
         broker_key.clone(),
+        LinkageKeyIds::new(linkage_key.id(), None),
         audit_signer,
         &server_pems,
     ))?;
@@ -464,6 +465,7 @@ async fn start(
     database: &Path,
     policy: PolicyEngine,
     broker_key: BrokerKey,
+    linkage_keys: LinkageKeyIds,
     audit_signer: concord_audit::AuditSigner,
     [ca_pem, cert_pem, key_pem]: &[Vec<u8>; 3],
 ) -> anyhow::Result<Running> {
@@ -502,6 +504,7 @@ async fn start(
         Arc::new(policy),
         Arc::new(broker_key),
         Limits::default(),
+        linkage_keys,
         linkage,
         audit,
     ));

@@ -22,7 +22,7 @@ use anyhow::{Context, bail};
 use concord_keys::{BrokerKey, KeyFile};
 use concord_pki::PkiLayout;
 use concord_policy::{Bundle, EngineConfig, PolicyEngine};
-use concord_server::{Broker, tls::TlsMaterial};
+use concord_server::{Broker, LinkageKeyIds, tls::TlsMaterial};
 use concord_store::{Store, StoreOptions};
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -77,6 +77,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     })?;
     let (files, mode) = pki_files(&config)?;
     let material = read_pki(&files, &mode, &config.data_dir)?;
+    let linkage_keys = linkage_key_ids(&config, &mode)?;
 
     let bundle = Bundle::load_dir(&config.policy_dir).with_context(|| {
         format!(
@@ -228,6 +229,8 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             database = store.backend_name(),
             policy_revision = policy.bundle_revision(),
             broker_key_id = broker_key.id(),
+            linkage_key_id = linkage_keys.current(),
+            previous_linkage_key_id = linkage_keys.previous(),
             "broker started"
         );
 
@@ -236,6 +239,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             Arc::new(policy),
             Arc::new(broker_key),
             config.limits.clone(),
+            linkage_keys,
             linkage,
             audit,
         ));
@@ -391,6 +395,32 @@ fn pki_files(config: &Config) -> anyhow::Result<(PkiFiles, PkiMode)> {
         crl_files,
     };
     Ok((files, PkiMode::Development { dir, created }))
+}
+
+/// The linkage key ids extracts and lookups may carry: `linkage_key_id` and
+/// `previous_linkage_key_id`, or in development mode by default the id of
+/// the development PKI's linkage key (only its `key_id` is used: the broker
+/// never uses `K_link`).
+fn linkage_key_ids(config: &Config, mode: &PkiMode) -> anyhow::Result<LinkageKeyIds> {
+    let previous = config.previous_linkage_key_id.clone();
+    if let Some(current) = &config.linkage_key_id {
+        return Ok(LinkageKeyIds::new(current.clone(), previous));
+    }
+    let PkiMode::Development { dir, .. } = mode else {
+        bail!("cannot start: linkage_key_id is not set (a [pki] table needs it)");
+    };
+    let path = PkiLayout::at(dir).linkage_key;
+    let what = path.display().to_string();
+    let file = fs::read_to_string(&path)
+        .map_err(anyhow::Error::from)
+        .and_then(|text| KeyFile::parse(&text, &what).map_err(Into::into))
+        .with_context(|| {
+            format!(
+                "cannot start: the development linkage key {what} is not readable, so its id is \
+                 unknown (set linkage_key_id or CONCORD_LINKAGE_KEY_ID)"
+            )
+        })?;
+    Ok(LinkageKeyIds::new(file.key_id, previous))
 }
 
 /// The broker's rustls configuration from the PKI files read; an error
