@@ -449,6 +449,29 @@ fn concord(
     }
     if args.diagnose {
         diagnose(&linker, &clusters, persons);
+        let mut held: HashMap<String, (u64, u64)> = HashMap::new();
+        for p in &outcome.possible {
+            let levels: Vec<&str> = p
+                .levels
+                .iter()
+                .map(|l| l.map_or("-", |l| l.as_str()))
+                .collect();
+            let e = held.entry(levels.join(" / ")).or_default();
+            e.0 += 1;
+            // Whether the queued record's true person is the candidate's.
+            let truth = |r: u64| persons[(r - 1) as usize];
+            let candidate = linker.records_of(p.person).unwrap_or_default();
+            e.1 += u64::from(candidate.iter().any(|&c| truth(c) == truth(p.record)));
+        }
+        let mut v: Vec<_> = held.into_iter().collect();
+        v.sort_by_key(|e| std::cmp::Reverse(e.1.0));
+        eprintln!(
+            "held for review: {} pairs; commonest patterns (pairs, of them the same person):",
+            outcome.possible.len()
+        );
+        for (levels, (n, same)) in v.into_iter().take(12) {
+            eprintln!("  {n:6} {same:6}  {levels}");
+        }
     }
     Ok(Outcome {
         system: "Concord".into(),
