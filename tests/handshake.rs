@@ -157,10 +157,81 @@ async fn health_and_reflection_answer_over_mtls() {
         panic!("not a service list")
     };
     let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-    assert!(names.contains(&"concord.v1.Ingest".to_owned()), "{names:?}");
+    for service in CONCORD_SERVICES {
+        assert!(names.iter().any(|n| n == service), "{service}: {names:?}");
+    }
     assert!(
         names.contains(&"grpc.health.v1.Health".to_owned()),
         "{names:?}"
     );
+    assert!(
+        names.contains(&"grpc.reflection.v1.ServerReflection".to_owned()),
+        "{names:?}"
+    );
+    tb.stop().await;
+}
+
+/// Every service in `concord.v1`, as reflection should list it.
+const CONCORD_SERVICES: [&str; 6] = [
+    "concord.v1.Ingest",
+    "concord.v1.Linkage",
+    "concord.v1.Lookup",
+    "concord.v1.Insights",
+    "concord.v1.Audit",
+    "concord.v1.DashboardAccess",
+];
+
+/// Older grpcurl and grpcio-reflection speak only reflection v1alpha.
+#[tokio::test]
+async fn reflection_v1alpha_answers_over_mtls() {
+    use tonic_reflection::pb::v1alpha::{
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+    };
+    let tb = TestBroker::start(Db::Sqlite).await;
+    let channel = tb.channel("mps-cw-push").await;
+    let requests = [
+        ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        },
+        ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::FileContainingSymbol(
+                "concord.v1.Ingest".into(),
+            )),
+        },
+    ];
+    let mut responses = ServerReflectionClient::new(channel)
+        .server_reflection_info(tokio_stream::iter(requests))
+        .await
+        .unwrap()
+        .into_inner();
+    let first = responses
+        .message()
+        .await
+        .unwrap()
+        .expect("a reflection answer");
+    let Some(MessageResponse::ListServicesResponse(list)) = first.message_response else {
+        panic!("not a service list: {first:?}")
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    for service in CONCORD_SERVICES {
+        assert!(names.iter().any(|n| n == service), "{service}: {names:?}");
+    }
+    assert!(
+        names.contains(&"grpc.reflection.v1alpha.ServerReflection".to_owned()),
+        "{names:?}"
+    );
+    // And the descriptors behind them, which is what grpcurl needs to call one.
+    let second = responses
+        .message()
+        .await
+        .unwrap()
+        .expect("a second reflection answer");
+    let Some(MessageResponse::FileDescriptorResponse(files)) = second.message_response else {
+        panic!("not a file descriptor: {second:?}")
+    };
+    assert!(!files.file_descriptor_proto.is_empty());
     tb.stop().await;
 }

@@ -302,10 +302,18 @@ pub async fn serve(
     // Readiness follows the store: a broker whose database does not answer
     // is taken out of the load balancer, not restarted.
     let readiness = tokio::spawn(track_store(broker.clone()));
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(concord_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    // Reflection in both versions: grpcurl and grpcui speak v1, older
+    // grpcurl and grpcio-reflection only v1alpha.
+    let reflection_builder = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(concord_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection = reflection_builder()
         .build_v1()
+        .expect("the embedded descriptor sets are valid");
+    let reflection_v1alpha = reflection_builder()
+        .build_v1alpha()
         .expect("the embedded descriptor sets are valid");
     let ingest = IngestServer::new(ingest::IngestService::new(broker.clone()))
         .max_decoding_message_size(limits.max_message_bytes);
@@ -332,6 +340,7 @@ pub async fn serve(
         .layer(org_limits)
         .add_service(health)
         .add_service(reflection)
+        .add_service(reflection_v1alpha)
         .add_service(ingest)
         .add_service(review)
         .add_service(dashboard_access)

@@ -248,6 +248,9 @@ pub struct Overrides {
     /// Address of the board's web dashboard (HTTPS), or "off" [config: web_listen]
     #[arg(long, value_name = "ADDR")]
     pub web_listen: Option<String>,
+    /// Address of the Prometheus /metrics and plain-text health endpoint, or "off" [config: metrics_listen]
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
 }
 
 /// Where a value was set; names the key as it is spelled there.
@@ -470,6 +473,7 @@ impl Layer {
             database_url: flags.database_url.clone().map(DatabaseUrl),
             policy_dir: flags.policy_dir.clone(),
             web_listen: flags.web_listen.clone(),
+            metrics_listen: flags.metrics_listen.clone(),
             ..Layer::default()
         }
     }
@@ -1198,6 +1202,37 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.metrics_listen, Some("0.0.0.0:9500".parse().unwrap()));
+        // Flags over the environment over the file.
+        let flags = Overrides {
+            metrics_listen: Some("127.0.0.1:9600".into()),
+            ..Overrides::default()
+        };
+        let c = Config::load(
+            Some("metrics_listen = \"127.0.0.1:9400\"\n"),
+            env(&[("CONCORD_METRICS_LISTEN", "0.0.0.0:9500")]),
+            &flags,
+        )
+        .unwrap();
+        assert_eq!(c.metrics_listen, Some("127.0.0.1:9600".parse().unwrap()));
+        let flags = Overrides {
+            metrics_listen: Some("off".into()),
+            ..Overrides::default()
+        };
+        let c = Config::load(
+            None,
+            env(&[("CONCORD_METRICS_LISTEN", "0.0.0.0:9500")]),
+            &flags,
+        )
+        .unwrap();
+        assert_eq!(c.metrics_listen, None);
+        let flags = Overrides {
+            metrics_listen: Some("nowhere".into()),
+            ..Overrides::default()
+        };
+        let err = Config::load(None, no_env(), &flags)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--metrics-listen \"nowhere\""), "{err}");
         let err = Config::load(
             Some("metrics_listen = \"x\""),
             no_env(),

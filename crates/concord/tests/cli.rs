@@ -201,6 +201,39 @@ fn serve_then_push_the_example_extract() {
 }
 
 #[test]
+fn serve_puts_metrics_where_metrics_listen_says() {
+    use std::io::{Read, Write};
+    let tmp = tempfile::tempdir().unwrap();
+    // Another loopback address than the default 127.0.0.1, port 0: the
+    // address shows the flag was honoured, and no port is shared.
+    let broker = Broker::start_with(tmp.path(), &["--metrics-listen", "127.0.0.2:0"]);
+    let startup = &broker.startup;
+    let url = startup
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("metrics:"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no metrics line:\n{startup}"));
+    let addr = url
+        .strip_prefix("http://")
+        .and_then(|a| a.strip_suffix("/metrics"))
+        .unwrap_or_else(|| panic!("not a metrics URL: {url}"));
+    assert!(addr.starts_with("127.0.0.2:"), "{startup}");
+
+    let mut stream = std::net::TcpStream::connect(addr).expect("the metrics port answers");
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: concord\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(
+        response.contains("concord_linkage_reviews_pending"),
+        "{response}"
+    );
+    broker.stop();
+}
+
+#[test]
 fn a_bad_token_file_sends_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("bad.csv");

@@ -191,7 +191,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.with_context(|| {
                 format!(
                     "cannot listen on {addr} for metrics (choose another address with \
-                     metrics_listen or CONCORD_METRICS_LISTEN, or \"off\")"
+                     metrics_listen, CONCORD_METRICS_LISTEN or --metrics-listen, or \"off\")"
                 )
             })?),
             None => None,
@@ -210,6 +210,14 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             }
             None => None,
         };
+        let metrics_url = match &metrics_listener {
+            Some(l) => Some(format!(
+                "http://{}/metrics",
+                l.local_addr()
+                    .context("cannot read the metrics listening address")?
+            )),
+            None => None,
+        };
         let mut terminate =
             signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
         let mut interrupt =
@@ -222,6 +230,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             &mode,
             &policy,
             web_url.as_deref(),
+            metrics_url.as_deref(),
             local,
         )?;
         tracing::info!(
@@ -605,6 +614,7 @@ fn development_crl_files(layout: &PkiLayout) -> Vec<PathBuf> {
 
 /// The start-up report on standard output: where everything is. The last
 /// line, `listening on https://ADDR`, says the broker is ready.
+#[allow(clippy::too_many_arguments)]
 fn report(
     config: &Config,
     config_file: Option<&Path>,
@@ -612,6 +622,7 @@ fn report(
     mode: &PkiMode,
     policy: &PolicyEngine,
     web_url: Option<&str>,
+    metrics_url: Option<&str>,
     local: SocketAddr,
 ) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
@@ -677,6 +688,10 @@ fn report(
             "  dashboard:    {url}/dashboard (sign in with a link from `concord dashboard-link`)"
         )?,
         None => writeln!(out, "  dashboard:    off (web_listen = \"off\")")?,
+    }
+    match metrics_url {
+        Some(url) => writeln!(out, "  metrics:      {url} (and plain-text gRPC health)")?,
+        None => writeln!(out, "  metrics:      off (metrics_listen = \"off\")")?,
     }
     writeln!(out, "listening on https://{local}")?;
     out.flush()?;
