@@ -2,7 +2,8 @@
 //! decision and every audit read is an event; receipts prove inclusion;
 //! checkpoints are signed; tampering with the database is found and the
 //! first bad event named by the code `concord audit verify` runs; a failed
-//! audit write fails the push with nothing stored; only the DPO reads.
+//! audit write fails the push with nothing stored; only the DPO reads the
+//! events, while every partnership member reads signed checkpoints.
 
 use std::collections::BTreeSet;
 
@@ -655,7 +656,7 @@ both_stores!(
     }
 );
 
-both_stores!(only_the_dpo_reads_the_audit_log, |db| async move {
+both_stores!(only_the_dpo_reads_the_events, |db| async move {
     let tb = TestBroker::start(db).await;
     for user in ["mash-officer-1", "analyst-1", "board-member-1", POLICE] {
         let mut client = audit(&tb, user).await;
@@ -664,6 +665,10 @@ both_stores!(only_the_dpo_reads_the_audit_log, |db| async move {
             .await
             .expect_err("refused");
         assert_eq!(err.code(), Code::PermissionDenied, "{user}: {err:?}");
+        assert!(
+            err.message().contains("may not read audit events"),
+            "{err:?}"
+        );
         let err = client
             .access_history(v1::AccessHistoryRequest {
                 tokens: vec![token(&tb, KeyName::Nhs, 1)],
@@ -671,23 +676,121 @@ both_stores!(only_the_dpo_reads_the_audit_log, |db| async move {
             .await
             .expect_err("refused");
         assert_eq!(err.code(), Code::PermissionDenied, "{user}: {err:?}");
-        let err = client
+        // A signed checkpoint (no events) is for every partnership member.
+        let c = client
             .checkpoint(v1::CheckpointRequest::default())
             .await
-            .expect_err("refused");
-        assert_eq!(err.code(), Code::PermissionDenied, "{user}: {err:?}");
+            .unwrap_or_else(|e| panic!("{user}: {e:?}"))
+            .into_inner();
+        SignedCheckpoint::from_note(&c.note)
+            .expect("a signed note")
+            .verify(&tb.broker.audit.public_key())
+            .expect("signed by the broker");
     }
-    // Each refusal is itself audited, and names no one.
+    // Each refusal and each checkpoint read is itself audited, and names
+    // no one.
     let all = events(&tb).await;
     assert_eq!(all.len(), 12);
-    for e in &all {
+    for (i, e) in all.iter().enumerate() {
         assert_eq!(e.action, Action::AuditRead);
-        assert!(matches!(e.decision, Decision::Deny { .. }), "{e}");
+        let allowed = i % 3 == 2;
+        assert_eq!(e.decision == Decision::Allow, allowed, "{e}");
         assert!(e.subjects.is_empty());
         assert_ne!(e.role, "dpo");
     }
     tb.stop().await;
 });
+
+both_stores!(
+    a_mash_officer_checks_a_lookup_receipt_against_a_signed_checkpoint,
+    |db| async move {
+        let tb = TestBroker::start(db).await;
+        push(&tb, POLICE, extract(&tb, "oct-1", 0..5))
+            .await
+            .unwrap();
+        tb.wait_linked(1).await;
+        let officer = "mash-officer-1";
+        let found = v1::lookup_client::LookupClient::new(tb.channel(officer).await)
+            .find_person(v1::FindPersonRequest {
+                tokens: vec![token(&tb, KeyName::Nhs, 2)],
+                purpose: "safeguarding_children".into(),
+                case_ref: "MASH-2026-0078".into(),
+                reason: String::new(),
+            })
+            .await
+            .expect("the lookup is allowed")
+            .into_inner();
+        assert!(found.matched);
+        let r = found.receipt.expect("an audit receipt");
+        let proof: Vec<Hash> = r.inclusion_proof.iter().map(|h| hash(h)).collect();
+        let leaf = hash(&r.leaf_hash);
+        let root = hash(&r.root_hash);
+        verify_inclusion(&leaf, r.event_seq, r.tree_size, &proof, &root)
+            .expect("the receipt proves inclusion in its tree");
+
+        // The officer asks for the signed checkpoint, with a consistency
+        // proof from the receipt's tree, and checks the signature with the
+        // broker's key (held out of band; here the test broker's).
+        let mut client = audit(&tb, officer).await;
+        let c = client
+            .checkpoint(v1::CheckpointRequest {
+                old_size: r.tree_size,
+            })
+            .await
+            .expect("every partnership member reads a checkpoint")
+            .into_inner();
+        let public_key = tb.broker.audit.public_key();
+        let note = SignedCheckpoint::from_note(&c.note).expect("a signed note");
+        note.verify(&public_key).expect("the signature verifies");
+        assert_eq!(parse_vkey(&c.verifier_key).unwrap().1, public_key);
+        assert_eq!(note.checkpoint.size, c.tree_size);
+        assert_eq!(note.checkpoint.root, hash(&c.root_hash));
+        assert!(
+            c.tree_size > r.tree_size,
+            "the checkpoint read is logged too"
+        );
+        let consistency: Vec<Hash> = c.consistency_proof.iter().map(|h| hash(h)).collect();
+        verify_consistency(
+            r.tree_size,
+            note.checkpoint.size,
+            &root,
+            &note.checkpoint.root,
+            &consistency,
+        )
+        .expect("the receipt's tree is a prefix of the signed tree, so the lookup is in it");
+        // A forged receipt root is not consistent with the signed one.
+        assert!(
+            verify_consistency(
+                r.tree_size,
+                note.checkpoint.size,
+                &hash(&[7; 32]),
+                &note.checkpoint.root,
+                &consistency,
+            )
+            .is_err()
+        );
+
+        // The events stay with the DPO.
+        let err = client
+            .list_events(v1::ListEventsRequest::default())
+            .await
+            .expect_err("the events are the DPO's");
+        assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+        let read = events(&tb).await;
+        let (checkpoint_read, refused) = (&read[read.len() - 2], &read[read.len() - 1]);
+        assert_eq!(
+            (checkpoint_read.action, checkpoint_read.user.as_str()),
+            (Action::AuditRead, officer)
+        );
+        assert_eq!(checkpoint_read.decision, Decision::Allow);
+        assert_eq!(refused.action, Action::AuditRead);
+        assert!(
+            matches!(refused.decision, Decision::Deny { .. }),
+            "{refused}"
+        );
+        tb.stop().await;
+    }
+);
 
 both_stores!(
     access_history_lists_who_looked_at_a_person,

@@ -15,7 +15,8 @@
 //! organisation that holds it and at one that does not, an unknown
 //! organisation and role, every purpose, an unknown one and none, every
 //! source, some, a repeated one, an unknown one and none, and for lookups
-//! well-formed and malformed case references and break-glass reasons.
+//! well-formed and malformed case references and break-glass reasons, and
+//! for audit reads both record kinds the broker names (events, checkpoint).
 //! What no input here reaches (a rule that turns on a user name, say) is
 //! not compared; the shipped bundle is compared over a larger grid by
 //! `tests/evaluators.rs`.
@@ -195,6 +196,17 @@ pub(crate) fn inputs(data: &Json, action: Action) -> Vec<PolicyInput> {
                         out.push(input(action, subject, purpose, case_ref, reason, all));
                     }
                 }
+            }
+        }
+    }
+    // For audit reads: by each subject, of the events and of a checkpoint,
+    // as the broker names them in `resource.record_kinds`.
+    if action == Action::AuditRead {
+        for subject in &names.subjects {
+            for kind in ["events", "checkpoint"] {
+                let mut i = input(action, subject, &None, &None, None, &[]);
+                i.resource.record_kinds = vec![kind.to_owned()];
+                out.push(i);
             }
         }
     }

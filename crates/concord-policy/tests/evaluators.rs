@@ -108,11 +108,20 @@ fn the_vm_and_the_interpreter_decide_alike_on_the_shipped_bundle() {
         } else {
             (&case_refs[..1], &reasons[..1])
         };
+        // Only audit reads name a record kind (events or a checkpoint).
+        let kinds: &[&[&str]] = if action == Action::AuditRead {
+            &[&[], &["events"], &["checkpoint"]]
+        } else {
+            &[&[]]
+        };
         for (org, role) in subjects(agreements) {
             for purpose in &purposes {
                 for case_ref in case_refs {
                     for reason in reasons {
-                        for sources in &sources {
+                        for (sources, kinds) in sources
+                            .iter()
+                            .flat_map(|s| kinds.iter().map(move |k| (s, k)))
+                        {
                             let input = PolicyInput {
                                 action,
                                 subject: Subject {
@@ -125,7 +134,7 @@ fn the_vm_and_the_interpreter_decide_alike_on_the_shipped_bundle() {
                                 reason: reason.map(str::to_owned),
                                 resource: Resource {
                                     sources: sources.clone(),
-                                    record_kinds: vec![],
+                                    record_kinds: kinds.iter().map(|k| (*k).to_owned()).collect(),
                                     fields: vec![],
                                 },
                                 time,

@@ -1,6 +1,9 @@
-//! `concord.v1.Audit`: the audit log for the data protection officer.
-//! Every call first asks the `audit_read` policy and is itself audited
-//! (action `audit_read`) before anything is read.
+//! `concord.v1.Audit`: the audit log. Its events are for the data
+//! protection officer; its signed checkpoints (size, root, signature, no
+//! events) for every partnership member, to check a receipt against. Every
+//! call first asks the `audit_read` policy, naming what it reads as the
+//! resource's record kind ([`EVENTS`] or [`CHECKPOINT`]), and is itself
+//! audited (action `audit_read`) before anything is read.
 
 use std::sync::Arc;
 
@@ -25,6 +28,11 @@ const MAX_PAGE: u32 = 10_000;
 /// Most accesses an AccessHistory answer lists (newest first).
 const MAX_ACCESSES: u32 = 10_000;
 
+/// The record kind of a read of events (ListEvents, AccessHistory).
+const EVENTS: &str = "events";
+/// The record kind of a read of a signed checkpoint (Checkpoint).
+const CHECKPOINT: &str = "checkpoint";
+
 pub struct AuditService {
     broker: Arc<Broker>,
 }
@@ -34,11 +42,16 @@ impl AuditService {
         AuditService { broker }
     }
 
-    /// Asks the `audit_read` policy; a refusal is audited and returned.
-    async fn authorise(&self, who: &Identity) -> Result<concord_policy::Decision, ServerError> {
-        self.broker
-            .decide_audited(who, policy_input(who, Action::AuditRead, &[]), |_| {})
-            .await
+    /// Asks the `audit_read` policy about reading `kind` ([`EVENTS`] or
+    /// [`CHECKPOINT`]); a refusal is audited and returned.
+    async fn authorise(
+        &self,
+        who: &Identity,
+        kind: &str,
+    ) -> Result<concord_policy::Decision, ServerError> {
+        let mut input = policy_input(who, Action::AuditRead, &[]);
+        input.resource.record_kinds = vec![kind.to_owned()];
+        self.broker.decide_audited(who, input, |_| {}).await
     }
 
     /// Records an allowed audit read before it is answered.
@@ -63,7 +76,7 @@ impl Audit for AuditService {
     ) -> Result<Response<v1::ListEventsResponse>, Status> {
         let who = caller(&request)?;
         tracing::Span::current().record("org", who.org.as_str());
-        let decision = self.authorise(&who).await?;
+        let decision = self.authorise(&who, EVENTS).await?;
         self.record(&who, &decision, []).await?;
         let req = request.into_inner();
         let limit = match req.limit {
@@ -96,7 +109,7 @@ impl Audit for AuditService {
     ) -> Result<Response<v1::SignedCheckpoint>, Status> {
         let who = caller(&request)?;
         tracing::Span::current().record("org", who.org.as_str());
-        let decision = self.authorise(&who).await?;
+        let decision = self.authorise(&who, CHECKPOINT).await?;
         self.record(&who, &decision, []).await?;
         let old_size = request.into_inner().old_size;
         let log = &self.broker.audit;
@@ -129,7 +142,7 @@ impl Audit for AuditService {
     ) -> Result<Response<v1::AccessHistoryResponse>, Status> {
         let who = caller(&request)?;
         tracing::Span::current().record("org", who.org.as_str());
-        let decision = self.authorise(&who).await?;
+        let decision = self.authorise(&who, EVENTS).await?;
         let pseudonyms = rekey(&self.broker, &request.into_inner().tokens)?;
         let person = self.broker.linkage.find_person(&pseudonyms);
         // The question is audited, naming the person it was about, before
