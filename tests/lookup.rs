@@ -918,6 +918,61 @@ async fn lookups_recover_when_postgresql_drops_the_brokers_connections() {
     tb.stop().await;
 }
 
+/// PostgreSQL stops accepting connections to the broker's database
+/// (`ALLOW_CONNECTIONS false`, SQLSTATE 55000 to every new connection) and
+/// drops the ones it has: a lookup is refused UNAVAILABLE, not INTERNAL.
+/// Once connections are allowed again lookups answer as before.
+pub mod lookups_are_unavailable_while_postgresql_refuses_connections {
+    use super::*;
+
+    async fn allow_connections(database: &str, allow: bool) {
+        let mut admin = sqlx::PgConnection::connect(&concord_e2e::postgres_admin_url())
+            .await
+            .unwrap();
+        sqlx::query(&format!(
+            "ALTER DATABASE {database} WITH ALLOW_CONNECTIONS {allow}"
+        ))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+        admin.close().await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        let tb = TestBroker::start(Db::Postgres).await;
+        populate(&tb).await;
+        let url = tb.postgres_url().expect("a PostgreSQL broker");
+        let database = url.rsplit('/').next().unwrap().to_owned();
+        let amy = || ask(&tb, AMY, "safeguarding_children", "MASH-2026-0042", "");
+        let before = find(&tb, "mash-officer-1", amy()).await.unwrap();
+        assert!(before.matched);
+
+        allow_connections(&database, false).await;
+        let terminated = tb.terminate_postgres_connections().await;
+        assert!(terminated >= 1, "the broker held no connection");
+        // The first lookups find connections that were dropped; the later
+        // ones must open new ones, and PostgreSQL refuses those (55000).
+        let mut refused = Vec::new();
+        for _ in 0..3 {
+            refused.push(find(&tb, "mash-officer-1", amy()).await);
+        }
+        // Restored before asserting, so a failure leaves the database usable.
+        allow_connections(&database, true).await;
+        for r in refused {
+            let e = r.expect_err("a lookup was answered with connections refused");
+            assert_eq!(e.code(), Code::Unavailable, "{e}");
+        }
+
+        let after = find(&tb, "mash-officer-1", amy())
+            .await
+            .expect("a lookup once connections are allowed again");
+        assert_eq!(after.sources, before.sources);
+        assert_eq!(after.person_pseudonym, before.person_pseudonym);
+        tb.stop().await;
+    }
+}
+
 both_stores!(
     a_lookup_reads_only_records_whose_stored_source_is_allowed,
     |db: Db| async move {

@@ -79,23 +79,72 @@ fn classify_only(e: sqlx::Error) -> StoreError {
         | sqlx::Error::Tls(_) => StoreError::Unavailable(e),
         sqlx::Error::Database(db) => {
             let code = db.code().unwrap_or_default();
-            match code.as_ref() {
-                // PostgreSQL: admin shutdown, cannot connect now, crash shutdown.
-                "57P01" | "57P02" | "57P03" | "08000" | "08003" | "08006" => {
-                    StoreError::Unavailable(e)
-                }
-                // PostgreSQL disk full; SQLite SQLITE_READONLY (8), SQLITE_FULL (13),
-                // and their extended codes.
-                "53100" | "8" | "13" | "264" | "520" | "776" | "1032" | "1288" | "1544" => {
-                    StoreError::NotWritable(e)
-                }
-                _ => StoreError::Database(e),
+            match code_class(&code) {
+                CodeClass::Unavailable => StoreError::Unavailable(e),
+                CodeClass::NotWritable => StoreError::NotWritable(e),
+                CodeClass::Other => StoreError::Database(e),
             }
         }
         _ => StoreError::Database(e),
     }
 }
 
+/// What a database error code (a PostgreSQL SQLSTATE or a SQLite result
+/// code) means for the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CodeClass {
+    /// The database cannot serve connections now; retrying later may work.
+    Unavailable,
+    /// The database refuses writes (read-only or out of space).
+    NotWritable,
+    Other,
+}
+
+/// The decision of [`classify`] for a database error code, on its own.
+fn code_class(code: &str) -> CodeClass {
+    match code {
+        // PostgreSQL class 08, connection exception (08000, 08001, 08003,
+        // 08004, 08006, 08007, 08P01, ...).
+        c if c.starts_with("08") => CodeClass::Unavailable,
+        // PostgreSQL: object not in prerequisite state (what connecting to
+        // a database with ALLOW_CONNECTIONS false raises), admin shutdown,
+        // crash shutdown, cannot connect now, too many connections.
+        "55000" | "57P01" | "57P02" | "57P03" | "53300" => CodeClass::Unavailable,
+        // PostgreSQL disk full; SQLite SQLITE_READONLY (8), SQLITE_FULL (13),
+        // and their extended codes.
+        "53100" | "8" | "13" | "264" | "520" | "776" | "1032" | "1288" | "1544" => {
+            CodeClass::NotWritable
+        }
+        _ => CodeClass::Other,
+    }
+}
+
 pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::UniqueViolation)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CodeClass, code_class};
+
+    #[test]
+    fn connection_conditions_are_unavailable() {
+        for code in [
+            "08000", "08001", "08003", "08004", "08006", "08007", "08P01", "55000", "57P01",
+            "57P02", "57P03", "53300",
+        ] {
+            assert_eq!(code_class(code), CodeClass::Unavailable, "{code}");
+        }
+    }
+
+    #[test]
+    fn other_conditions_are_not_unavailable() {
+        // Unique violation, serialization failure, invalid text representation.
+        for code in ["23505", "40001", "22P02", ""] {
+            assert_eq!(code_class(code), CodeClass::Other, "{code}");
+        }
+        for code in ["53100", "8", "13", "1544"] {
+            assert_eq!(code_class(code), CodeClass::NotWritable, "{code}");
+        }
+    }
 }
