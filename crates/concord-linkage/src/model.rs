@@ -522,7 +522,9 @@ impl Model {
                 (n, ts)
             })
             .collect();
-        let prior_m = Model::defaults(1.0 / self.lambda).m;
+        // The defaults: pseudo-counts for m, floors for u (computed once).
+        let defaults = Model::defaults(1.0 / self.lambda);
+        let prior_m = defaults.m;
         for it in 0..max_iterations {
             let mut counts = [[[0.0f64; ML]; 4]; 3];
             let mut mass = [0.0f64; 3];
@@ -615,11 +617,10 @@ impl Model {
         // default: an estimate near zero comes from too few pairs agreeing
         // on the field and another by chance (a small deployment), not from
         // a field that never agrees by chance.
-        let defaults = Model::defaults(1.0 / self.lambda).u;
         for f in 0..4 {
             let last = LEVELS[f].len() - 1;
             for i in 0..last {
-                model.u[f][i] = model.u[f][i].max(defaults[f][i] * 0.2);
+                model.u[f][i] = model.u[f][i].max(defaults.u[f][i] * 0.2);
             }
             model.u[f][last] = 1.0 - model.u[f][..last].iter().sum::<f64>();
         }
