@@ -276,7 +276,7 @@ fn replace(path: &Path, contents: &[u8]) -> Result<(), PkiError> {
     })
 }
 
-fn serial_hex(serial: &[u8]) -> String {
+pub(crate) fn serial_hex(serial: &[u8]) -> String {
     serial
         .iter()
         .map(|b| format!("{b:02x}"))

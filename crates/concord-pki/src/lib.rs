@@ -18,9 +18,13 @@
 //! certificate to `DIR/crl.pem`, keeping the earlier entries and bumping
 //! the CRL number.
 //!
-//! This crate does not verify certificate chains or check revocation at
-//! connection time (rustls does that in the server), and it never puts key
-//! material in errors or `Debug`.
+//! [`RevocationSet`] holds what the CRLs revoke (each CRL checked against
+//! the CA), so the server can look up the [`CertificateId`] of every
+//! request's client certificate, on connections opened before the CRL was
+//! read as on new ones.
+//!
+//! This crate does not verify certificate chains (rustls does that in the
+//! server), and it never puts key material in errors or `Debug`.
 
 mod ca;
 mod crl;
@@ -28,6 +32,7 @@ mod error;
 mod identity;
 mod init;
 mod partnership;
+mod revocation;
 mod secret;
 
 pub use ca::{CertificateAuthority, IssuedCert, Validity};
@@ -36,4 +41,5 @@ pub use error::PkiError;
 pub use identity::{Identity, is_valid_identifier};
 pub use init::{PkiLayout, init};
 pub use partnership::{Organisation, Partnership};
+pub use revocation::{CertificateId, RevocationError, RevocationSet};
 pub use secret::{KeyKind, SecretKeyFile};
