@@ -3,13 +3,24 @@
 //! over mTLS are still decided by the bundle that was serving, and after a
 //! good reload by the new one; each receipt names the bundle that decided.
 
+use std::sync::Arc;
+
 use concord_client::{Extract, push_extract};
 use concord_core::KeyName;
 use concord_e2e::bytes;
 use concord_e2e::{TestBroker, both_stores, repo_root};
-use concord_policy::{Bundle, PolicyError, ReloadOutcome};
+use concord_policy::{Bundle, PolicyEngine, PolicyError, ReloadOutcome};
 use concord_proto::v1;
 use tonic::Code;
+
+/// Reloads `bundle` off the runtime's workers, as `concord serve`'s
+/// watcher does.
+async fn reload(policy: &Arc<PolicyEngine>, bundle: Bundle) -> Result<ReloadOutcome, PolicyError> {
+    let policy = Arc::clone(policy);
+    tokio::task::spawn_blocking(move || policy.reload(bundle))
+        .await
+        .expect("the reload ran to the end")
+}
 
 /// One synthetic record of person `i` on `date`.
 fn record(tb: &TestBroker, i: u32, date: &str) -> v1::Record {
@@ -81,7 +92,7 @@ both_stores!(
         let syntax = repo_bundle_with("ingest.rego", |text| format!("{text}\ndecision := {{\n"));
         for (what, broken) in [("failing test", permissive), ("syntax error", syntax)] {
             assert_ne!(broken.digest(), serving.digest, "{what}");
-            let err = policy.reload_async(broken).await.unwrap_err();
+            let err = reload(&policy, broken).await.unwrap_err();
             assert!(
                 matches!(
                     (what, &err),
@@ -125,7 +136,7 @@ both_stores!(
             r#"{"revision": "e2e-reloaded"}"#.to_owned()
         });
         let next_digest = next.digest().to_owned();
-        let outcome = policy.reload_async(next).await.expect("good reload");
+        let outcome = reload(&policy, next).await.expect("good reload");
         assert!(
             matches!(&outcome, ReloadOutcome::Swapped { from, to }
                 if *from == serving && to.revision == "e2e-reloaded" && to.digest == next_digest),

@@ -14,7 +14,7 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 use concord_client::{ClientTls, install_crypto_provider};
 use concord_keys::{BrokerKey, KeyFile};
 use concord_pki::{Partnership, PkiLayout};
-use concord_policy::{Bundle, EngineConfig, Evaluator, PolicyEngine};
+use concord_policy::{Bundle, EngineConfig, PolicyEngine};
 use concord_server::{Broker, Limits, LinkageKeyIds, tls::TlsMaterial};
 use concord_store::{Store, StoreOptions};
 use sqlx::Connection;
@@ -98,7 +98,6 @@ pub struct TestBroker {
     /// What it was started with, for [`TestBroker::restart`] and
     /// [`TestBroker::sibling`].
     store_options: StoreOptions,
-    evaluator: Evaluator,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
     url: String,
@@ -126,8 +125,6 @@ pub struct StartOptions {
     pub postgres_via: Option<SocketAddr>,
     /// The store's pool settings.
     pub store: StoreOptions,
-    /// What evaluates policy decisions.
-    pub evaluator: Evaluator,
     /// The linkage key ids the broker accepts; by default the development
     /// PKI's linkage key's id alone (`linkage_key_id`).
     pub linkage_keys: Option<LinkageKeyIds>,
@@ -146,7 +143,6 @@ struct Setup {
     limits: Limits,
     policies: PathBuf,
     store_options: StoreOptions,
-    evaluator: Evaluator,
 }
 
 /// The broker's TLS configuration from the PKI directory: the CA, the
@@ -226,7 +222,6 @@ impl TestBroker {
             sqlite_dir,
             postgres_via,
             store: store_options,
-            evaluator,
             linkage_keys,
         } = options;
         install_crypto_provider();
@@ -280,7 +275,6 @@ impl TestBroker {
             limits,
             policies,
             store_options,
-            evaluator,
         })
         .await
     }
@@ -311,7 +305,6 @@ impl TestBroker {
             limits: self.broker.limits.clone(),
             policies: self.policies.clone(),
             store_options: self.store_options.clone(),
-            evaluator: self.evaluator,
         };
         Self::launch(setup).await
     }
@@ -329,15 +322,11 @@ impl TestBroker {
             limits,
             policies,
             store_options,
-            evaluator,
         } = setup;
         let store = Store::connect(&url, &store_options).await.expect("store");
         let bundle = Bundle::load_dir(&policies).expect("policy bundle");
-        let config = EngineConfig {
-            evaluator,
-            ..EngineConfig::default()
-        };
-        let policy = Arc::new(PolicyEngine::new(bundle, config).expect("policy engine"));
+        let policy =
+            Arc::new(PolicyEngine::new(bundle, EngineConfig::default()).expect("policy engine"));
         let tls = concord_server::tls::ServerTls::new(tls_config(&pki));
         let linkage = concord_server::linkage::Linkage::start(
             store.clone(),
@@ -397,7 +386,6 @@ impl TestBroker {
             _dir: Some(dir),
             policies,
             store_options,
-            evaluator,
         }
     }
 
@@ -423,7 +411,6 @@ impl TestBroker {
             limits: self.broker.limits.clone(),
             policies: self.policies.clone(),
             store_options: self.store_options.clone(),
-            evaluator: self.evaluator,
         })
         .await
     }

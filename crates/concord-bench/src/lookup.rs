@@ -229,7 +229,6 @@ pub struct Setup {
     pub warmup: f64,
     /// The store's pool size (`None`: the store's default).
     pub pool: Option<u32>,
-    pub evaluator: concord_policy::Evaluator,
     /// Where to append each measured lookup's due time and latency.
     pub trace: Option<std::path::PathBuf>,
 }
@@ -242,7 +241,6 @@ pub async fn run(db: Db, records: u64, setup: &Setup, rates: &[f64]) -> Result<V
         seconds,
         warmup,
         pool,
-        evaluator,
         ref trace,
     } = *setup;
     let people = (records / SOURCES.len() as u64).max(1);
@@ -261,7 +259,6 @@ pub async fn run(db: Db, records: u64, setup: &Setup, rates: &[f64]) -> Result<V
             max_connections: pool,
             ..concord_store::StoreOptions::default()
         },
-        evaluator,
         ..StartOptions::default()
     };
     let tb = TestBroker::start_with_options(db, options).await;

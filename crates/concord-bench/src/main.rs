@@ -147,9 +147,6 @@ enum Command {
         /// the store's own: 4 on SQLite, 8 on PostgreSQL).
         #[arg(long)]
         pool: Option<u32>,
-        /// What evaluates the broker's policy decisions.
-        #[arg(long, value_enum, default_value_t = EvaluatorChoice::Vm)]
-        policy_evaluator: EvaluatorChoice,
         /// Appends every measured lookup to this file: when it was due (ms
         /// after the callers started; in a closed loop, when it was asked)
         /// and its latency (µs), one per line,
@@ -224,22 +221,6 @@ const KEYS: [KeyName; 8] = [
     KeyName::DobPc,
     KeyName::PhSnDob,
 ];
-
-/// `--policy-evaluator`.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum EvaluatorChoice {
-    Interpreter,
-    Vm,
-}
-
-impl From<EvaluatorChoice> for concord_policy::Evaluator {
-    fn from(c: EvaluatorChoice) -> Self {
-        match c {
-            EvaluatorChoice::Interpreter => concord_policy::Evaluator::Interpreter,
-            EvaluatorChoice::Vm => concord_policy::Evaluator::Vm,
-        }
-    }
-}
 
 /// splitmix64: cheap deterministic bytes, so generation costs little.
 fn fill(seed: u64, out: &mut [u8]) {
@@ -526,7 +507,6 @@ async fn main() -> Result<()> {
             warmup,
             rate,
             pool,
-            policy_evaluator,
             trace,
         } => {
             let dbs = store.dbs();
@@ -536,7 +516,6 @@ async fn main() -> Result<()> {
                 seconds,
                 warmup,
                 pool,
-                evaluator: policy_evaluator.into(),
                 trace,
             };
             for db in dbs {

@@ -1,21 +1,16 @@
 //! The decision engine: a bundle compiled once, evaluated many times.
 
-use std::collections::BTreeMap;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
-use regorus::languages::rego::compiler::Compiler;
-use regorus::rvm::program::Program;
-use regorus::rvm::vm::{RegoVM, VmError};
 use regorus::utils::limits::ExecutionTimerConfig;
-use regorus::{CompiledPolicy, LimitError, Value};
+use regorus::{LimitError, Value};
 use serde::Serialize;
 
 use crate::body::Body;
 
 use crate::bundle::{Bundle, FileKind};
-use crate::differential;
 use crate::error::{PolicyError, regorus_message};
 use crate::input::{Action, PolicyInput};
 use crate::retention::{RETENTION_RULE, RetentionPeriods};
@@ -41,52 +36,6 @@ pub struct EngineConfig {
     /// Run the bundle's `*_test.rego` tests when the engine is built and
     /// refuse the bundle if any fails. Default `true`.
     pub run_tests_on_load: bool,
-    /// What evaluates decisions. Default [`Evaluator::Vm`].
-    pub evaluator: Evaluator,
-}
-
-/// What evaluates a decision rule. The bundle's tests always run on the
-/// interpreter (they use `with`, coverage and `print`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Evaluator {
-    /// regorus's tree-walking interpreter, for every rule: the evaluator
-    /// the bundle's tests run on, with strict builtin errors.
-    Interpreter,
-    /// regorus's virtual machine (RVM), the default: each decision rule
-    /// compiled once to a register program at load, about 40% of the
-    /// interpreter's CPU per decision (BENCHMARKS.md), with strict builtin
-    /// errors and the same time limit. regorus 0.14.1's VM differed from
-    /// the interpreter in four ways found here:
-    ///
-    /// 1. any non-fatal error in a body (a builtin's, even with strict
-    ///    builtin errors on) was taken as that body failing: the next
-    ///    `else` was tried, or the rule was undefined (so `not` of it held)
-    ///    or took its default, where the interpreter fails the decision;
-    /// 2. values of different types compared with `<` and the like raised
-    ///    such an error, where the interpreter orders them;
-    /// 3. a rule whose body before an `else` iterates and fails skips the
-    ///    `else`;
-    /// 4. a rule whose definitions give different values is undefined,
-    ///    where the interpreter fails the decision.
-    ///
-    /// 1 and 2 are patched in the vendored regorus (vendor/regorus/
-    /// CONCORD.md). 3 and 4 are guarded (conservatively,
-    /// `scan::vm_divergence`), with two more shapes a review of the VM's
-    /// source found (a key-value membership `k, v in xs`, a default
-    /// function): a bundle with such a rule, or one that calls `print`, is
-    /// interpreted ([`PolicyEngine::evaluator`] says which), as is a rule
-    /// the VM compiler does not take. The review found differences that
-    /// turn on data as much as shape (an array comprehension whose term is
-    /// sometimes undefined, a complete rule whose loop yields two values,
-    /// `some x in` a scalar, a literal with an erring member after an
-    /// undefined one); so at load each compiled rule decides several
-    /// thousand of the bundle's own inputs (`differential`) on both, and a
-    /// rule with any difference is interpreted (logged; once per bundle
-    /// digest per process). The differential test (`tests/evaluators.rs`)
-    /// holds both to the same decisions on the shipped bundle over a larger
-    /// grid.
-    #[default]
-    Vm,
 }
 
 impl Default for EngineConfig {
@@ -94,7 +43,6 @@ impl Default for EngineConfig {
         EngineConfig {
             eval_timeout: Duration::from_millis(250),
             run_tests_on_load: true,
-            evaluator: Evaluator::Vm,
         }
     }
 }
@@ -183,109 +131,9 @@ struct Loaded {
     /// Whether `data.concord.<action>.decision` is declared, by
     /// [`Action::index`].
     declared: [bool; Action::ALL.len()],
-    /// Each declared decision rule compiled for regorus's virtual machine,
-    /// by [`Action::index`]; `None` where the rule is interpreted: not
-    /// declared, the interpreter configured, a bundle that calls `print` or
-    /// holds a shape the VM evaluates differently, or a rule the compiler
-    /// does not take.
-    compiled: [Option<CompiledRule>; Action::ALL.len()],
     /// Whether `data.concord.retention.periods` is declared.
     declares_retention: bool,
     test_report: Option<TestReport>,
-}
-
-/// A decision rule compiled to a program for regorus's register-based
-/// virtual machine (RVM), [`Evaluator::Vm`]. The program, the compiled
-/// policy and the data are shared; each decision takes a VM from the pool.
-struct CompiledRule {
-    program: Arc<Program>,
-    /// The policy the program came from (the VM evaluates `default` rules
-    /// through it).
-    policy: CompiledPolicy,
-    /// The bundle's data, as the template engine holds it.
-    data: Value,
-    timer: ExecutionTimerConfig,
-    pool: Mutex<Vec<RegoVM>>,
-}
-
-impl CompiledRule {
-    /// Compiles `rule` from a clone of the prepared template; `Err` says
-    /// why the compiler does not take it.
-    fn compile(
-        template: &regorus::Engine,
-        rule: &str,
-        limit: Duration,
-    ) -> Result<CompiledRule, String> {
-        let mut engine = template.clone();
-        let policy = engine
-            .compile_with_entrypoint(&rule.into())
-            .map_err(|e| regorus_message(&e))?;
-        let program =
-            Compiler::compile_from_policy(&policy, &[rule]).map_err(|e| regorus_message(&e))?;
-        let compiled = CompiledRule {
-            program,
-            policy,
-            data: engine.get_data(),
-            timer: timer_config(limit),
-            pool: Mutex::new(Vec::new()),
-        };
-        // The data must fit the program's rule tree; checked once here.
-        compiled.new_vm().map_err(|e| regorus_message(&e))?;
-        Ok(compiled)
-    }
-
-    fn new_vm(&self) -> Result<RegoVM, VmError> {
-        let mut vm = RegoVM::new_with_policy(self.policy.clone());
-        vm.load_program(Arc::clone(&self.program));
-        vm.set_data(self.data.clone())?;
-        // As the interpreter: builtin errors are errors, the time limit is
-        // the only bound (the VM's default instruction cap is not ours).
-        vm.set_strict_builtin_errors(true);
-        vm.set_execution_timer_config(Some(self.timer));
-        vm.set_max_instructions(usize::MAX);
-        Ok(vm)
-    }
-
-    fn decide(&self, rule: &str, input: Value, limit: Duration) -> Result<Value, PolicyError> {
-        let pooled = self
-            .pool
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop();
-        let mut vm = match pooled {
-            Some(vm) => vm,
-            None => self.new_vm().map_err(|e| PolicyError::Evaluation {
-                rule: rule.to_owned(),
-                message: regorus_message(&e),
-            })?,
-        };
-        vm.set_input(input);
-        // A VM that failed is dropped, not pooled: it stopped part-way.
-        let value = vm.execute().map_err(|e| match e {
-            VmError::TimeLimitExceeded { .. } => PolicyError::Timeout {
-                rule: rule.to_owned(),
-                limit,
-            },
-            // The VM's messages can print register values (`value=...`),
-            // which may be the request's: the error reaches the caller and
-            // the logs, so it names no value.
-            _ => PolicyError::Evaluation {
-                rule: rule.to_owned(),
-                message: "regorus's VM stopped with an error (its text, which can hold request \
-                          values, is not kept)"
-                    .to_owned(),
-            },
-        })?;
-        // The input goes; the VM's registers and rule cache keep this
-        // decision's values (in memory, never logged) until the next
-        // decision overwrites them, as a pooled interpreter's state does.
-        vm.set_input(Value::Undefined);
-        let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
-        if pool.len() < MAX_POOLED_ENGINES {
-            pool.push(vm);
-        }
-        Ok(value)
-    }
 }
 
 impl std::fmt::Debug for PolicyEngine {
@@ -327,8 +175,9 @@ impl PolicyEngine {
     /// Decisions already running finish on the bundle they started with;
     /// every decision that starts after the swap uses the new one. A bundle
     /// with the serving bundle's digest is [`ReloadOutcome::Unchanged`].
-    /// CPU-bound (it runs the bundle's tests): call it from a blocking
-    /// context, or use [`PolicyEngine::reload_async`].
+    /// CPU-bound (it runs the bundle's tests): async code calls it off the
+    /// runtime's workers (tokio's `spawn_blocking`, say); this crate does
+    /// not depend on a runtime.
     pub fn reload(&self, bundle: Bundle) -> Result<ReloadOutcome, PolicyError> {
         let _reloading = self
             .reloading
@@ -344,24 +193,6 @@ impl PolicyEngine {
         Ok(ReloadOutcome::Swapped { from, to })
     }
 
-    /// [`PolicyEngine::reload`] on tokio's blocking pool. Must be called
-    /// within a tokio runtime.
-    pub async fn reload_async(
-        self: &Arc<Self>,
-        bundle: Bundle,
-    ) -> Result<ReloadOutcome, PolicyError> {
-        let engine = Arc::clone(self);
-        tokio::task::spawn_blocking(move || engine.reload(bundle))
-            .await
-            .map_err(|join| PolicyError::TaskFailed {
-                message: if join.is_panic() {
-                    "the reload panicked".to_owned()
-                } else {
-                    "the reload was cancelled".to_owned()
-                },
-            })?
-    }
-
     /// Decide one request by evaluating `data.concord.<action>.decision`
     /// with the bundle serving now.
     ///
@@ -373,8 +204,7 @@ impl PolicyEngine {
     /// by [`EngineConfig::eval_timeout`] through regorus's timer, which
     /// stops evaluation between steps; no single step runs long, because
     /// the bundle scan refuses the builtins whose one call can
-    /// (`numbers.range`). Any failure is an `Err`, never an allow, on
-    /// either evaluator ([`Evaluator::Vm`] says how the VM is held to it).
+    /// (`numbers.range`). Any failure is an `Err`, never an allow.
     pub fn decide(&self, input: &PolicyInput) -> Result<Decision, PolicyError> {
         self.loaded().decide(input, self.config.eval_timeout)
     }
@@ -403,16 +233,6 @@ impl PolicyEngine {
     /// decisions for other actions are [`PolicyError::UndefinedDecision`].
     pub fn defines(&self, action: Action) -> bool {
         self.loaded().declared[action.index()]
-    }
-
-    /// What evaluates `action`'s decision rule in the serving bundle (the
-    /// interpreter for a rule that is not declared).
-    pub fn evaluator(&self, action: Action) -> Evaluator {
-        if self.loaded().compiled[action.index()].is_some() {
-            Evaluator::Vm
-        } else {
-            Evaluator::Interpreter
-        }
     }
 
     /// The serving bundle's test report from its load, if tests were run.
@@ -461,59 +281,6 @@ impl Loaded {
         if rules.contains(INVARIANTS_RULE) {
             check_invariants(&template)?;
         }
-        // `print` output is gathered (and dropped) by the interpreter only;
-        // a rule shape the VM evaluates differently keeps the whole bundle
-        // interpreted.
-        let interpret = config.evaluator == Evaluator::Interpreter
-            || scan::calls_print(&modules)
-            || match scan::vm_divergence(&modules) {
-                Some(why) => {
-                    tracing::warn!(
-                        why,
-                        "policy bundle interpreted: regorus's VM would evaluate a rule of it differently"
-                    );
-                    true
-                }
-                None => false,
-            };
-        let mut compiled = Action::ALL.map(|action| {
-            let rule = action.decision_rule();
-            if !declared[action.index()] || interpret {
-                return None;
-            }
-            match CompiledRule::compile(&template, rule, config.eval_timeout) {
-                Ok(c) => Some(c),
-                Err(why) => {
-                    tracing::warn!(
-                        rule,
-                        why,
-                        "decision rule interpreted: regorus's VM compiler does not take it"
-                    );
-                    None
-                }
-            }
-        });
-
-        // The VM serves a rule only where it decided every one of the
-        // bundle's own inputs as the interpreter did (`differential`).
-        if compiled.iter().any(Option::is_some) {
-            let data = serde_json::to_value(template.get_data()).unwrap_or_default();
-            for action in Action::ALL {
-                let slot = &mut compiled[action.index()];
-                if let Some(vm) = slot
-                    && let Some(why) = vm_verdict(bundle.digest(), action, || {
-                        vm_differs(&template, vm, action, &data, config.eval_timeout)
-                    })
-                {
-                    tracing::warn!(
-                        rule = action.decision_rule(),
-                        why,
-                        "decision rule interpreted: regorus's VM decided one of the bundle's inputs differently"
-                    );
-                    *slot = None;
-                }
-            }
-        }
 
         let test_report = if config.run_tests_on_load {
             let report = run_tests(&bundle)?;
@@ -537,7 +304,6 @@ impl Loaded {
             template,
             pool: Mutex::new(Vec::new()),
             declared,
-            compiled,
             declares_retention,
             test_report,
         })
@@ -549,10 +315,6 @@ impl Loaded {
             return Err(PolicyError::UndefinedDecision {
                 rule: rule.to_owned(),
             });
-        }
-        if let Some(compiled) = &self.compiled[input.action.index()] {
-            let value = compiled.decide(rule, input.to_value(), limit)?;
-            return self.interpret(rule, &value);
         }
         let mut engine = self.checkout();
         engine.set_input(input.to_value());
@@ -636,99 +398,6 @@ impl Loaded {
             bundle_revision: self.bundle.revision().to_owned(),
         })
     }
-}
-
-/// [`vm_differs`]'s answer for `action`'s rule in the bundle with `digest`,
-/// computed once per process: it is a function of the bundle's files
-/// alone, and a process that loads one bundle many times (a reload to the
-/// same files, the tests) compares once.
-fn vm_verdict(
-    digest: &str,
-    action: Action,
-    compare: impl FnOnce() -> Option<String>,
-) -> Option<String> {
-    static VERDICTS: Mutex<BTreeMap<(String, Action), Option<String>>> =
-        Mutex::new(BTreeMap::new());
-    let key = (digest.to_owned(), action);
-    if let Some(verdict) = VERDICTS
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .get(&key)
-    {
-        return verdict.clone();
-    }
-    let verdict = compare();
-    VERDICTS
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .insert(key, verdict.clone());
-    verdict
-}
-
-/// Where the VM program `vm` of `action`'s rule decides one of
-/// [`differential::inputs`] differently from the interpreter (another value,
-/// or an error where the other answers): what the input was, by the
-/// agreement's names only (the inputs are made up here, never a request's).
-/// An input on which either side runs out of time is passed over: a busy
-/// machine at load is not a difference.
-fn vm_differs(
-    template: &regorus::Engine,
-    vm: &CompiledRule,
-    action: Action,
-    data: &serde_json::Value,
-    limit: Duration,
-) -> Option<String> {
-    let rule = action.decision_rule();
-    let mut engine = template.clone();
-    for input in differential::inputs(data, action) {
-        engine.set_input(input.to_value());
-        let interpreted = match engine.eval_rule(rule.to_owned()) {
-            Ok(value) => Ok(value),
-            Err(err)
-                if matches!(
-                    err.downcast_ref::<LimitError>(),
-                    Some(LimitError::TimeLimitExceeded { .. })
-                ) =>
-            {
-                continue;
-            }
-            Err(_) => {
-                // An engine that stopped part-way is not reused.
-                engine = template.clone();
-                Err(())
-            }
-        };
-        let on_vm = match vm.decide(rule, input.to_value(), limit) {
-            Ok(value) => Ok(value),
-            Err(PolicyError::Timeout { .. }) => continue,
-            Err(_) => Err(()),
-        };
-        if interpreted != on_vm {
-            let outcome = |r: &Result<Value, ()>| match r {
-                Ok(_) => "a value",
-                Err(()) => "an error",
-            };
-            return Some(format!(
-                "for role {} at {}, purpose {}, case reference {}, {} sources: the interpreter gave {}, the VM {}",
-                input.subject.role,
-                input.subject.org,
-                input.purpose.as_deref().unwrap_or("(none)"),
-                if input.case_ref.is_some() {
-                    "given"
-                } else {
-                    "(none)"
-                },
-                input.resource.sources.len(),
-                outcome(&interpreted),
-                if interpreted.is_ok() && on_vm.is_ok() {
-                    "another"
-                } else {
-                    outcome(&on_vm)
-                },
-            ));
-        }
-    }
-    None
 }
 
 /// The rule listing what is wrong with the bundle's own data: a set of

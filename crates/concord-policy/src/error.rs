@@ -143,13 +143,6 @@ pub enum PolicyError {
         /// The configured limit.
         limit: Duration,
     },
-
-    /// The blocking evaluation task could not be run or panicked.
-    #[error("policy evaluation task failed: {message}")]
-    TaskFailed {
-        /// What happened.
-        message: String,
-    },
 }
 
 /// Turn a regorus error into a single trimmed message.

@@ -83,19 +83,14 @@
 //!   run long (`numbers.range`, `numbers.range_step`), and decisions are
 //!   evaluated inline on the caller's task (tens of microseconds: cheaper
 //!   than a hop to a blocking pool).
-//! - **regorus's VM, the default** ([`Evaluator::Vm`]): at load each
-//!   declared decision rule is compiled (`Engine::compile_with_entrypoint`,
-//!   then the RVM compiler) to a register program, and decisions run it on
-//!   a pooled `RegoVM` with strict builtin errors and the same time limit;
-//!   about 40% of the CPU of the interpreter (BENCHMARKS.md). regorus is
-//!   vendored with a patch to its VM (vendor/regorus/CONCORD.md) so that
-//!   an error inside a body fails the decision, as on the interpreter the
-//!   tests run on; [`Evaluator::Vm`] lists the other differences and how
-//!   they are guarded: a load-time scan for shapes, and a load-time
-//!   comparison of both evaluators over the bundle's own inputs, which
-//!   keeps any rule that differs interpreted. `tests/evaluators.rs` holds the two to the same
-//!   decisions over every combination of the shipped agreement's
-//!   subjects, purposes, cases, reasons and sources.
+//! - **The interpreter, as published**: decisions are evaluated by
+//!   regorus's tree-walking interpreter (`Engine::eval_rule`), the
+//!   evaluator regorus's own tests and the bundle's `*_test.rego` tests run
+//!   on, with strict builtin errors: an error anywhere in a decision (a
+//!   builtin's, a type error, a complete rule with two values) fails the
+//!   decision, never just the body it is in. regorus's VM (RVM) is not
+//!   used: in 0.14.1 it decided some rule shapes differently from the
+//!   interpreter, some of them open (an error taken as a failed body).
 //! - **Coverage**: [`run_tests`] enables regorus's line coverage and reports
 //!   covered lines of each non-test policy file in [`TestReport`].
 //!
@@ -116,7 +111,6 @@
 
 mod body;
 mod bundle;
-mod differential;
 mod engine;
 mod error;
 mod input;
@@ -126,7 +120,7 @@ mod testing;
 
 pub use body::{Body, Part};
 pub use bundle::{Bundle, MANIFEST_FILE};
-pub use engine::{BundleId, Decision, EngineConfig, Evaluator, PolicyEngine, ReloadOutcome};
+pub use engine::{BundleId, Decision, EngineConfig, PolicyEngine, ReloadOutcome};
 pub use error::PolicyError;
 pub use input::{Action, PolicyInput, Resource, Subject};
 pub use retention::{RetentionPeriod, RetentionPeriods};

@@ -296,22 +296,6 @@ fn decisions_during_reloads_never_fail_and_name_the_bundle_that_decided() {
     assert_eq!(engine.bundle_digest(), one_digest);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reload_async_swaps_and_refuses_like_reload() {
-    let engine = Arc::new(engine(bundle("good-1", &["police"], &[])));
-    let (_, broken) = broken_bundles().remove(1);
-    let err = engine.reload_async(broken).await.unwrap_err();
-    assert!(matches!(err, PolicyError::TestsFailed { .. }), "{err}");
-    assert_eq!(engine.bundle_revision(), "good-1");
-    let outcome = engine
-        .reload_async(bundle("good-2", &["police", "health"], &[]))
-        .await
-        .unwrap();
-    assert!(matches!(outcome, ReloadOutcome::Swapped { ref to, .. } if to.revision == "good-2"));
-    let decision = engine.decide(&push("chelwest-nhs", "health")).unwrap();
-    assert_eq!(decision.bundle_revision, "good-2");
-}
-
 #[test]
 fn the_repository_bundle_with_a_failing_policy_test_is_refused() {
     let repo = Bundle::load_dir(Path::new(REPO_POLICIES)).unwrap();

@@ -20,7 +20,6 @@
 //! data_dir = ".concord"              # the SQLite file and the development PKI
 //! database_url = "postgres://concord:secret@db/concord"  # default sqlite:<data_dir>/concord.sqlite
 //! policy_dir = "policies"            # the policy bundle
-//! policy_evaluator = "vm"            # or "interpreter" (see concord_policy::Evaluator)
 //! web_listen = "127.0.0.1:7444"      # the board's web dashboard (HTTPS); "off" for none
 //! web_public_url = "https://board.example.org"  # its address in sign-in links
 //! metrics_listen = "127.0.0.1:9464"  # Prometheus /metrics over plain HTTP; "off" for none
@@ -85,9 +84,6 @@ pub struct Config {
     pub database_url: DatabaseUrl,
     /// The policy bundle directory.
     pub policy_dir: PathBuf,
-    /// What evaluates decisions (`policy_evaluator`, default regorus's
-    /// VM).
-    pub policy_evaluator: concord_policy::Evaluator,
     /// Where the board's web dashboard listens (HTTPS); `None` when
     /// `web_listen = "off"`. Default: `listen`'s address on the next port
     /// (port 0 when `listen` uses port 0).
@@ -293,7 +289,6 @@ struct Layer {
     data_dir: Option<PathBuf>,
     database_url: Option<DatabaseUrl>,
     policy_dir: Option<PathBuf>,
-    policy_evaluator: Option<String>,
     web_listen: Option<String>,
     web_public_url: Option<String>,
     metrics_listen: Option<String>,
@@ -349,7 +344,6 @@ const ENV_KEYS: &[&str] = &[
     "data_dir",
     "database_url",
     "policy_dir",
-    "policy_evaluator",
     "web_listen",
     "web_public_url",
     "metrics_listen",
@@ -428,7 +422,6 @@ impl Layer {
                 "data_dir" => layer.data_dir = Some(value.into()),
                 "database_url" => layer.database_url = Some(DatabaseUrl(value)),
                 "policy_dir" => layer.policy_dir = Some(value.into()),
-                "policy_evaluator" => layer.policy_evaluator = Some(value),
                 "web_listen" => layer.web_listen = Some(value),
                 "web_public_url" => layer.web_public_url = Some(value),
                 "metrics_listen" => layer.metrics_listen = Some(value),
@@ -538,17 +531,6 @@ impl Config {
             .unwrap_or_else(|| PathBuf::from(".concord"));
         let policy_dir = path(layers.get(|l| l.policy_dir.as_deref()), "policy_dir")?
             .unwrap_or_else(|| PathBuf::from("policies"));
-        let policy_evaluator = match layers.get(|l| l.policy_evaluator.as_deref()) {
-            None => concord_policy::Evaluator::default(),
-            Some((value, origin)) => match value.trim() {
-                "interpreter" => concord_policy::Evaluator::Interpreter,
-                "vm" => concord_policy::Evaluator::Vm,
-                _ => bail!(
-                    "config: {} must be \"interpreter\" or \"vm\"",
-                    origin.setting("policy_evaluator", value)
-                ),
-            },
-        };
         let database_url = match layers.get(|l| l.database_url.as_ref()) {
             Some((url, origin)) => {
                 let u = url.expose();
@@ -651,7 +633,6 @@ impl Config {
             log: log(layers)?,
             data_dir,
             policy_dir,
-            policy_evaluator,
         })
     }
 }
@@ -878,7 +859,6 @@ mod tests {
         assert_eq!(c.data_dir, PathBuf::from(".concord"));
         assert_eq!(c.database_url.expose(), "sqlite:.concord/concord.sqlite");
         assert_eq!(c.policy_dir, PathBuf::from("policies"));
-        assert_eq!(c.policy_evaluator, concord_policy::Evaluator::Vm);
         assert_eq!(c.pki, None);
         assert_eq!(c.log, LogConfig::default());
         assert_eq!(
@@ -978,35 +958,6 @@ mod tests {
             ("PATH", "/bin"),
         ]));
         assert_eq!(unknown, vec!["CONCORD_LISTN".to_owned()]);
-    }
-
-    #[test]
-    fn the_policy_evaluator_is_interpreter_or_vm() {
-        let c = Config::load(
-            Some("policy_evaluator = \"vm\""),
-            no_env(),
-            &Overrides::default(),
-        )
-        .unwrap();
-        assert_eq!(c.policy_evaluator, concord_policy::Evaluator::Vm);
-        let c = Config::load(
-            Some("policy_evaluator = \"vm\""),
-            env(&[("CONCORD_POLICY_EVALUATOR", "interpreter")]),
-            &Overrides::default(),
-        )
-        .unwrap();
-        assert_eq!(c.policy_evaluator, concord_policy::Evaluator::Interpreter);
-        let err = Config::load(
-            None,
-            env(&[("CONCORD_POLICY_EVALUATOR", "wasm")]),
-            &Overrides::default(),
-        )
-        .unwrap_err()
-        .to_string();
-        assert_eq!(
-            err,
-            "config: CONCORD_POLICY_EVALUATOR = \"wasm\" must be \"interpreter\" or \"vm\""
-        );
     }
 
     #[test]

@@ -131,7 +131,17 @@ pub(crate) async fn watch(
             continue;
         }
         let revision = bundle.revision().to_owned();
-        let outcome = broker.policy.reload_async(bundle).await;
+        // Compiling a bundle and running its tests is CPU work: off the
+        // runtime's workers.
+        let engine = std::sync::Arc::clone(&broker.policy);
+        let outcome = match tokio::task::spawn_blocking(move || engine.reload(bundle)).await {
+            Ok(outcome) => outcome.map_err(|e| e.to_string()),
+            Err(join) => Err(if join.is_panic() {
+                "the reload panicked".to_owned()
+            } else {
+                "the reload was cancelled".to_owned()
+            }),
+        };
         let event = match &outcome {
             Ok(concord_policy::ReloadOutcome::Swapped { from, to }) => {
                 refused = None;
@@ -159,7 +169,7 @@ pub(crate) async fn watch(
                     trigger = trigger.as_str(),
                     "policy bundle refused; the last good bundle keeps serving"
                 );
-                Some(reload_event(&digest, Some(e)))
+                Some(reload_event(&digest, Some(e.as_str())))
             }
         };
         if let Some(event) = event
@@ -173,10 +183,7 @@ pub(crate) async fn watch(
 /// The `policy_reload` audit event: the broker as actor, the digest of the
 /// bundle tried, and for a refusal why (file, rule or test names only,
 /// shortened).
-fn reload_event(
-    digest: &str,
-    refused: Option<&concord_policy::PolicyError>,
-) -> concord_audit::AuditEvent {
+fn reload_event(digest: &str, refused: Option<&str>) -> concord_audit::AuditEvent {
     let broker = concord_pki::Identity {
         org: "concord".to_owned(),
         role: "broker".to_owned(),

@@ -86,11 +86,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             config.policy_dir.display()
         )
     })?;
-    let engine_config = EngineConfig {
-        evaluator: config.policy_evaluator,
-        ..EngineConfig::default()
-    };
-    let policy = PolicyEngine::new(bundle, engine_config).with_context(|| {
+    let policy = PolicyEngine::new(bundle, EngineConfig::default()).with_context(|| {
         format!(
             "cannot start: the policy bundle in {} is refused (run `concord policy test --dir {}` \
              for details)",
@@ -98,16 +94,6 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             config.policy_dir.display()
         )
     })?;
-    for action in concord_policy::Action::ALL {
-        if policy.defines(action) {
-            tracing::info!(
-                action = action.as_str(),
-                evaluator = ?policy.evaluator(action),
-                configured = ?config.policy_evaluator,
-                "policy decisions evaluated"
-            );
-        }
-    }
 
     let what = files.broker_key.display().to_string();
     let broker_key = KeyFile::parse(&material.broker_key, &what)

@@ -1,2 +1,0 @@
-#[path = "compiler/mod.rs"]
-pub mod compiler;
