@@ -148,7 +148,7 @@ struct Setup {
 /// The broker's TLS configuration from the PKI directory: the CA, the
 /// server certificate and key, and `crl.pem` when there is one (as a
 /// development-mode `concord serve` reads them).
-fn tls_config(pki: &PkiLayout) -> Arc<rustls::ServerConfig> {
+fn tls_config(pki: &PkiLayout) -> concord_server::tls::TlsConfig {
     let read = |p: &PathBuf| std::fs::read(p).expect("pki file");
     concord_server::tls::server_config(&TlsMaterial {
         ca_pem: &read(&pki.ca_cert),
@@ -471,6 +471,12 @@ impl TestBroker {
 
     pub fn url(&self) -> String {
         format!("https://{}", self.addr)
+    }
+
+    /// The broker's server TLS configuration, as it serves (for a server
+    /// that must present the same certificate, e.g. `concord-bench floor`).
+    pub fn server_tls_config(&self) -> Arc<rustls::ServerConfig> {
+        tls_config(&self.pki).rustls
     }
 
     /// An mTLS channel as `user`.

@@ -236,13 +236,24 @@ pub struct Setup {
 /// Loads one broker, then measures each of `rates` in turn on it (0: a
 /// closed loop), each after its own warm-up.
 pub async fn run(db: Db, records: u64, setup: &Setup, rates: &[f64]) -> Result<Vec<Figures>> {
-    let Setup {
-        concurrency,
-        seconds,
-        warmup,
-        pool,
-        ref trace,
-    } = *setup;
+    let (tb, loaded) = load(db, records, setup).await?;
+    let target = Target::concord(&tb);
+    let mut rows = Vec::with_capacity(rates.len());
+    for &rate in rates {
+        let figures = measure(&target, &loaded, setup, rate).await?;
+        if let Some(path) = &setup.trace {
+            write_trace(path, &figures).with_context(|| format!("writing {}", path.display()))?;
+        }
+        rows.push(figures);
+    }
+    tb.stop().await;
+    Ok(rows)
+}
+
+/// Starts a broker and pushes `records` records over mTLS, waits until it
+/// has linked them and loaded its insight facts, and writes the load out.
+pub async fn load(db: Db, records: u64, setup: &Setup) -> Result<(TestBroker, Loaded)> {
+    let Setup { pool, .. } = *setup;
     let people = (records / SOURCES.len() as u64).max(1);
     // The per-organisation limits (200/s by default) would cap one MASH
     // team's 64 callers long before the lookup path: this measures the
@@ -288,21 +299,14 @@ pub async fn run(db: Db, records: u64, setup: &Setup, rates: &[f64]) -> Result<V
         .await
         .map_err(|e| anyhow::anyhow!("loading the insight facts: {e}"))?;
     settle(&tb, db).await?;
-    let loaded = Loaded {
-        db,
-        people,
-        load_seconds,
-    };
-    let mut rows = Vec::with_capacity(rates.len());
-    for &rate in rates {
-        let figures = measure(&tb, &loaded, concurrency, seconds, warmup, rate).await?;
-        if let Some(path) = trace {
-            write_trace(path, &figures).with_context(|| format!("writing {}", path.display()))?;
-        }
-        rows.push(figures);
-    }
-    tb.stop().await;
-    Ok(rows)
+    Ok((
+        tb,
+        Loaded {
+            db,
+            people,
+            load_seconds,
+        },
+    ))
 }
 
 /// Writes the load out to disk before measuring: PostgreSQL's
@@ -333,22 +337,48 @@ async fn settle(tb: &TestBroker, db: Db) -> Result<()> {
 
 /// What a measurement needs to know of the loaded broker.
 #[derive(Clone, Copy)]
-struct Loaded {
-    db: Db,
-    people: u64,
-    load_seconds: f64,
+pub struct Loaded {
+    pub db: Db,
+    pub people: u64,
+    pub load_seconds: f64,
+}
+
+/// The server the callers ask: the broker, or another on the same mTLS.
+pub struct Target {
+    pub url: String,
+    pub tls: Arc<concord_client::ClientTls>,
+    /// The linkage key id the callers' tokens carry.
+    pub lk: String,
+    /// The broker's store, whose records-read counts are reported (`None`:
+    /// not a broker).
+    pub store: Option<concord_store::Store>,
+}
+
+impl Target {
+    pub fn concord(tb: &TestBroker) -> Target {
+        Target {
+            url: tb.url(),
+            tls: Arc::new(tb.tls_for("mash-officer-1")),
+            lk: tb.linkage_key_id.clone(),
+            store: Some(tb.store.clone()),
+        }
+    }
 }
 
 /// `concurrency` callers for `warmup` seconds, then `seconds` measured, at
 /// `rate` lookups per second offered (0: closed loop).
-async fn measure(
-    tb: &TestBroker,
+pub async fn measure(
+    target: &Target,
     loaded: &Loaded,
-    concurrency: usize,
-    seconds: f64,
-    warmup: f64,
+    setup: &Setup,
     rate: f64,
 ) -> Result<Figures> {
+    let Setup {
+        concurrency,
+        seconds,
+        warmup,
+        ..
+    } = *setup;
     let Loaded {
         db,
         people,
@@ -362,7 +392,7 @@ async fn measure(
     eprintln!(
         "[{db:?}] {concurrency} callers asking FindPerson ({offered}) for {warmup} s of warm-up, then {seconds} s…"
     );
-    let lk = tb.linkage_key_id.clone();
+    let lk = target.lk.clone();
     let measuring = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
     // The callers' own runtime: their connections' tasks run there too
@@ -378,7 +408,7 @@ async fn measure(
             .build()
             .context("the callers' runtime")?,
     ));
-    let (url, tls) = (tb.url(), Arc::new(tb.tls_for("mash-officer-1")));
+    let (url, tls) = (target.url.clone(), target.tls.clone());
     let mut channels = Vec::with_capacity(concurrency);
     for _ in 0..concurrency {
         let (url, tls) = (url.clone(), tls.clone());
@@ -446,12 +476,13 @@ async fn measure(
     tokio::time::sleep(Duration::from_secs_f64(warmup)).await;
     measuring.store(true, Ordering::Relaxed);
     let cpu0 = Cpu::now()?;
-    let reads0 = tb.store.record_read_counts();
+    let read_counts = || target.store.as_ref().map(|s| s.record_read_counts());
+    let reads0 = read_counts();
     let t0 = Instant::now();
     tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
     measuring.store(false, Ordering::Relaxed);
     let cpu = Cpu::now()?.since(&cpu0);
-    let reads = tb.store.record_read_counts();
+    let reads = read_counts();
     let elapsed = t0.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
     let mut traced: Vec<(u32, u32)> = Vec::new();
@@ -484,8 +515,12 @@ async fn measure(
         max_ms: f64::from(all[all.len() - 1]) / 1000.0,
         broker_cpu_us_per_lookup: (cpu.process - cpu.callers) * 1e6 / all.len() as f64,
         caller_cpu_us_per_lookup: cpu.callers * 1e6 / all.len() as f64,
-        reads_per_query: (reads.reads - reads0.reads) as f64
-            / (reads.queries - reads0.queries).max(1) as f64,
+        reads_per_query: match (reads, reads0) {
+            (Some(r), Some(r0)) => {
+                (r.reads - r0.reads) as f64 / (r.queries - r0.queries).max(1) as f64
+            }
+            _ => 0.0,
+        },
         load_seconds,
         rate,
         uptime,

@@ -15,6 +15,7 @@
 mod all;
 mod audit;
 mod dashboard;
+mod floor;
 mod linkage;
 mod linkage_eval;
 mod lookup;
@@ -92,8 +93,8 @@ enum Command {
     /// environment under target/linkage-eval/venv on first use.
     LinkageEval(linkage_eval::Args),
     /// Audit appends per second through the broker's AuditLog (group
-    /// commit), and the largest gap from an event's commit to a signed
-    /// checkpoint covering it.
+    /// commit, a signed head per batch), CPU per appended event, and events
+    /// per signed head.
     Audit {
         #[arg(long, default_value_t = 100_000)]
         events: u64,
@@ -156,6 +157,28 @@ enum Command {
         /// or spread out (a busy machine).
         #[arg(long)]
         trace: Option<std::path::PathBuf>,
+    },
+    /// FindPerson against the floor: the least any broker must do per
+    /// lookup (a unary call over the same mTLS, one primary-key read of the
+    /// same rows, one durable group-committed insert), closed loop,
+    /// interleaved rounds, with throughput and CPU per lookup as ratios.
+    Floor {
+        #[arg(long, default_value_t = 200_000)]
+        records: u64,
+        #[arg(long, value_enum, default_value_t = StoreChoice::Both)]
+        store: StoreChoice,
+        /// Callers asking at once, each on its own mTLS connection.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// Seconds measured per window.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Seconds of warm-up before each window.
+        #[arg(long, default_value_t = 2.0)]
+        warmup: f64,
+        /// Rounds, each one window of the floor and one of Concord.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
     },
     /// One organisation floods the broker past its per-organisation limits
     /// while another calls at a steady pace: the flooder's refusals and the
@@ -460,18 +483,19 @@ async fn main() -> Result<()> {
                 "\naudit: {events} lookup-like events through AuditLog::append, {concurrency} concurrent callers"
             );
             println!(
-                "| store | events | seconds | appends/s | checkpoints | max commit-to-checkpoint s |"
+                "| store | events | seconds | appends/s | CPU µs/event | signed heads | events/head |"
             );
-            println!("|---|---|---|---|---|---|");
+            println!("|---|---|---|---|---|---|---|");
             for f in rows {
                 println!(
-                    "| {} | {} | {:.2} | {:.0} | {} | {:.2} |",
+                    "| {} | {} | {:.2} | {:.0} | {:.1} | {} | {:.1} |",
                     f.store,
                     f.events,
                     f.seconds,
                     f.events as f64 / f.seconds,
+                    f.cpu_us_per_event,
                     f.checkpoints,
-                    f.max_gap_seconds
+                    f.events as f64 / f.checkpoints.max(1) as f64
                 );
             }
         }
@@ -522,6 +546,27 @@ async fn main() -> Result<()> {
                 rows.extend(lookup::run(*db, records, &setup, &rate).await?);
             }
             lookup::print(&rows, seconds);
+        }
+        Command::Floor {
+            records,
+            store,
+            concurrency,
+            seconds,
+            warmup,
+            rounds,
+        } => {
+            let setup = lookup::Setup {
+                concurrency,
+                seconds,
+                warmup,
+                pool: None,
+                trace: None,
+            };
+            let mut rows = Vec::new();
+            for db in store.dbs() {
+                rows.extend(floor::run(*db, records, &setup, rounds).await?);
+            }
+            floor::print(&rows, seconds);
         }
         Command::Dashboard {
             records,
