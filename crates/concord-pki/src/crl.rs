@@ -2,7 +2,8 @@
 //!
 //! The broker's TLS acceptor refuses a client certificate listed in a CRL
 //! it was given (`pki.crl_files`, or `<pki dir>/crl.pem` in development
-//! mode). [`revoke`] is `concord pki revoke`: it adds a user's client
+//! mode), and checks every request of connections already open against
+//! the same CRLs ([`crate::RevocationSet`]). [`revoke`] is `concord pki revoke`: it adds a user's client
 //! certificate to `DIR/crl.pem`, keeping the entries already there and
 //! bumping the CRL number, and writes the file atomically.
 

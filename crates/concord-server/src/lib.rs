@@ -148,6 +148,10 @@ pub struct Broker {
     pub audit: Arc<audit::AuditLog>,
     /// The web dashboard's one-time sign-in links and browser sessions.
     pub sign_ins: Arc<web::SignIns>,
+    /// The certificates revoked as the broker read its CRLs last: every
+    /// gRPC request and every dashboard session is checked against it
+    /// (`serve` has it follow the mTLS configuration's).
+    pub revocations: tls::Revocations,
     /// The facts the aggregates count, loaded once per insights generation.
     pub insights: Arc<insights::InsightsCache>,
     /// Prometheus counters and gauges (`metrics::serve` exposes them).
@@ -180,6 +184,7 @@ impl Broker {
             linkage,
             audit,
             sign_ins: Arc::new(web::SignIns::default()),
+            revocations: tls::Revocations::default(),
             insights: Arc::new(insights::InsightsCache::default()),
             metrics: Arc::new(metrics::Metrics::new()),
             health: tonic_health::server::HealthReporter::new(),
@@ -329,6 +334,14 @@ pub async fn serve(
     let lookup = concord_proto::v1::lookup_server::LookupServer::new(lookup::LookupService::new(
         broker.clone(),
     ));
+    // Every request is checked against the CRLs read last, on connections
+    // opened before them too; sessions of the dashboard likewise.
+    let tls: tls::ServerTls = tls.into();
+    tls.publish_revocations(&broker.revocations);
+    let revocation_check = tls::RevocationLayer::new(broker.revocations.clone(), {
+        let metrics = broker.metrics.clone();
+        Arc::new(move |org: &str| metrics.revoked_refusal(metrics::Port::Grpc, org))
+    });
     let incoming = tls::incoming(listener, tls, limits.handshake_timeout);
     let org_limits = org_limits::OrgLimitLayer::new(org_limits::OrgLimiter::new(&limits));
     let served = tonic::transport::Server::builder()
@@ -337,6 +350,7 @@ pub async fn serve(
         // one round trip per 64 KiB window.
         .initial_stream_window_size(Some(8 * 1024 * 1024))
         .initial_connection_window_size(Some(16 * 1024 * 1024))
+        .layer(revocation_check)
         .layer(org_limits)
         .add_service(health)
         .add_service(reflection)

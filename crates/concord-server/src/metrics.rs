@@ -22,6 +22,10 @@
 //!   size, `concord-store/src/record_reads.rs`).
 //! - `concord_audit_log_size`: events in the audit log (its tree size),
 //!   read at each scrape.
+//! - `concord_revoked_certificate_refusals_total{org,port}`: requests
+//!   (`port="grpc"`) and dashboard page views (`port="web"`) refused
+//!   because the certificate, or the one the session was signed in with,
+//!   is revoked.
 //! - `concord_linkage_reviews_pending`: the linkage review queue, read
 //!   from the store at each scrape (the last value is kept if that read
 //!   fails; `concord_metrics_scrape_errors_total` counts such failures).
@@ -121,6 +125,16 @@ pub struct Metrics {
     scrape_errors: IntCounter,
     record_reads: IntCounter,
     record_read_queries: IntCounter,
+    revoked_refusals: IntCounterVec,
+}
+
+/// Where a revoked certificate was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Port {
+    /// A gRPC request over mTLS.
+    Grpc,
+    /// A web dashboard page view of a session signed in with it.
+    Web,
 }
 
 impl Default for Metrics {
@@ -192,6 +206,17 @@ impl Metrics {
             "Database queries that carried them: reads are batched, so reads per query is the batch size.",
         )
         .expect("valid metric");
+        let revoked_refusals = IntCounterVec::new(
+            Opts::new(
+                "concord_revoked_certificate_refusals_total",
+                "Requests and dashboard page views refused because the certificate is revoked.",
+            ),
+            &["org", "port"],
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(revoked_refusals.clone()))
+            .expect("metric names are unique");
         for c in [
             Box::new(ingest_extracts.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(ingest_records.clone()),
@@ -216,7 +241,17 @@ impl Metrics {
             scrape_errors,
             record_reads,
             record_read_queries,
+            revoked_refusals,
         }
+    }
+
+    /// Counts one refusal of a revoked certificate of `org`.
+    pub fn revoked_refusal(&self, port: Port, org: &str) {
+        let port = match port {
+            Port::Grpc => "grpc",
+            Port::Web => "web",
+        };
+        self.revoked_refusals.with_label_values(&[org, port]).inc();
     }
 
     /// Counts one push and, if accepted, its records.

@@ -16,8 +16,11 @@
 //!    removed and a session begins: a cookie `__Host-concord-session`
 //!    (32 random bytes; `Secure`, `HttpOnly`, `SameSite=Strict`, `Path=/`),
 //!    kept by the broker only as its SHA-256, bound to the certificate's
-//!    organisation, role and user, ending after [`SignInSettings::session_ttl`]
-//!    (8 hours) or at `POST /logout`.
+//!    organisation, role and user and to the certificate itself (issuer and
+//!    serial), ending after [`SignInSettings::session_ttl`] (8 hours), at
+//!    `POST /logout`, or at the first page view after the broker has read a
+//!    CRL that revokes that certificate (`Broker::revocations`; the page says
+//!    so, and a link issued to it can no longer be used either).
 //! 3. Every `GET /dashboard` asks the policy again (through the Insights
 //!    code path, which also audits the disclosure), so a role the policy no
 //!    longer allows sees nothing from its next page view on.
@@ -47,7 +50,7 @@ use axum::{
     routing::{get, post},
 };
 use base64::Engine as _;
-use concord_pki::Identity;
+use concord_pki::{CertificateId, Identity};
 use concord_proto::v1::{
     DashboardLinkRequest, DashboardLinkResponse, dashboard_access_server::DashboardAccess,
 };
@@ -106,12 +109,16 @@ type SecretHash = [u8; 32];
 
 struct Pending {
     who: Identity,
+    /// The certificate that asked for the link.
+    certificate: CertificateId,
     period: Option<String>,
     expires: Instant,
 }
 
 struct Session {
     who: Identity,
+    /// The certificate the session was signed in with.
+    certificate: CertificateId,
     expires: Instant,
 }
 
@@ -124,6 +131,8 @@ struct SignInState {
 /// A used sign-in link: the new session's id, and the period the link named.
 struct Redeemed {
     session_id: [u8; 32],
+    /// The certificate the session is signed in with.
+    certificate: CertificateId,
     period: Option<String>,
 }
 
@@ -191,9 +200,15 @@ impl SignIns {
         Ok(bytes)
     }
 
-    /// Issues a one-time sign-in link for `who` (already authorised), to
-    /// open the dashboard on `period` (already validated).
-    pub fn issue(&self, who: Identity, period: Option<String>) -> Result<SignInLink, ServerError> {
+    /// Issues a one-time sign-in link for `who` (already authorised), who
+    /// asked with `certificate`, to open the dashboard on `period` (already
+    /// validated).
+    pub fn issue(
+        &self,
+        who: Identity,
+        certificate: CertificateId,
+        period: Option<String>,
+    ) -> Result<SignInLink, ServerError> {
         let token = self.secret()?;
         let now = Instant::now();
         let expires = now + self.settings.link_ttl;
@@ -210,6 +225,7 @@ impl SignIns {
                 hash(&token),
                 Pending {
                     who,
+                    certificate,
                     period,
                     expires,
                 },
@@ -228,15 +244,16 @@ impl SignIns {
         })
     }
 
-    /// Whose link `token` is, without using it; `None` if unknown or expired.
-    fn peek(&self, token: &[u8; 32]) -> Option<Identity> {
+    /// Whose link `token` is (and the certificate that asked for it),
+    /// without using it; `None` if unknown or expired.
+    fn peek(&self, token: &[u8; 32]) -> Option<(Identity, CertificateId)> {
         let now = Instant::now();
         let state = self.state();
         state
             .links
             .get(&hash(token))
             .filter(|p| p.expires > now)
-            .map(|p| p.who.clone())
+            .map(|p| (p.who.clone(), p.certificate.clone()))
     }
 
     /// Uses `token` (once) and starts a session.
@@ -260,22 +277,25 @@ impl SignIns {
             hash(&id),
             Session {
                 who: pending.who,
+                certificate: pending.certificate.clone(),
                 expires: now + self.settings.session_ttl,
             },
         );
         Ok(Some(Redeemed {
             session_id: id,
+            certificate: pending.certificate,
             period: pending.period,
         }))
     }
 
-    /// The session `id` belongs to, if it is live.
-    fn session(&self, id: &[u8; 32]) -> Option<Identity> {
+    /// The session `id` belongs to (and the certificate it was signed in
+    /// with), if it is live.
+    fn session(&self, id: &[u8; 32]) -> Option<(Identity, CertificateId)> {
         let now = Instant::now();
         let mut state = self.state();
         let key = hash(id);
         match state.sessions.get(&key) {
-            Some(s) if s.expires > now => Some(s.who.clone()),
+            Some(s) if s.expires > now => Some((s.who.clone(), s.certificate.clone())),
             Some(_) => {
                 state.sessions.remove(&key);
                 None
@@ -351,7 +371,7 @@ impl DashboardAccess for DashboardAccessService {
         &self,
         request: tonic::Request<DashboardLinkRequest>,
     ) -> Result<tonic::Response<DashboardLinkResponse>, tonic::Status> {
-        let who = identity::caller(&request)?;
+        let (who, certificate) = identity::caller_certificate(&request)?;
         let period = request.into_inner().period;
         let period = match period.trim() {
             "" => None,
@@ -364,7 +384,10 @@ impl DashboardAccess for DashboardAccessService {
             }
         };
         crate::insights::authorise_dashboard(&self.broker, &who).await?;
-        let link = self.broker.sign_ins.issue(who.clone(), period)?;
+        let link = self
+            .broker
+            .sign_ins
+            .issue(who.clone(), certificate, period)?;
         tracing::info!(org = %who.org, role = %who.role, "dashboard sign-in link issued");
         Ok(tonic::Response::new(DashboardLinkResponse {
             url: link.url.unwrap_or_default(),
@@ -590,6 +613,43 @@ fn sign_in_needed(why: &str) -> Response {
     )
 }
 
+/// The 401 page of a session (or link) whose certificate the broker now
+/// knows to be revoked; counted. The serial only, never the user.
+fn certificate_revoked(app: &App, who: &Identity, certificate: &CertificateId) -> Response {
+    app.broker
+        .metrics
+        .revoked_refusal(crate::metrics::Port::Web, &who.org);
+    tracing::warn!(
+        serial = %certificate.serial_hex(),
+        org = %who.org,
+        "dashboard session ended: its certificate is revoked"
+    );
+    let mut r = html(
+        StatusCode::UNAUTHORIZED,
+        concord_report::notice_page(
+            "Your session has ended: your certificate was revoked",
+            &[
+                "Your dashboard session has ended because the certificate you signed in with \
+                 was revoked.",
+                &format!(
+                    "The broker says: {}.",
+                    crate::tls::revoked_message(certificate)
+                ),
+                "Once you hold a new certificate, ask for a new sign-in link with it:",
+            ],
+            Some("concord dashboard-link --broker https://BROKER:7443 --pki DIR --user YOUR-USER"),
+        ),
+    );
+    r.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&format!(
+            "{SESSION_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0"
+        ))
+        .expect("a valid header value"),
+    );
+    r
+}
+
 async fn root() -> Response {
     see_other("/dashboard")
 }
@@ -619,7 +679,10 @@ async fn login_page(State(app): State<App>, Query(q): Query<LoginQuery>) -> Resp
         return sign_in_needed(LINK_UNUSABLE);
     };
     match app.broker.sign_ins.peek(&token) {
-        Some(who) => html(
+        Some((who, certificate)) if app.broker.revocations.is_revoked(&certificate) => {
+            certificate_revoked(&app, &who, &certificate)
+        }
+        Some((who, _)) => html(
             StatusCode::OK,
             concord_report::sign_in_page(&who.org, &who.role, &hex::encode(token)),
         ),
@@ -674,7 +737,20 @@ async fn login(
     match app.broker.sign_ins.redeem(&token) {
         Ok(Some(Redeemed {
             session_id: id,
+            certificate,
+            ..
+        })) if app.broker.revocations.is_revoked(&certificate) => {
+            let who = app.broker.sign_ins.session(&id).map(|(who, _)| who);
+            app.broker.sign_ins.end_session(&id);
+            match who {
+                Some(who) => certificate_revoked(&app, &who, &certificate),
+                None => sign_in_needed(LINK_UNUSABLE),
+            }
+        }
+        Ok(Some(Redeemed {
+            session_id: id,
             period,
+            ..
         })) => {
             let location = match period {
                 Some(p) => format!("/dashboard?period={p}"),
@@ -753,9 +829,16 @@ async fn dashboard(
     headers: HeaderMap,
     Query(q): Query<DashboardQuery>,
 ) -> Response {
-    let Some(who) = session_id(&headers).and_then(|id| app.broker.sign_ins.session(&id)) else {
+    let Some((id, (who, certificate))) =
+        session_id(&headers).and_then(|id| app.broker.sign_ins.session(&id).map(|s| (id, s)))
+    else {
         return sign_in_needed("You are not signed in, or your session has ended.");
     };
+    // Checked on every page view: the CRL may have been read since sign-in.
+    if app.broker.revocations.is_revoked(&certificate) {
+        app.broker.sign_ins.end_session(&id);
+        return certificate_revoked(&app, &who, &certificate);
+    }
     let period = match q.period.as_deref().map(str::trim) {
         None | Some("") => default_period(chrono::Utc::now().date_naive()),
         Some(p) if valid_period(p) => p.to_owned(),
@@ -835,22 +918,41 @@ mod tests {
         }
     }
 
+    /// A certificate of `who()`, as the sign-in remembers it.
+    fn cert() -> CertificateId {
+        use rustls_pki_types::pem::PemObject as _;
+        static CERT: std::sync::OnceLock<CertificateId> = std::sync::OnceLock::new();
+        CERT.get_or_init(|| {
+            let ca = concord_pki::CertificateAuthority::generate("test CA").unwrap();
+            let issued = ca
+                .issue_client(&who(), concord_pki::Validity::days_from_now(1))
+                .unwrap();
+            let der = CertificateDer::from_pem_slice(issued.cert_pem.as_bytes()).unwrap();
+            CertificateId::from_cert_der(der.as_ref()).unwrap()
+        })
+        .clone()
+    }
+
     #[test]
     fn a_link_works_once() {
         let s = SignIns::default();
-        let link = s.issue(who(), Some("2026-10".into())).unwrap();
+        let link = s.issue(who(), cert(), Some("2026-10".into())).unwrap();
         assert!(link.url.is_none(), "no address before the server listens");
         let token = link
             .path
             .strip_prefix("/login?token=")
             .and_then(parse_secret)
             .unwrap();
-        assert_eq!(s.peek(&token), Some(who()));
-        assert_eq!(s.peek(&token), Some(who()), "looking uses nothing");
+        assert_eq!(s.peek(&token), Some((who(), cert())));
+        assert_eq!(
+            s.peek(&token),
+            Some((who(), cert())),
+            "looking uses nothing"
+        );
         let r = s.redeem(&token).unwrap().unwrap();
         assert_eq!(r.period.as_deref(), Some("2026-10"));
         let id = r.session_id;
-        assert_eq!(s.session(&id), Some(who()));
+        assert_eq!(s.session(&id), Some((who(), cert())));
         assert!(s.redeem(&token).unwrap().is_none(), "a second use fails");
         assert!(s.peek(&token).is_none());
         s.end_session(&id);
@@ -860,7 +962,7 @@ mod tests {
     #[test]
     fn only_hashes_are_kept() {
         let s = SignIns::default();
-        let link = s.issue(who(), None).unwrap();
+        let link = s.issue(who(), cert(), None).unwrap();
         let token = parse_secret(link.path.strip_prefix("/login?token=").unwrap()).unwrap();
         let state = s.state();
         assert!(!state.links.contains_key(&token));
@@ -874,7 +976,7 @@ mod tests {
             session_ttl: Duration::ZERO,
             max_entries: 10,
         });
-        let link = s.issue(who(), None).unwrap();
+        let link = s.issue(who(), cert(), None).unwrap();
         let token = parse_secret(link.path.strip_prefix("/login?token=").unwrap()).unwrap();
         assert!(s.peek(&token).is_none());
         assert!(s.redeem(&token).unwrap().is_none());
@@ -884,7 +986,7 @@ mod tests {
             session_ttl: Duration::ZERO,
             max_entries: 10,
         });
-        let link = s.issue(who(), None).unwrap();
+        let link = s.issue(who(), cert(), None).unwrap();
         let token = parse_secret(link.path.strip_prefix("/login?token=").unwrap()).unwrap();
         let id = s.redeem(&token).unwrap().unwrap().session_id;
         assert!(s.session(&id).is_none());
@@ -896,10 +998,10 @@ mod tests {
             max_entries: 2,
             ..SignInSettings::default()
         });
-        s.issue(who(), None).unwrap();
-        s.issue(who(), None).unwrap();
+        s.issue(who(), cert(), None).unwrap();
+        s.issue(who(), cert(), None).unwrap();
         assert!(matches!(
-            s.issue(who(), None),
+            s.issue(who(), cert(), None),
             Err(ServerError::LimitExceeded(_))
         ));
     }

@@ -81,8 +81,10 @@ fn revoke(args: &RevokeArgs) -> anyhow::Result<()> {
     );
     println!(
         "  2. send the broker SIGHUP (kill -HUP, systemctl reload concord): it reads its TLS \
-         files and CRLs again and refuses the certificate from then on; until then a running \
-         broker still accepts it (a new entry in pki.crl_files needs a restart)"
+         files and CRLs again and refuses the certificate from then on, on new connections, \
+         on the next request of connections already open, and in dashboard sessions signed in \
+         with it; until then a running broker still accepts it (a new entry in pki.crl_files \
+         needs a restart)"
     );
     println!(
         "  3. copy {crl} to every other broker of the partnership and send them SIGHUP too; \

@@ -8,7 +8,8 @@
 //! also loads `<data_dir>/pki/crl.pem` when it exists (what `concord pki
 //! revoke --pki <data_dir>/pki` writes); with a `[pki]` table CRLs come only
 //! from `pki.crl_files`. SIGHUP reads the TLS files and CRLs again (and the
-//! policy bundle): new handshakes use them.
+//! policy bundle): new handshakes use them, and every request and dashboard
+//! session from then on is checked against the CRLs read.
 
 use std::{
     fs,
@@ -424,7 +425,7 @@ fn tls_config(
     files: &PkiFiles,
     material: &TlsPem,
     prefix: &str,
-) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+) -> anyhow::Result<concord_server::tls::TlsConfig> {
     concord_server::tls::server_config(&TlsMaterial {
         ca_pem: &material.ca_pem,
         cert_pem: &material.cert_pem,
@@ -471,10 +472,10 @@ fn web_tls_config(
 /// key, CRLs; in development mode `pki/crl.pem` whether or not it existed
 /// at start) and has new handshakes use them, on the mTLS port and the
 /// web dashboard's: a certificate revoked with `concord pki revoke` is
-/// refused from then on, and a renewed server certificate is served,
-/// without a restart. Connections already open keep going until they
-/// close. Files that do not load change nothing (on either port); the
-/// error is logged.
+/// refused from then on (new handshakes, the next request on a connection
+/// already open, dashboard sessions signed in with it), and a renewed
+/// server certificate is served, without a restart. Files that do not
+/// load change nothing (on either port); the error is logged.
 async fn reload_tls_on_hangup(
     tls: concord_server::tls::ServerTls,
     web_tls: concord_server::tls::ServerTls,
