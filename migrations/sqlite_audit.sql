@@ -51,17 +51,25 @@ BEGIN
     SELECT RAISE(ABORT, 'the audit log is append-only');
 END;
 
--- One statement appends a batch: a row inserted into this view is an event
--- with its subjects as a JSON array of strings, and the trigger writes
--- both tables. So a batch is one autocommit INSERT (atomic: a failing row
--- undoes the statement), one round trip to sqlx's SQLite thread instead
--- of BEGIN, two INSERTs and COMMIT. The view reads no subjects back.
-CREATE VIEW IF NOT EXISTS audit.audit_append AS
-    SELECT seq, leaf_hash, event, time, NULL AS subjects FROM audit_events;
-CREATE TRIGGER IF NOT EXISTS audit.audit_append_insert INSTEAD OF INSERT ON audit_append
+-- One statement appends a batch and its signed tree head: a row inserted
+-- into this view is an event (`note` NULL, its subjects as a JSON array of
+-- strings), for which the trigger writes audit_events and audit_subjects,
+-- or the batch's head (`note` the signed note, `seq` its tree size,
+-- `leaf_hash` its root), for which it writes audit_checkpoints. So a
+-- batch is one autocommit INSERT (atomic: a failing row undoes the
+-- statement, so no event is stored without its head), one round trip to
+-- sqlx's SQLite thread instead of BEGIN, three INSERTs and COMMIT. The
+-- view reads nothing back. It replaces `audit_append`, which wrote events
+-- with no head.
+DROP VIEW IF EXISTS audit.audit_append;
+CREATE VIEW IF NOT EXISTS audit.audit_commit AS
+    SELECT seq, leaf_hash, event, time, NULL AS subjects, NULL AS note FROM audit_events;
+CREATE TRIGGER IF NOT EXISTS audit.audit_commit_insert INSTEAD OF INSERT ON audit_commit
 BEGIN
     INSERT INTO audit_events (seq, leaf_hash, event, time)
-        VALUES (NEW.seq, NEW.leaf_hash, NEW.event, NEW.time);
+        SELECT NEW.seq, NEW.leaf_hash, NEW.event, NEW.time WHERE NEW.note IS NULL;
     INSERT INTO audit_subjects (subject, seq)
-        SELECT value, NEW.seq FROM json_each(NEW.subjects);
+        SELECT value, NEW.seq FROM json_each(NEW.subjects) WHERE NEW.note IS NULL;
+    INSERT INTO audit_checkpoints (tree_size, root, note, time)
+        SELECT NEW.seq, NEW.leaf_hash, NEW.note, NEW.time WHERE NEW.note IS NOT NULL;
 END;

@@ -288,10 +288,18 @@ both_stores!(
         let report =
             verify_log(&stored.events, &stored.checkpoints, &public_key).expect("verifies");
         assert_eq!(report.events, log.size());
-        assert!(
-            stored.checkpoints.len() >= 3,
-            "at start, and twice on request"
-        );
+        // One signed head per batch, none apart from its events: every
+        // receipt's tree is one of them.
+        let heads: BTreeSet<u64> = stored
+            .checkpoints
+            .iter()
+            .map(|c| c.checkpoint.size)
+            .collect();
+        assert_eq!(heads.len(), stored.checkpoints.len(), "one head per size");
+        assert!(heads.contains(&first.tree_size), "{heads:?}");
+        for r in &receipts {
+            assert!(heads.contains(&r.tree_size), "{} in {heads:?}", r.tree_size);
+        }
         assert_eq!(
             report.anchored, 45,
             "the read that asked too much was audited and signed too"
@@ -532,14 +540,13 @@ both_stores!(
             .expect_err("an inconsistent log refuses to start");
         assert!(err.to_string().contains("concord audit verify"), "{err}");
 
-        // ...nor on events after it that no longer link up, even when the
-        // forger recomputed the edited event's stored leaf hash.
+        // ...nor on an event edited after the last batch the tests signed
+        // on request, even when the forger recomputed its stored leaf hash:
+        // every batch is signed with its events.
         put_rows(&tb, &original).await;
-        let unhurried = concord_server::audit::AuditConfig {
-            checkpoint_interval: std::time::Duration::from_secs(3_600),
-            ..Default::default()
-        };
-        let writer = start(unhurried.clone()).await.unwrap();
+        let writer = start(concord_server::audit::AuditConfig::default())
+            .await
+            .unwrap();
         for i in 10..13 {
             writer
                 .append(test_event(&format!("u{i}"), []))
@@ -560,13 +567,18 @@ both_stores!(
             .into_bytes();
         rows[10] = (10, leaf_hash(&edited).0.to_vec(), edited);
         put_rows(&tb, &rows).await;
-        let err = start(unhurried)
+        let err = start(concord_server::audit::AuditConfig::default())
             .await
-            .expect_err("a broken chain after the checkpoint refuses to start");
+            .expect_err("an edit under the latest signed head refuses to start");
         assert!(
             err.to_string()
-                .contains("event 11, after the latest signed checkpoint"),
+                .contains("do not match the latest signed checkpoint (size 13)"),
             "{err}"
+        );
+        assert_eq!(
+            finding(&tb, &key).await,
+            Some((TamperKind::Edited, 10)),
+            "the verifier names it"
         );
         drop(writer);
         tb.stop().await;
@@ -1196,6 +1208,17 @@ fn audit_rows(seqs: std::ops::Range<u64>) -> Vec<concord_store::AuditRow> {
     .collect()
 }
 
+/// A stand-in head for `size` events (the store keeps bytes; what they
+/// mean is the writer's).
+fn head(size: u64) -> concord_store::CheckpointRow {
+    concord_store::CheckpointRow {
+        tree_size: size,
+        root: bytes("root", size as u32).try_into().unwrap(),
+        note: format!("head {size}\n"),
+        time: chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+    }
+}
+
 // The audit writer's own connection: a batch larger than one SQLite
 // statement is written whole, a batch with one position already taken is
 // refused whole (nothing of it stored), and the same appender goes on
@@ -1205,9 +1228,14 @@ both_stores!(
     |db| async move {
         let (store, _keep) = fresh_store(db).await;
         let mut appender = store.audit_appender();
-        appender.append(&audit_rows(0..1_500)).await.unwrap();
+        appender
+            .append(&audit_rows(0..1_500), &head(1_500))
+            .await
+            .unwrap();
         assert_eq!(store.audit_size().await.unwrap(), 1_500);
-        let leaves = store.audit_leaf_hashes(0).await.unwrap();
+        // The head is written with the batch, the only checkpoint.
+        assert_eq!(store.audit_checkpoints().await.unwrap(), vec![head(1_500)]);
+        let leaves = store.audit_leaf_hashes(0, None).await.unwrap();
         assert_eq!(leaves.len(), 1_500);
         assert_eq!(
             leaves[1_234],
@@ -1224,7 +1252,9 @@ both_stores!(
         assert_eq!(about[0], 1_494);
 
         // Position 1,499 is taken: the whole batch is refused.
-        let refused = appender.append(&audit_rows(1_499..1_600)).await;
+        let refused = appender
+            .append(&audit_rows(1_499..1_600), &head(1_600))
+            .await;
         assert!(
             matches!(refused, Err(concord_store::StoreError::AuditConflict)),
             "{refused:?}"
@@ -1238,11 +1268,172 @@ both_stores!(
                 .is_empty()
         );
 
-        appender.append(&audit_rows(1_500..1_600)).await.unwrap();
+        assert_eq!(
+            store.audit_checkpoints().await.unwrap().len(),
+            1,
+            "nor its head"
+        );
+
+        appender
+            .append(&audit_rows(1_500..1_600), &head(1_600))
+            .await
+            .unwrap();
         assert_eq!(store.audit_size().await.unwrap(), 1_600);
+        assert_eq!(
+            store.latest_audit_checkpoint().await.unwrap(),
+            Some(head(1_600))
+        );
         assert_eq!(
             store.audit_events_about("ps:5dc", 10).await.unwrap()[0].seq,
             0x5dc
         );
+    }
+);
+
+/// Inserts one row into `audit_events` over a direct connection, as
+/// someone with the database and not the broker would.
+async fn forge_row(db: Db, url: &str, seq: u64, event: &[u8]) {
+    const SQL: &str =
+        "INSERT INTO audit_events (seq, leaf_hash, event, time) VALUES ($1, $2, $3, $4)";
+    let leaf = leaf_hash(event).0.to_vec();
+    macro_rules! insert {
+        ($conn:expr) => {{
+            let mut c = $conn.await.unwrap();
+            sqlx::query(SQL)
+                .bind(seq as i64)
+                .bind(leaf)
+                .bind(event)
+                .bind(chrono_now())
+                .execute(&mut c)
+                .await
+                .unwrap();
+        }};
+    }
+    match db {
+        Db::Sqlite => insert!(concord_store::sqlite_connection(url)),
+        Db::Postgres => insert!(sqlx::PgConnection::connect(url)),
+    }
+}
+
+/// Deletes the forged row again (dropping the append-only guard first), as
+/// restoring the log from a backup would.
+async fn remove_row(db: Db, url: &str, seq: u64) {
+    let delete = format!("DELETE FROM audit_events WHERE seq = {seq}");
+    match db {
+        Db::Sqlite => {
+            let mut c = concord_store::sqlite_connection(url).await.unwrap();
+            sqlx::raw_sql(&format!(
+                "DROP TRIGGER audit_events_append_only_delete; {delete}"
+            ))
+            .execute(&mut c)
+            .await
+            .unwrap();
+        }
+        Db::Postgres => {
+            let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::raw_sql(&format!(
+                "DROP TRIGGER audit_events_append_only ON audit_events; {delete}"
+            ))
+            .execute(&mut c)
+            .await
+            .unwrap();
+        }
+    }
+}
+
+// Issue 18, item 2: with the broker stopped, someone appends an event to
+// `audit_events`, correctly numbered and chained after the last one. Every
+// batch the broker commits carries its signed head, so this one is covered
+// by none: the verifier names its position, and the broker refuses to
+// start (and so to sign over it), naming it and saying what to do.
+both_stores!(
+    a_forged_tail_is_named_and_the_broker_will_not_start_over_it,
+    |db| async move {
+        let tb = TestBroker::start(db).await;
+        let receipt = push(&tb, POLICE, extract(&tb, "oct-1", 0..5))
+            .await
+            .expect("accepted");
+        assert_eq!(receipt.records_stored, 5);
+        audit(&tb, DPO)
+            .await
+            .list_events(v1::ListEventsRequest::default())
+            .await
+            .expect("the DPO reads the log");
+        let key = tb.broker.audit.public_key();
+        let before = stored_log(&tb).await;
+        let n = before.events.len() as u64;
+        assert_eq!(n, 2, "the push and the read");
+        verify_log(&before.events, &before.checkpoints, &key).expect("the broker's log verifies");
+
+        let (url, audit_key) = (tb.database_url().to_owned(), tb.pki.audit_key.clone());
+        let broker_key = tb.broker_key.clone();
+        let tb = tb
+            .restart(broker_key, |store| async move {
+                // The forgery: the next position, linked to the last event.
+                let last = before.events.last().unwrap();
+                let mut forged = AuditEvent::decode(last).unwrap();
+                forged.seq = n;
+                forged.prev = leaf_hash(last);
+                forged.user = "nobody-looked".into();
+                forge_row(db, &url, n, &forged.encode()).await;
+
+                let log = concord_server::audit::read_stored_log(&store)
+                    .await
+                    .unwrap();
+                let err = verify_log(&log.events, &log.checkpoints, &key)
+                    .expect_err("an uncovered event does not verify");
+                let t = err.tampering().expect("a tampering");
+                assert_eq!(
+                    (t.kind, t.event, t.last_possible),
+                    (TamperKind::Uncovered, n, n)
+                );
+                assert!(
+                    t.message.starts_with(&format!(
+                        "event {n}, the last, is covered by no signed checkpoint"
+                    )),
+                    "{t}"
+                );
+
+                let signer = concord_audit::AuditSigner::from_key_file(
+                    &concord_keys::KeyFile::parse(
+                        &std::fs::read_to_string(&audit_key).unwrap(),
+                        "audit key",
+                    )
+                    .unwrap(),
+                )
+                .unwrap();
+                let err = concord_server::audit::AuditLog::start(
+                    store.clone(),
+                    signer,
+                    concord_server::audit::AuditConfig::default(),
+                )
+                .await
+                .expect_err("the broker does not start over an uncovered event");
+                let message = err.to_string();
+                for part in [
+                    &format!("event {n}, the last, covered by no signed checkpoint"),
+                    "will not start and sign over them",
+                    "run `concord audit verify`",
+                ] {
+                    assert!(message.contains(part), "{part:?} in {message}");
+                }
+                // Nothing was signed over it.
+                assert_eq!(
+                    store.audit_checkpoints().await.unwrap().len(),
+                    before.checkpoints.len()
+                );
+
+                // Once the log is restored, the broker starts again.
+                remove_row(db, &url, n).await;
+            })
+            .await;
+        assert_eq!(tb.broker.audit.size(), n);
+        push(&tb, POLICE, extract(&tb, "oct-2", 5..8))
+            .await
+            .expect("accepted");
+        let log = stored_log(&tb).await;
+        let report = verify_log(&log.events, &log.checkpoints, &key).expect("verifies");
+        assert_eq!((report.events, report.anchored), (n + 1, n + 1));
+        tb.stop().await;
     }
 );

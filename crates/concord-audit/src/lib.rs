@@ -35,7 +35,8 @@ pub mod verify;
 pub use checkpoint::{AuditSigner, Checkpoint, ORIGIN_PREFIX, SignedCheckpoint, parse_vkey};
 pub use event::{Action, AuditEvent, Decision, ENCODING_VERSION, FieldName, SubjectId};
 pub use merkle::{
-    Hash, MerkleLog, empty_root, leaf_hash, node_hash, root, verify_consistency, verify_inclusion,
+    Frontier, Hash, MerkleLog, empty_root, leaf_hash, node_hash, root, verify_consistency,
+    verify_inclusion,
 };
 pub use verify::{TamperKind, Tampering, VerifyError, VerifyReport, verify_log};
 

@@ -255,6 +255,104 @@ pub fn verify_consistency(
     }
 }
 
+/// The right edge of a Merkle log: the roots of its complete subtrees, one
+/// per set bit of its size, largest (leftmost) first, and its last leaf.
+/// Enough to compute the root after more leaves and the next event's
+/// `prev` without holding the leaves before: what the writer signs each
+/// batch's tree head from, and what is stored beside each head
+/// ([`Frontier::to_bytes`]) so a broker can start without reading every
+/// leaf.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Frontier {
+    size: u64,
+    /// `(height, hash)`, heights strictly decreasing.
+    nodes: Vec<(u32, Hash)>,
+    last_leaf: Option<Hash>,
+}
+
+impl Frontier {
+    /// The frontier of the empty log.
+    pub fn new() -> Frontier {
+        Frontier::default()
+    }
+
+    /// Leaves in the log.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The last leaf hash (the next event's `prev`), if any.
+    pub fn last_leaf(&self) -> Option<Hash> {
+        self.last_leaf
+    }
+
+    /// Adds a leaf hash: at most `log2 n` node hashes.
+    pub fn append(&mut self, leaf: Hash) {
+        let mut node = (0u32, leaf);
+        while let Some(&(h, left)) = self.nodes.last() {
+            if h != node.0 {
+                break;
+            }
+            self.nodes.pop();
+            node = (h + 1, node_hash(&left, &node.1));
+        }
+        self.nodes.push(node);
+        self.size += 1;
+        self.last_leaf = Some(leaf);
+    }
+
+    /// `MTH` of the whole log (RFC 6962): the complete subtrees folded
+    /// from the right.
+    pub fn root(&self) -> Hash {
+        let mut nodes = self.nodes.iter().rev();
+        let Some(&(_, mut acc)) = nodes.next() else {
+            return empty_root();
+        };
+        for (_, left) in nodes {
+            acc = node_hash(left, &acc);
+        }
+        acc
+    }
+
+    /// `size` (8 bytes, big-endian), the last leaf (32 bytes, when the log
+    /// is not empty), then each subtree root (32 bytes), largest first.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(8 + 32 * (self.nodes.len() + 1));
+        out.extend_from_slice(&self.size.to_be_bytes());
+        if let Some(leaf) = self.last_leaf {
+            out.extend_from_slice(&leaf.0);
+        }
+        for (_, h) in &self.nodes {
+            out.extend_from_slice(&h.0);
+        }
+        out
+    }
+
+    /// Parses [`Frontier::to_bytes`]; `None` unless the length fits the
+    /// size exactly.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Frontier> {
+        let (size, rest) = bytes.split_first_chunk::<8>()?;
+        let size = u64::from_be_bytes(*size);
+        let ones = size.count_ones() as usize;
+        let leaf_len = if size == 0 { 0 } else { 32 };
+        if rest.len() != leaf_len + 32 * ones {
+            return None;
+        }
+        let hash = |b: &[u8]| Hash(b.try_into().expect("32 bytes"));
+        let last_leaf = (size > 0).then(|| hash(&rest[..32]));
+        let heights = (0..64u32).rev().filter(|h| size >> h & 1 == 1);
+        let nodes = heights
+            .zip(rest[leaf_len..].chunks_exact(32))
+            .map(|(h, b)| (h, hash(b)))
+            .collect();
+        Some(Frontier {
+            size,
+            nodes,
+            last_leaf,
+        })
+    }
+}
+
 /// An append-only Merkle log held in memory.
 ///
 /// Keeps every complete, aligned subtree: `levels[h][i]` is the hash of
@@ -331,6 +429,24 @@ impl MerkleLog {
             h += 1;
         }
         index
+    }
+
+    /// The log's right edge (see [`Frontier`]).
+    pub fn frontier(&self) -> Frontier {
+        let size = self.size();
+        let mut nodes = Vec::new();
+        let mut lo = 0u64;
+        for h in (0..64u32).rev() {
+            if size >> h & 1 == 1 {
+                nodes.push((h, self.levels[h as usize][(lo >> h) as usize]));
+                lo += 1 << h;
+            }
+        }
+        Frontier {
+            size,
+            nodes,
+            last_leaf: self.last_leaf(),
+        }
     }
 
     /// The root of the whole log.

@@ -35,10 +35,18 @@
 //! bad event is known only to lie between the last checkpoint that still
 //! matches and the first that does not ([`TamperKind::Rewritten`], with the
 //! range). The same holds for the very last event of the log, which no
-//! successor links to: if only it was edited, the range ends on it. Events
-//! after the last checkpoint are vouched for by nothing signed: removing or
-//! appending events there is invisible, which is why the broker should sign
-//! checkpoints often ([`VerifyReport::unanchored`] says how many).
+//! successor links to: if only it was edited, the range ends on it.
+//!
+//! # Every event is signed for
+//!
+//! The broker signs a tree head in the same commit as every batch of events
+//! it writes, so no legitimate log holds an event that no checkpoint covers.
+//! Events after the largest checkpoint are therefore tampering
+//! ([`TamperKind::Uncovered`]): appended to the database by someone other
+//! than the broker (correctly chained or not), or their checkpoint was
+//! deleted. What remains invisible is the removal of whole batches from
+//! the end together with their checkpoints; a receipt, or a checkpoint
+//! someone kept, shows that (the log ends before it).
 
 use std::fmt;
 
@@ -51,15 +59,16 @@ pub struct VerifyReport {
     pub events: u64,
     /// Checkpoints whose signature and root were checked.
     pub checkpoints: usize,
-    /// Events covered by the largest checkpoint.
+    /// Events covered by the largest checkpoint: all of them, in a log
+    /// that verifies.
     pub anchored: u64,
     /// The root over every event.
     pub root: Hash,
 }
 
 impl VerifyReport {
-    /// Events after the largest checkpoint: chained, but vouched for by no
-    /// signature yet.
+    /// Events after the largest checkpoint (0 in a log that verifies:
+    /// any is [`TamperKind::Uncovered`]).
     pub fn unanchored(&self) -> u64 {
         self.events - self.anchored
     }
@@ -93,6 +102,10 @@ pub enum TamperKind {
     /// `event ..= last_possible` was changed and everything after it
     /// rewritten (see the module documentation).
     Rewritten,
+    /// Events `event ..= last_possible`, at the end, are covered by no
+    /// signed checkpoint, though the broker signs every batch it commits:
+    /// they were appended by someone else, or their checkpoint deleted.
+    Uncovered,
 }
 
 /// The first event that does not fit, and why.
@@ -217,7 +230,7 @@ pub fn verify_log<B: AsRef<[u8]>>(
         .map(|p| chain.classify(p));
 
     let tampering = match (finding, failing) {
-        (None, None) => {
+        (None, None) if anchored == n => {
             return Ok(VerifyReport {
                 events: n,
                 checkpoints: checkpoints.len(),
@@ -225,11 +238,34 @@ pub fn verify_log<B: AsRef<[u8]>>(
                 root: log.root(),
             });
         }
+        (None, None) => uncovered(anchored, n),
         (Some(f), Some(c)) if f.event < c.size as usize => f.into_tampering(Some(c)),
         (Some(f), None) => f.into_tampering(None),
         (_, Some(c)) => chain.unexplained(c),
     };
     Err(VerifyError::Tampered(tampering))
+}
+
+/// Events `anchored .. n` are covered by no checkpoint.
+fn uncovered(anchored: u64, n: u64) -> Tampering {
+    let last = n - 1;
+    let what = if anchored == last {
+        format!("event {anchored}, the last, is")
+    } else {
+        format!(
+            "events {anchored} to {last}, the last {}, are",
+            n - anchored
+        )
+    };
+    Tampering {
+        kind: TamperKind::Uncovered,
+        event: anchored,
+        last_possible: last,
+        checkpoint: None,
+        message: format!(
+            "{what} covered by no signed checkpoint: the broker signs a checkpoint in the same commit as every batch it writes, so these were appended by something other than the broker (or the checkpoint covering them was deleted)"
+        ),
+    }
 }
 
 #[derive(Clone, Copy)]

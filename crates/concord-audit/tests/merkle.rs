@@ -365,3 +365,41 @@ proptest! {
         }
     }
 }
+
+/// The frontier (the right edge a batch's tree head is signed from, and
+/// what is stored beside it) agrees with the whole tree at every size, and
+/// survives its byte form; anything else is refused.
+#[test]
+fn the_frontier_has_the_root_and_last_leaf_of_the_whole_tree() {
+    let leaves: Vec<Hash> = (0..130u32).map(|i| leaf_hash(&i.to_be_bytes())).collect();
+    let mut frontier = concord_audit::Frontier::new();
+    assert_eq!(frontier.root(), empty_root());
+    let mut log = MerkleLog::new();
+    for (i, leaf) in leaves.iter().enumerate() {
+        frontier.append(*leaf);
+        log.append(*leaf);
+        let n = i + 1;
+        assert_eq!(frontier.size(), n as u64);
+        assert_eq!(frontier.root(), root(&leaves[..n]), "size {n}");
+        assert_eq!(frontier.last_leaf(), Some(*leaf));
+        assert_eq!(log.frontier(), frontier, "size {n}");
+        let bytes = frontier.to_bytes();
+        assert_eq!(
+            concord_audit::Frontier::from_bytes(&bytes),
+            Some(frontier.clone())
+        );
+        assert_eq!(
+            concord_audit::Frontier::from_bytes(&bytes[..bytes.len() - 1]),
+            None
+        );
+        let mut longer = bytes.clone();
+        longer.extend_from_slice(&[0; 32]);
+        assert_eq!(concord_audit::Frontier::from_bytes(&longer), None);
+    }
+    let empty = concord_audit::Frontier::new();
+    assert_eq!(
+        concord_audit::Frontier::from_bytes(&empty.to_bytes()),
+        Some(empty)
+    );
+    assert_eq!(concord_audit::Frontier::from_bytes(&[0; 7]), None);
+}

@@ -65,13 +65,33 @@ fn an_intact_log_verifies() {
         "{report}"
     );
 
-    // Events appended after the last checkpoint verify but are counted as
-    // not yet anchored.
+    // Events appended after the last checkpoint, however well chained, are
+    // tampering: the broker signs every batch it commits.
     let (more, _) = common::events(52);
-    let report = f.verify(&more).unwrap();
+    let t = f.tampered(&more);
     assert_eq!(
-        (report.events, report.anchored, report.unanchored()),
-        (52, 47, 5)
+        (t.kind, t.event, t.last_possible, t.checkpoint),
+        (TamperKind::Uncovered, 47, 51, None),
+        "{t}"
+    );
+    assert!(
+        t.message
+            .starts_with("events 47 to 51, the last 5, are covered by no signed checkpoint"),
+        "{t}"
+    );
+    let (one_more, _) = common::events(48);
+    let t = f.tampered(&one_more);
+    assert_eq!((t.kind, t.event), (TamperKind::Uncovered, 47), "{t}");
+    assert!(
+        t.message
+            .starts_with("event 47, the last, is covered by no"),
+        "{t}"
+    );
+    // A log with events and no checkpoint at all is the same.
+    let err = verify_log(&f.events, &[], &f.public_key).unwrap_err();
+    assert_eq!(
+        err.tampering().map(|t| (t.kind, t.event)),
+        Some((TamperKind::Uncovered, 0))
     );
     // An empty log with no checkpoints is trivially fine.
     assert_eq!(

@@ -1,61 +1,56 @@
 //! The audit log inside the broker (DESIGN §6): one writer task per broker
-//! process appends every event, in order, and signs checkpoints.
+//! process appends every event, in order, and signs a tree head for every
+//! batch it commits.
 //!
 //! * **One writer.** Each event names the leaf hash of the one before it,
 //!   so appends are serialised: [`AuditLog::append`] hands the event to the
 //!   writer task over a bounded channel (backpressure, not buffering) and
 //!   waits for its receipt.
-//! * **Group commit.** The writer takes whatever is queued (up to
-//!   [`AuditConfig::max_batch`]), numbers and links each event (`seq`,
-//!   `prev`), writes them all in one store transaction, and only then adds
-//!   them to its in-memory [`MerkleLog`] and answers each caller with its
-//!   receipt (an inclusion proof against the tree after the batch). A
-//!   failed write answers every caller in the batch with an error (the
-//!   request fails and discloses nothing) and leaves the in-memory log as
-//!   it was; before the next batch the writer re-reads the stored tail, in
-//!   case the failure hid a commit.
-//! * **Checkpoints.** [`AuditConfig::checkpoint_interval`] (4 s) after the
-//!   log grows (so within 5 s of any commit), at start if the latest checkpoint does not cover the log,
-//!   on [`AuditLog::checkpoint`] and when the writer stops, it signs the
-//!   tree head with the broker's Ed25519 audit key and stores the note.
+//! * **Group commit, each batch signed.** The writer takes whatever is
+//!   queued (up to [`AuditConfig::max_batch`]), numbers and links each
+//!   event (`seq`, `prev`), signs the tree head after the batch (one
+//!   Ed25519 signature, the root computed from the tree's [`Frontier`]) and
+//!   writes the events and that signed head in one store transaction. Only
+//!   then does it add them to its in-memory [`MerkleLog`] and answer each
+//!   caller with its receipt (an inclusion proof against exactly the signed
+//!   head). So every event the broker stores is covered by a signature
+//!   written with it, and an event no signature covers is never
+//!   legitimate. A failed write answers every caller in the batch with an
+//!   error (the request fails and discloses nothing) and leaves the
+//!   in-memory log as it was; before the next batch the writer re-reads the
+//!   stored tail, in case the failure hid a commit.
 //! * **Start.** The tree is rebuilt from the stored leaf hashes; the broker
 //!   refuses to start if positions have gaps, the last event's bytes do not
 //!   hash to its stored leaf hash, the tree does not match the latest signed
-//!   checkpoint, or an event after that checkpoint (about to be signed) does
-//!   not hash, decode, claim its position and link to the one before
-//!   (`concord audit verify` then names the first event that does not fit).
+//!   checkpoint, or any event lies beyond it: an uncovered tail was not
+//!   written by a broker, and the broker never signs over it (`concord audit
+//!   verify` names it).
 //!
 //! The writer is per process: two brokers on one PostgreSQL would each
 //! number events from their own view (see ARCHITECTURE.md, Audit).
 
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
 use chrono::Utc;
 use concord_audit::{
-    Action, AuditEvent, AuditSigner, Decision, Hash, MerkleLog, SignedCheckpoint, SubjectId,
-    leaf_hash,
+    Action, AuditEvent, AuditSigner, Checkpoint, Decision, Frontier, Hash, MerkleLog,
+    SignedCheckpoint, SubjectId, leaf_hash,
 };
 use concord_pki::Identity;
 use concord_proto::v1;
 use concord_store::{AuditAppender, AuditRow, CheckpointRow, Store, StoreError};
-use tokio::sync::{mpsc, oneshot, watch};
-use tokio::time::Instant;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::error::ServerError;
 
-/// How the writer batches and checkpoints.
+/// How the writer batches.
 #[derive(Debug, Clone)]
 pub struct AuditConfig {
     /// Appends waiting for the writer before callers wait to enqueue.
     pub queue: usize,
-    /// Most events written in one transaction.
+    /// Most events written (and covered by one signed head) in one
+    /// transaction.
     pub max_batch: usize,
-    /// How long after the log grows the writer signs a checkpoint. A batch
-    /// in flight and the checkpoint's own write come on top, so the
-    /// default, 4 s, keeps every event within 5 s of a signature
-    /// (measured by `concord-bench audit`).
-    pub checkpoint_interval: Duration,
 }
 
 impl Default for AuditConfig {
@@ -63,14 +58,13 @@ impl Default for AuditConfig {
         AuditConfig {
             queue: 4_096,
             max_batch: 512,
-            checkpoint_interval: Duration::from_secs(4),
         }
     }
 }
 
 /// Proof that an event is in the log: its position and leaf hash, and an
 /// RFC 6962 inclusion proof against the tree of `tree_size` leaves with
-/// root `root`.
+/// root `root` (the signed head of the batch it was committed in).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditReceipt {
     pub seq: u64,
@@ -104,6 +98,10 @@ pub enum AuditError {
         "the stored audit log is inconsistent: {0}; run `concord audit verify` to find the first event that does not fit"
     )]
     Inconsistent(String),
+    #[error(
+        "the stored audit log holds {what} covered by no signed checkpoint, though the broker signs every batch in the same commit as its events: they were not written by a broker (or their checkpoint was deleted), and the broker will not start and sign over them; run `concord audit verify`, investigate who wrote them, and restore the audit log from a backup"
+    )]
+    Uncovered { what: String },
     #[error(transparent)]
     Log(#[from] concord_audit::AuditError),
 }
@@ -129,18 +127,16 @@ enum Cmd {
 }
 
 /// State readers share with the writer: the committed tree and the newest
-/// signed checkpoint. Locks are never held across an await.
+/// signed head (which covers it). Locks are never held across an await.
 struct Shared {
     tree: RwLock<MerkleLog>,
     latest: RwLock<Option<SignedCheckpoint>>,
 }
 
-/// Handle on the audit writer. Dropping the last handle stops the writer
-/// after it signs a final checkpoint.
+/// Handle on the audit writer. Dropping the last handle stops the writer.
 pub struct AuditLog {
     cmds: mpsc::Sender<Cmd>,
     shared: Arc<Shared>,
-    checkpoints: watch::Receiver<u64>,
     public_key: [u8; 32],
     vkey: String,
     key_id: String,
@@ -157,26 +153,16 @@ impl std::fmt::Debug for AuditLog {
 
 impl AuditLog {
     /// Rebuilds the log from the store, checks it against its latest signed
-    /// checkpoint, signs a checkpoint if that one does not cover the log,
-    /// and starts the writer task.
+    /// checkpoint (which must cover every stored event), and starts the
+    /// writer task.
     pub async fn start(
         store: Store,
         signer: AuditSigner,
         config: AuditConfig,
     ) -> Result<Arc<AuditLog>, AuditError> {
-        let tree = rebuild(&store).await?;
-        let latest = match store.latest_audit_checkpoint().await? {
-            Some(row) => Some(check_checkpoint(&row, &tree, &signer)?),
-            None => None,
-        };
-        // What no signature vouches for yet is about to be signed: check
-        // its chain first.
-        check_tail(
-            &store,
-            &tree,
-            latest.as_ref().map_or(0, |c| c.checkpoint.size),
-        )
-        .await?;
+        let mut tree = MerkleLog::new();
+        let latest = extend(&mut tree, read_tail(&store, 0).await?, &signer)?;
+        check_last_event(&store, &tree).await?;
         let public_key = signer.public_key();
         let vkey = signer.vkey();
         let key_id = signer.key_id().to_owned();
@@ -184,33 +170,19 @@ impl AuditLog {
             tree: RwLock::new(tree),
             latest: RwLock::new(latest),
         });
-        let size = shared.tree.read().expect("audit tree lock").size();
-        let covered = shared
-            .latest
-            .read()
-            .expect("audit checkpoint lock")
-            .as_ref()
-            .map(|c| c.checkpoint.size);
-        let (signed, checkpoints) = watch::channel(covered.unwrap_or(0));
-        let mut writer = Writer {
+        let writer = Writer {
             appender: store.audit_appender(),
             store,
             signer,
             shared: shared.clone(),
-            signed,
             config: config.clone(),
             stale: false,
-            due: None,
         };
-        if covered != Some(size) {
-            writer.sign().await?;
-        }
         let (cmds, rx) = mpsc::channel(config.queue.max(1));
         tokio::spawn(writer.run(rx));
         Ok(Arc::new(AuditLog {
             cmds,
             shared,
-            checkpoints,
             public_key,
             vkey,
             key_id,
@@ -218,8 +190,9 @@ impl AuditLog {
     }
 
     /// Appends `event` (its seq and prev are set by the writer), waits until
-    /// it is durably committed, and returns its receipt. Err => the caller
-    /// must fail the request and disclose nothing.
+    /// it is durably committed with the signed head that covers it, and
+    /// returns its receipt. Err => the caller must fail the request and
+    /// disclose nothing.
     pub async fn append(&self, event: AuditEvent) -> Result<AuditReceipt, ServerError> {
         let (tx, rx) = oneshot::channel();
         self.cmds
@@ -229,8 +202,9 @@ impl AuditLog {
         rx.await.map_err(|_| AuditError::Stopped)?
     }
 
-    /// A signed checkpoint covering every event committed so far: signed
-    /// now if the log grew since the last one.
+    /// The signed head covering every event committed so far (each batch
+    /// is signed as it is committed, so this is the newest one), once
+    /// appends queued before it are written.
     pub async fn checkpoint(&self) -> Result<SignedCheckpoint, ServerError> {
         let (tx, rx) = oneshot::channel();
         self.cmds
@@ -240,8 +214,7 @@ impl AuditLog {
         rx.await.map_err(|_| AuditError::Stopped)?
     }
 
-    /// The newest signed checkpoint, as it is (it may lag the log by up to
-    /// the checkpoint interval).
+    /// The newest signed head, as it is (it covers the whole committed log).
     pub fn latest_checkpoint(&self) -> Option<SignedCheckpoint> {
         self.shared
             .latest
@@ -301,18 +274,38 @@ impl AuditLog {
     pub fn verifier_key(&self) -> &str {
         &self.vkey
     }
-
-    /// Watches the size the newest signed checkpoint covers.
-    pub fn watch_checkpoints(&self) -> watch::Receiver<u64> {
-        self.checkpoints.clone()
-    }
 }
 
-/// The tree of the stored leaf hashes; refuses gaps and a last event whose
-/// bytes do not hash to its stored leaf hash (the next `prev` would be wrong).
-async fn rebuild(store: &Store) -> Result<MerkleLog, AuditError> {
-    let leaves = store.audit_leaf_hashes(0).await?;
-    let mut tree = MerkleLog::new();
+/// What the store holds beyond position `from`: its leaf hashes and the
+/// latest signed checkpoint. The leaves are read before the checkpoint: a
+/// broker commits each batch with its head, so every event the first read
+/// sees is covered by a head the second sees, even while another broker
+/// appends; what that head covers beyond the leaves read is then read up
+/// to its size.
+async fn read_tail(
+    store: &Store,
+    from: u64,
+) -> Result<(Vec<(u64, [u8; 32])>, Option<CheckpointRow>), AuditError> {
+    let mut leaves = store.audit_leaf_hashes(from, None).await?;
+    let latest = store.latest_audit_checkpoint().await?;
+    let read = from + leaves.len() as u64;
+    if let Some(row) = &latest
+        && row.tree_size > read
+    {
+        leaves.extend(store.audit_leaf_hashes(read, Some(row.tree_size)).await?);
+    }
+    Ok((leaves, latest))
+}
+
+/// Adds `leaves` (what [`read_tail`] read beyond the tree) to `tree` and
+/// returns the latest signed checkpoint, which must cover exactly the
+/// result. Refuses gaps, a head that does not match the tree, and events
+/// beyond the latest head.
+fn extend(
+    tree: &mut MerkleLog,
+    (leaves, latest): (Vec<(u64, [u8; 32])>, Option<CheckpointRow>),
+    signer: &AuditSigner,
+) -> Result<Option<SignedCheckpoint>, AuditError> {
     for (seq, hash) in leaves {
         if seq != tree.size() {
             return Err(AuditError::Inconsistent(format!(
@@ -322,6 +315,26 @@ async fn rebuild(store: &Store) -> Result<MerkleLog, AuditError> {
         }
         tree.append(Hash(hash));
     }
+    let covered = latest.as_ref().map_or(0, |row| row.tree_size);
+    let n = tree.size();
+    if covered < n {
+        let last = n - 1;
+        return Err(AuditError::Uncovered {
+            what: if covered == last {
+                format!("event {last}, the last,")
+            } else {
+                format!("events {covered} to {last}, the last {},", n - covered)
+            },
+        });
+    }
+    latest
+        .map(|row| check_checkpoint(&row, tree, signer))
+        .transpose()
+}
+
+/// The last event's bytes hash to its stored leaf hash (the next `prev`
+/// would be wrong otherwise).
+async fn check_last_event(store: &Store, tree: &MerkleLog) -> Result<(), AuditError> {
     if let Some(last) = tree.size().checked_sub(1) {
         let event = store.audit_events(last, 1).await?;
         let ok = event
@@ -333,42 +346,11 @@ async fn rebuild(store: &Store) -> Result<MerkleLog, AuditError> {
             )));
         }
     }
-    Ok(tree)
-}
-
-/// Events `from ..` (those after the latest checkpoint) hash to their
-/// stored leaf hashes, decode, and each claims its position and links to
-/// the one before.
-async fn check_tail(store: &Store, tree: &MerkleLog, from: u64) -> Result<(), AuditError> {
-    let mut at = from;
-    while at < tree.size() {
-        let page = store.audit_events(at, READ_PAGE).await?;
-        if page.is_empty() {
-            break;
-        }
-        for stored in page {
-            let p = stored.seq;
-            let fits = AuditEvent::decode(&stored.event).is_ok_and(|e| {
-                e.seq == p
-                    && Some(leaf_hash(&stored.event)) == tree.leaf(p)
-                    && e.prev
-                        == p.checked_sub(1)
-                            .map_or(Some(Hash::ZERO), |q| tree.leaf(q))
-                            .unwrap_or(Hash::ZERO)
-            });
-            if !fits {
-                return Err(AuditError::Inconsistent(format!(
-                    "event {p}, after the latest signed checkpoint, does not fit the chain"
-                )));
-            }
-            at = p + 1;
-        }
-    }
     Ok(())
 }
 
 /// The stored checkpoint, if it is well formed, signed by this key (when it
-/// names this key) and matches the rebuilt tree.
+/// names this key) and matches the tree.
 fn check_checkpoint(
     row: &CheckpointRow,
     tree: &MerkleLog,
@@ -401,12 +383,9 @@ struct Writer {
     appender: AuditAppender,
     signer: AuditSigner,
     shared: Arc<Shared>,
-    signed: watch::Sender<u64>,
     config: AuditConfig,
     /// A write failed: the store may hold events the tree does not.
     stale: bool,
-    /// When the next checkpoint is due (the log grew since the last one).
-    due: Option<Instant>,
 }
 
 type Waiter = oneshot::Sender<Result<AuditReceipt, ServerError>>;
@@ -419,21 +398,7 @@ impl Writer {
     async fn run(mut self, mut rx: mpsc::Receiver<Cmd>) {
         let mut appends: Vec<(Box<AuditEvent>, Waiter)> = Vec::new();
         let mut checkpoints = Vec::new();
-        loop {
-            let due = self.due;
-            let first = tokio::select! {
-                // A due checkpoint goes before more appends.
-                biased;
-                () = sleep_until(due), if due.is_some() => {
-                    if let Err(e) = self.sign().await {
-                        tracing::error!(error = %e, "audit checkpoint failed; it is retried");
-                        self.due = Some(Instant::now() + Duration::from_secs(1));
-                    }
-                    continue;
-                }
-                cmd = rx.recv() => cmd,
-            };
-            let Some(first) = first else { break };
+        while let Some(first) = rx.recv().await {
             let mut next = Some(first);
             while let Some(cmd) = next {
                 match cmd {
@@ -450,9 +415,9 @@ impl Writer {
                 self.write(std::mem::take(&mut appends)).await;
             }
             if !checkpoints.is_empty() {
-                let result = self.sign_if_grown().await;
+                let result = self.head().await;
                 if let Err(e) = &result {
-                    tracing::error!(error = %e, "audit checkpoint failed");
+                    tracing::error!(error = %e, "the audit log's signed head could not be read");
                 }
                 for w in checkpoints.drain(..) {
                     let _ = w.send(match &result {
@@ -462,17 +427,13 @@ impl Writer {
                 }
             }
         }
-        if self.due.is_some()
-            && let Err(e) = self.sign().await
-        {
-            tracing::error!(error = %e, "the final audit checkpoint failed");
-        }
     }
 
-    /// Writes one batch in one transaction and answers every caller.
+    /// Writes one batch and its signed head in one transaction and answers
+    /// every caller.
     async fn write(&mut self, batch: Vec<(Box<AuditEvent>, Waiter)>) {
         let mut attempts = 0;
-        let rows = loop {
+        let (rows, head) = loop {
             attempts += 1;
             if self.stale {
                 match self.resync().await {
@@ -487,9 +448,15 @@ impl Writer {
                     }
                 }
             }
-            let rows = self.link(&batch);
-            match self.appender.append(&rows).await {
-                Ok(()) => break rows,
+            let (rows, head) = self.link(&batch);
+            let row = CheckpointRow {
+                tree_size: head.checkpoint.size,
+                root: head.checkpoint.root.0,
+                note: head.to_note(),
+                time: head.checkpoint.time,
+            };
+            match self.appender.append(&rows, &row).await {
+                Ok(()) => break (rows, head),
                 // Another broker process took these positions: read what
                 // it wrote and number the batch after it.
                 Err(StoreError::AuditConflict) if attempts < MAX_ATTEMPTS => {
@@ -516,7 +483,9 @@ impl Writer {
                 tree.append(Hash(r.leaf_hash));
             }
             let tree_size = tree.size();
-            let root = tree.root();
+            debug_assert_eq!(tree_size, head.checkpoint.size);
+            debug_assert_eq!(tree.root(), head.checkpoint.root);
+            let root = head.checkpoint.root;
             rows.iter()
                 .map(|r| AuditReceipt {
                     seq: r.seq,
@@ -529,104 +498,76 @@ impl Writer {
                 })
                 .collect()
         };
+        *self.shared.latest.write().expect("audit checkpoint lock") = Some(head);
         for ((_, w), receipt) in batch.into_iter().zip(receipts) {
             let _ = w.send(Ok(receipt));
         }
-        self.due
-            .get_or_insert_with(|| Instant::now() + self.config.checkpoint_interval);
     }
 
-    /// The batch's rows: each event numbered and linked after the tree's
-    /// last leaf, encoded and hashed.
-    fn link(&self, batch: &[(Box<AuditEvent>, Waiter)]) -> Vec<AuditRow> {
-        let (mut size, mut prev) = {
-            let tree = self.shared.tree.read().expect("audit tree lock");
-            (tree.size(), tree.last_leaf().unwrap_or(Hash::ZERO))
-        };
+    /// The batch's rows (each event numbered and linked after the tree's
+    /// last leaf, encoded and hashed) and the signed head of the tree
+    /// after them.
+    fn link(&self, batch: &[(Box<AuditEvent>, Waiter)]) -> (Vec<AuditRow>, SignedCheckpoint) {
+        let mut frontier = self.shared.tree.read().expect("audit tree lock").frontier();
         let mut rows = Vec::with_capacity(batch.len());
         for (event, _) in batch {
             let mut event = event.clone();
-            event.seq = size;
-            event.prev = prev;
+            event.seq = frontier.size();
+            event.prev = frontier.last_leaf().unwrap_or(Hash::ZERO);
             let bytes = event.encode();
             let hash = leaf_hash(&bytes);
             rows.push(AuditRow {
-                seq: size,
+                seq: event.seq,
                 leaf_hash: hash.0,
                 event: bytes,
                 time: event.time,
                 subjects: event.subjects.iter().map(SubjectId::to_string).collect(),
             });
-            size += 1;
-            prev = hash;
+            frontier.append(hash);
         }
-        rows
+        (rows, self.sign(&frontier))
+    }
+
+    /// The signed head of the log `frontier` is the right edge of, now.
+    fn sign(&self, frontier: &Frontier) -> SignedCheckpoint {
+        Checkpoint {
+            size: frontier.size(),
+            root: frontier.root(),
+            time: Utc::now(),
+            key_id: self.signer.key_id().to_owned(),
+        }
+        .sign(&self.signer)
+        .expect("the checkpoint names this signer's key")
     }
 
     /// Adds to the tree whatever the store holds beyond it (a failed write
-    /// may have committed after all).
+    /// may have committed after all, or another broker appended), with the
+    /// signed head that covers it.
     async fn resync(&mut self) -> Result<(), AuditError> {
         let from = self.shared.tree.read().expect("audit tree lock").size();
-        let tail = self.store.audit_leaf_hashes(from).await?;
-        let mut tree = self.shared.tree.write().expect("audit tree lock");
-        for (seq, hash) in tail {
-            if seq != tree.size() {
-                return Err(AuditError::Inconsistent(format!(
-                    "position {} holds sequence number {seq}",
-                    tree.size()
-                )));
-            }
-            tree.append(Hash(hash));
-        }
-        if tree.size() > from {
-            self.due.get_or_insert_with(Instant::now);
-        }
+        let tail = read_tail(&self.store, from).await?;
+        let latest = {
+            let mut tree = self.shared.tree.write().expect("audit tree lock");
+            extend(&mut tree, tail, &self.signer)?
+        };
+        *self.shared.latest.write().expect("audit checkpoint lock") = latest;
         Ok(())
     }
 
-    /// Signs a checkpoint if the log grew since the newest one; returns the
-    /// newest.
-    async fn sign_if_grown(&mut self) -> Result<SignedCheckpoint, AuditError> {
-        let size = self.shared.tree.read().expect("audit tree lock").size();
+    /// The newest signed head, after re-reading the stored log if a write
+    /// failed. An empty log has none stored: its head is signed now.
+    async fn head(&mut self) -> Result<SignedCheckpoint, AuditError> {
+        if self.stale {
+            self.resync().await?;
+            self.stale = false;
+        }
         let latest = self
             .shared
             .latest
             .read()
             .expect("audit checkpoint lock")
             .clone();
-        match latest {
-            Some(c) if c.checkpoint.size == size => Ok(c),
-            _ => self.sign().await,
-        }
-    }
-
-    /// Signs and stores the checkpoint of the tree as it is now.
-    async fn sign(&mut self) -> Result<SignedCheckpoint, AuditError> {
-        let signed = {
-            let tree = self.shared.tree.read().expect("audit tree lock");
-            self.signer.checkpoint(&tree, Utc::now())
-        };
-        let c = &signed.checkpoint;
-        self.store
-            .save_audit_checkpoint(&CheckpointRow {
-                tree_size: c.size,
-                root: c.root.0,
-                note: signed.to_note(),
-                time: c.time,
-            })
-            .await?;
-        tracing::debug!(size = c.size, "audit checkpoint signed");
-        *self.shared.latest.write().expect("audit checkpoint lock") = Some(signed.clone());
-        self.signed.send_replace(c.size);
-        self.due = None;
-        Ok(signed)
-    }
-}
-
-async fn sleep_until(due: Option<Instant>) {
-    match due {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
+        Ok(latest.unwrap_or_else(|| self.sign(&Frontier::new())))
     }
 }
 

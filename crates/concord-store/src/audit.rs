@@ -1,6 +1,6 @@
 //! Persistence of the audit log (`migrations/*/0003_audit.sql`): the
 //! encoded events in log order, the subject index, and the signed
-//! checkpoints. This module stores bytes; what they mean (the canonical
+//! checkpoints, one per batch, written with its events. This module stores bytes; what they mean (the canonical
 //! encoding, the Merkle tree, the signatures) is `concord-audit`'s, and the
 //! one writer that appends is the server's `AuditLog`.
 
@@ -12,7 +12,7 @@ use crate::{
     own::{self, Kept, OwnConnection},
 };
 
-/// Events per multi-row INSERT on SQLite (5 bound values each; SQLite's
+/// Events per multi-row INSERT on SQLite (6 bound values each; SQLite's
 /// bound is 32,766). PostgreSQL binds arrays, one statement for any number.
 const CHUNK: usize = 1_000;
 
@@ -73,43 +73,71 @@ macro_rules! on_backend {
     };
 }
 
-/// Appends up to [`CHUNK`] rows in one statement through SQLite's
-/// `audit_append` view, whose trigger writes `audit_events` and
-/// `audit_subjects` (migrations/sqlite_audit.sql): all or nothing, in one
-/// round trip to the connection's thread.
+/// Appends up to [`CHUNK`] rows, and the batch's signed head when `head`
+/// is given, in one statement through SQLite's `audit_commit` view, whose
+/// trigger writes `audit_events` and `audit_subjects` for an event row and
+/// `audit_checkpoints` for the head's row (migrations/sqlite_audit.sql):
+/// all or nothing, in one round trip to the connection's thread.
 async fn append_sqlite<'e>(
     conn: impl sqlx::SqliteExecutor<'e>,
     rows: &[AuditRow],
+    head: Option<&CheckpointRow>,
 ) -> Result<(), sqlx::Error> {
     // Each event's subjects (`person:<id>`, `ps:<hex>`) as a JSON array.
     let subjects: Vec<String> = rows
         .iter()
         .map(|r| serde_json::Value::from(r.subjects.as_slice()).to_string())
         .collect();
-    let mut q: QueryBuilder<'_, sqlx::Sqlite> =
-        QueryBuilder::new("INSERT INTO audit_append (seq, leaf_hash, event, time, subjects) ");
-    q.push_values(rows.iter().zip(&subjects), |mut b, (r, s)| {
-        b.push_bind(as_i64(r.seq))
-            .push_bind(r.leaf_hash.as_slice())
-            .push_bind(r.event.as_slice())
-            .push_bind(r.time)
-            .push_bind(s.as_str());
+    let mut q: QueryBuilder<'_, sqlx::Sqlite> = QueryBuilder::new(
+        "INSERT INTO audit_commit (seq, leaf_hash, event, time, subjects, note) ",
+    );
+    enum Row<'a> {
+        Event(&'a AuditRow, &'a str),
+        Head(&'a CheckpointRow),
+    }
+    let all = rows
+        .iter()
+        .zip(&subjects)
+        .map(|(r, s)| Row::Event(r, s.as_str()))
+        .chain(head.map(Row::Head));
+    q.push_values(all, |mut b, row| match row {
+        Row::Event(r, s) => {
+            b.push_bind(as_i64(r.seq))
+                .push_bind(r.leaf_hash.as_slice())
+                .push_bind(r.event.as_slice())
+                .push_bind(r.time)
+                .push_bind(s)
+                .push_bind(None::<&str>);
+        }
+        // The head's row: its tree size and root in the event's columns.
+        Row::Head(c) => {
+            b.push_bind(as_i64(c.tree_size))
+                .push_bind(c.root.as_slice())
+                .push_bind(None::<&[u8]>)
+                .push_bind(c.time)
+                .push_bind("[]")
+                .push_bind(c.note.as_str());
+        }
     });
     q.build().execute(conn).await.map(drop)
 }
 
-/// Appends any number of rows in one PostgreSQL statement: the events
-/// from four arrays in a data-modifying `WITH`, the subjects from two. One
-/// statement is all or nothing, one round trip instead of four, and one
-/// text whatever the batch's size, so each connection prepares and plans
-/// it once (a `VALUES` list would be a new statement for each size).
+/// Appends any number of rows and the batch's signed head in one
+/// PostgreSQL statement: the events from four arrays and the head in
+/// data-modifying `WITH`s, the subjects from two arrays. One statement is
+/// all or nothing, one round trip instead of four, and one text whatever
+/// the batch's size, so each connection prepares and plans it once (a
+/// `VALUES` list would be a new statement for each size).
 async fn append_postgres<'e>(
     conn: impl sqlx::PgExecutor<'e>,
     rows: &[AuditRow],
+    head: &CheckpointRow,
 ) -> Result<(), sqlx::Error> {
     const SQL: &str = "WITH events AS (INSERT INTO audit_events (seq, leaf_hash, event, time) \
                        SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bytea[], $4::timestamptz[]) \
-                       RETURNING seq) \
+                       RETURNING seq), \
+                       head AS (INSERT INTO audit_checkpoints (tree_size, root, note, time) \
+                       VALUES ($7, $8, $9, $10)) \
                        INSERT INTO audit_subjects (subject, seq) \
                        SELECT subject, seq FROM unnest($5::text[], $6::bigint[]) AS s(subject, seq)";
     let (subjects, subject_seqs): (Vec<&str>, Vec<i64>) = rows
@@ -131,25 +159,32 @@ async fn append_postgres<'e>(
         .bind(rows.iter().map(|r| r.time).collect::<Vec<DateTime<Utc>>>())
         .bind(subjects)
         .bind(subject_seqs)
+        .bind(as_i64(head.tree_size))
+        .bind(head.root.as_slice())
+        .bind(&head.note)
+        .bind(head.time)
         .execute(conn)
         .await
         .map(drop)
 }
 
-/// Appends rows on one SQLite connection (the caller holds the audit
-/// file's writer lock): one autocommit statement, or one per [`CHUNK`] in
-/// a transaction.
+/// Appends rows and their head on one SQLite connection (the caller holds
+/// the audit file's writer lock): one autocommit statement, or one per
+/// [`CHUNK`] in a transaction, the head with the last.
 async fn append_sqlite_all(
     conn: &mut sqlx::SqliteConnection,
     rows: &[AuditRow],
+    head: &CheckpointRow,
 ) -> Result<(), sqlx::Error> {
     use sqlx::Connection;
     if rows.len() <= CHUNK {
-        return append_sqlite(&mut *conn, rows).await;
+        return append_sqlite(&mut *conn, rows, Some(head)).await;
     }
     let mut tx = conn.begin().await?;
-    for chunk in rows.chunks(CHUNK) {
-        append_sqlite(&mut *tx, chunk).await?;
+    let chunks = rows.chunks(CHUNK);
+    let last = chunks.len() - 1;
+    for (i, chunk) in chunks.enumerate() {
+        append_sqlite(&mut *tx, chunk, (i == last).then_some(head)).await?;
     }
     tx.commit().await
 }
@@ -166,12 +201,18 @@ pub struct AuditAppender {
 }
 
 impl AuditAppender {
-    /// Appends audit events: all of them, or (on any error) none. The
+    /// Appends audit events and the signed tree head that covers them, in
+    /// one transaction: all of it, or (on any error) none, so no event is
+    /// ever stored without the signature its writer made for it. The
     /// caller (the one writer) numbers them; if another writer (another
     /// broker process) already stored one of those positions, the primary
     /// key refuses the batch and this answers
     /// [`StoreError::AuditConflict`]: re-read the tail and number again.
-    pub async fn append(&mut self, rows: &[AuditRow]) -> Result<(), StoreError> {
+    pub async fn append(
+        &mut self,
+        rows: &[AuditRow],
+        head: &CheckpointRow,
+    ) -> Result<(), StoreError> {
         if rows.is_empty() {
             return Ok(());
         }
@@ -187,9 +228,11 @@ impl AuditAppender {
         let written = match (&self.store.backend, &mut conn) {
             (Backend::Sqlite { audit_writer, .. }, OwnConnection::Sqlite(c)) => {
                 let _guard = audit_writer.lock().await;
-                append_sqlite_all(c, rows).await
+                append_sqlite_all(c, rows, head).await
             }
-            (Backend::Postgres(_), OwnConnection::Postgres(c)) => append_postgres(c, rows).await,
+            (Backend::Postgres(_), OwnConnection::Postgres(c)) => {
+                append_postgres(c, rows, head).await
+            }
             _ => unreachable!("the connection is opened for the store's own backend"),
         };
         let written = written.map_err(conflict);
@@ -214,12 +257,20 @@ impl Store {
         }
     }
 
-    /// The stored leaf hashes from position `from` on, in order, with their
-    /// `seq`: what the writer rebuilds its Merkle tree from.
-    pub async fn audit_leaf_hashes(&self, from: u64) -> Result<Vec<(u64, [u8; 32])>, StoreError> {
-        const SQL: &str = "SELECT seq, leaf_hash FROM audit_events WHERE seq >= $1 ORDER BY seq";
+    /// The stored leaf hashes from position `from` on (up to, not
+    /// including, `until` when given), in order, with their `seq`: what the
+    /// writer rebuilds its Merkle tree from.
+    pub async fn audit_leaf_hashes(
+        &self,
+        from: u64,
+        until: Option<u64>,
+    ) -> Result<Vec<(u64, [u8; 32])>, StoreError> {
+        const SQL: &str = "SELECT seq, leaf_hash FROM audit_events WHERE seq >= $1 AND seq < $2 \
+                           ORDER BY seq";
+        let until = until.map_or(i64::MAX, as_i64);
         let rows: Vec<(i64, Vec<u8>)> = on_backend!(self, |pool| sqlx::query_as(SQL)
             .bind(as_i64(from))
+            .bind(until)
             .fetch_all(pool)
             .await)
         .map_err(error::classify)?;
@@ -283,39 +334,6 @@ impl Store {
                 })
             })
             .collect()
-    }
-
-    /// Stores a signed checkpoint. Signing the same size twice is a no-op
-    /// (the first stays).
-    pub async fn save_audit_checkpoint(&self, c: &CheckpointRow) -> Result<(), StoreError> {
-        const SQL: &str = "INSERT INTO audit_checkpoints (tree_size, root, note, time) \
-                           VALUES ($1, $2, $3, $4) ON CONFLICT (tree_size) DO NOTHING";
-        match &self.backend {
-            Backend::Sqlite {
-                pool, audit_writer, ..
-            } => {
-                let _guard = audit_writer.lock().await;
-                let mut tx = crate::sqlite::begin_audit_write(pool).await?;
-                sqlx::query(SQL)
-                    .bind(as_i64(c.tree_size))
-                    .bind(c.root.as_slice())
-                    .bind(&c.note)
-                    .bind(c.time)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(error::classify)?;
-                tx.commit().await
-            }
-            Backend::Postgres(pool) => sqlx::query(SQL)
-                .bind(as_i64(c.tree_size))
-                .bind(c.root.as_slice())
-                .bind(&c.note)
-                .bind(c.time)
-                .execute(pool)
-                .await
-                .map(drop),
-        }
-        .map_err(error::classify)
     }
 
     /// Every signed checkpoint, by tree size.

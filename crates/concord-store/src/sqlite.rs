@@ -251,17 +251,6 @@ pub(crate) async fn begin_write(
         .map_err(error::classify)
 }
 
-/// Begins a write of the audit file. Deferred, so that it takes the
-/// audit file's write lock only (`BEGIN IMMEDIATE` would take every
-/// attached file's, and wait behind an extract being written): safe
-/// because the audit file has one writer, under `audit_writer`, so no
-/// other commit can come between its first read and its first write.
-pub(crate) async fn begin_audit_write(
-    pool: &SqlitePool,
-) -> Result<Transaction<'static, Sqlite>, StoreError> {
-    pool.begin().await.map_err(error::classify)
-}
-
 pub(crate) async fn insert(
     tx: &mut Transaction<'static, Sqlite>,
     cols: &ExtractCols,

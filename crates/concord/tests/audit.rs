@@ -105,3 +105,75 @@ async fn verify_checks_what_serve_wrote_and_names_a_deleted_event() {
     assert!(!out.status.success(), "{stdout}{stderr}");
     assert!(stderr.contains("concord audit verify"), "{stderr}");
 }
+
+// Issue 18, item 2, through the binary: with `serve` stopped, a row
+// appended to `audit_events`, numbered and chained after the last event,
+// is covered by no signed head (the broker signs every batch with its
+// events). `audit verify` exits non-zero naming its position, and `serve`
+// refuses to start over it, saying what to do.
+#[tokio::test]
+async fn a_forged_tail_fails_verify_and_serve_refuses_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let broker = Broker::start(dir);
+    let (out, stdout, stderr) = push(dir, broker.port, "mps-cw-push", "t1");
+    assert!(out.status.success(), "{stdout}{stderr}");
+    broker.stop();
+
+    let mut c = concord_store::sqlite_connection(&store(dir)).await.unwrap();
+    let (seq, event): (i64, Vec<u8>) =
+        sqlx::query_as("SELECT seq, event FROM audit_events ORDER BY seq DESC LIMIT 1")
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+    let mut forged = concord_audit::AuditEvent::decode(&event).unwrap();
+    forged.seq = seq as u64 + 1;
+    forged.prev = concord_audit::leaf_hash(&event);
+    forged.user = "nobody-looked".into();
+    let forged = forged.encode();
+    sqlx::query("INSERT INTO audit_events (seq, leaf_hash, event, time) VALUES ($1, $2, $3, '2026-12-01T00:00:00Z')")
+        .bind(seq + 1)
+        .bind(concord_audit::leaf_hash(&forged).0.to_vec())
+        .bind(forged)
+        .execute(&mut c)
+        .await
+        .unwrap();
+    c.close().await.unwrap();
+
+    let n = seq + 1;
+    let (out, stdout, stderr) = run(concord(dir).args([
+        "audit",
+        "verify",
+        "--store",
+        &store(dir),
+        "--key",
+        &key(dir),
+    ]));
+    assert!(!out.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!("first event that does not fit: {n}")),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "event {n}, the last, is covered by no signed checkpoint"
+        )),
+        "{stderr}"
+    );
+
+    let mut serve = concord(dir);
+    serve
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.join("data"))
+        .arg("--policy-dir")
+        .arg(common::repo().join("policies"));
+    let (out, stdout, stderr) = run(&mut serve);
+    assert!(!out.status.success(), "{stdout}{stderr}");
+    for part in [
+        &format!("event {n}, the last, covered by no signed checkpoint"),
+        "will not start and sign over them",
+        "run `concord audit verify`",
+    ] {
+        assert!(stderr.contains(part), "{part:?} in {stderr}");
+    }
+}
