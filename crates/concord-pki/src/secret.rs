@@ -51,17 +51,28 @@ pub enum SecretKeyFile {
 
 impl SecretKeyFile {
     /// Generates a fresh key from the system RNG, with key id
-    /// `<bk|lk|ak>-<current UTC year>a`.
+    /// `<bk|lk|ak>-<fingerprint>-<current UTC year>a`: the fingerprint is
+    /// 8 hex digits derived from the key material ([`fingerprint`]), so
+    /// keys of two PKIs never share an id and an id tells which key it is
+    /// (`concord keys rotate` advances the last letter: `...-2026b`).
     pub fn generate(kind: KeyKind) -> Result<Self, PkiError> {
         let rng = SystemRandom::new();
         let random = PkiError::Random {
             what: kind.describe(),
         };
-        let key_id = format!("{}-{}a", kind.id_prefix(), OffsetDateTime::now_utc().year());
+        let key_id = |material: &[u8]| {
+            format!(
+                "{}-{}-{}a",
+                kind.id_prefix(),
+                fingerprint(kind, material),
+                OffsetDateTime::now_utc().year()
+            )
+        };
         Ok(match kind {
             KeyKind::Broker | KeyKind::Linkage => {
                 let mut secret = [0u8; 32];
                 rng.fill(&mut secret).map_err(|_| random)?;
+                let key_id = key_id(&secret);
                 let secret_hex = hex::encode(secret);
                 if kind == KeyKind::Broker {
                     SecretKeyFile::Broker { key_id, secret_hex }
@@ -71,6 +82,11 @@ impl SecretKeyFile {
             }
             KeyKind::AuditSigning => {
                 let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).map_err(|_| random)?;
+                let pair =
+                    Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(|_| PkiError::Random {
+                        what: kind.describe(),
+                    })?;
+                let key_id = key_id(ring::signature::KeyPair::public_key(&pair).as_ref());
                 SecretKeyFile::AuditSigning {
                     key_id,
                     pkcs8_hex: hex::encode(pkcs8.as_ref()),
@@ -104,6 +120,25 @@ impl SecretKeyFile {
     }
 }
 
+/// 8 hex digits that name a key by its material without revealing it:
+/// for a 32-byte secret, the first 4 bytes of
+/// `HMAC-SHA256(secret, "concord/v1/key-id/" ‖ kind)` (a key check value:
+/// one-way, and no other use of the key signs that message); for an
+/// Ed25519 key, of `SHA-256(public key)`.
+fn fingerprint(kind: KeyKind, material: &[u8]) -> String {
+    let digest = match kind {
+        KeyKind::Broker | KeyKind::Linkage => {
+            let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, material);
+            let label = format!("concord/v1/key-id/{}", kind.id_prefix());
+            ring::hmac::sign(&key, label.as_bytes()).as_ref().to_vec()
+        }
+        KeyKind::AuditSigning => ring::digest::digest(&ring::digest::SHA256, material)
+            .as_ref()
+            .to_vec(),
+    };
+    hex::encode(&digest[..4])
+}
+
 impl fmt::Debug for SecretKeyFile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SecretKeyFile")
@@ -123,13 +158,32 @@ mod tests {
         OffsetDateTime::now_utc().year()
     }
 
+    /// `concord_core::is_key_id`'s rule (this crate does not depend on it).
+    fn concord_core_is_key_id(s: &str) -> bool {
+        !s.is_empty()
+            && s.len() <= 32
+            && s.as_bytes()[0].is_ascii_alphanumeric()
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    }
+
     #[test]
-    fn symmetric_secrets_are_32_random_bytes_with_year_key_ids() {
+    fn symmetric_secrets_are_32_random_bytes_with_key_ids_of_their_material() {
         let a = SecretKeyFile::generate(KeyKind::Broker).unwrap();
         let b = SecretKeyFile::generate(KeyKind::Broker).unwrap();
         let l = SecretKeyFile::generate(KeyKind::Linkage).unwrap();
-        assert_eq!(a.key_id(), format!("bk-{}a", year()));
-        assert_eq!(l.key_id(), format!("lk-{}a", year()));
+        let id_of = |f: &SecretKeyFile, prefix: &str| {
+            let id = f.key_id();
+            let rest = id.strip_prefix(&format!("{prefix}-")).expect(id);
+            let (fp, year_a) = rest.split_once('-').expect(id);
+            assert_eq!(year_a, format!("{}a", year()), "{id}");
+            assert!(concord_core_is_key_id(id), "{id}");
+            fp.to_owned()
+        };
+        let (fa, fb, fl) = (id_of(&a, "bk"), id_of(&b, "bk"), id_of(&l, "lk"));
+        assert_eq!(fa.len(), 8);
+        assert_ne!(fa, fb, "two broker keys, two ids");
+        assert_ne!(fa, fl);
         let (
             SecretKeyFile::Broker { secret_hex: sa, .. },
             SecretKeyFile::Broker { secret_hex: sb, .. },
@@ -139,6 +193,8 @@ mod tests {
         };
         assert_eq!(hex::decode(sa).unwrap().len(), 32);
         assert_ne!(sa, sb);
+        // The id is the key's: derived from its secret, not chosen at random.
+        assert_eq!(fingerprint(KeyKind::Broker, &hex::decode(sa).unwrap()), fa);
 
         let json: serde_json::Value = serde_json::from_str(&l.to_json()).unwrap();
         assert_eq!(json["kind"], "linkage");
@@ -152,12 +208,19 @@ mod tests {
     #[test]
     fn audit_key_is_a_loadable_ed25519_pkcs8() {
         let key = SecretKeyFile::generate(KeyKind::AuditSigning).unwrap();
-        assert_eq!(key.key_id(), format!("ak-{}a", year()));
         let json: serde_json::Value = serde_json::from_str(&key.to_json()).unwrap();
         assert_eq!(json["kind"], "audit_signing");
         let pkcs8 = hex::decode(json["pkcs8_hex"].as_str().unwrap()).unwrap();
         let pair = Ed25519KeyPair::from_pkcs8(&pkcs8).unwrap();
         assert_eq!(pair.public_key().as_ref().len(), 32);
+        assert_eq!(
+            key.key_id(),
+            format!(
+                "ak-{}-{}a",
+                fingerprint(KeyKind::AuditSigning, pair.public_key().as_ref()),
+                year()
+            )
+        );
     }
 
     #[test]
