@@ -531,3 +531,173 @@ async fn postgres_restart_refuses_clearly_then_the_same_broker_recovers() {
     db.close().await.unwrap();
     tb.stop().await;
 }
+
+// ---------------------------------------------------------------------------
+// 4. Readiness follows the database (issue 23, item 3).
+
+/// The broker's health statuses over mTLS: (overall, `concord.v1.Lookup`,
+/// the liveness name).
+async fn statuses(tb: &TestBroker) -> (i32, i32, i32) {
+    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+    let mut client = HealthClient::new(tb.channel("mash-officer-1").await);
+    let mut of = async |service: &str| {
+        client
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .expect("health answers whatever the database does")
+            .into_inner()
+            .status
+    };
+    (
+        of("").await,
+        of("concord.v1.Lookup").await,
+        of(concord_server::LIVENESS_SERVICE).await,
+    )
+}
+
+const SERVING: i32 = tonic_health::pb::health_check_response::ServingStatus::Serving as i32;
+const NOT_SERVING: i32 = tonic_health::pb::health_check_response::ServingStatus::NotServing as i32;
+
+/// Waits (polling every 20 ms, at most `within`) until readiness (overall
+/// and per service) is `want`, liveness staying SERVING throughout; how
+/// long that took.
+async fn wait_readiness(
+    tb: &TestBroker,
+    want: i32,
+    within: std::time::Duration,
+) -> std::time::Duration {
+    let start = std::time::Instant::now();
+    loop {
+        let (overall, lookup, live) = statuses(tb).await;
+        assert_eq!(live, SERVING, "liveness stays SERVING");
+        if overall == want && lookup == want {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < within,
+            "readiness is still {overall} (Lookup {lookup}) after {:?}, want {want}",
+            start.elapsed()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Person `i`'s MASH lookup on the tokens of [`record`].
+fn ask(tb: &TestBroker, i: u32) -> v1::FindPersonRequest {
+    v1::FindPersonRequest {
+        tokens: [KeyName::SnDob, KeyName::FnDob, KeyName::Pnc]
+            .into_iter()
+            .map(|k| concord_e2e::token(tb, k, i))
+            .collect(),
+        purpose: "safeguarding_children".into(),
+        case_ref: "MASH-2026-0042".into(),
+        reason: String::new(),
+    }
+}
+
+async fn lookup(tb: &TestBroker, i: u32) -> Result<v1::FindPersonResponse, tonic::Status> {
+    v1::lookup_client::LookupClient::new(tb.channel("mash-officer-1").await)
+        .find_person(ask(tb, i))
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+/// The database refuses connections (`ALTER DATABASE ... ALLOW_CONNECTIONS
+/// false`, SQLSTATE 55000, and the broker's connections ended, as an
+/// administrator cutting a database off does): a lookup is refused
+/// UNAVAILABLE, and readiness (overall and every service, over mTLS) turns
+/// NOT_SERVING within about a second while liveness stays SERVING. The
+/// database takes connections again: readiness is SERVING again and the
+/// same lookup answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_refusing_connections_is_not_ready_and_unavailable_then_recovers() {
+    let tb = TestBroker::start(Db::Postgres).await;
+    push(&tb, snapshot(&tb, "october", "10", 0..20))
+        .await
+        .expect("accepted");
+    tb.wait_linked(1).await;
+    assert!(lookup(&tb, 3).await.expect("a lookup").matched);
+    assert_eq!(statuses(&tb).await, (SERVING, SERVING, SERVING));
+
+    let url = tb.postgres_url().expect("a PostgreSQL broker");
+    let database = url.rsplit('/').next().unwrap().to_owned();
+    let mut admin = sqlx::PgConnection::connect(&concord_e2e::postgres_admin_url())
+        .await
+        .unwrap();
+    sqlx::query(&format!(
+        "ALTER DATABASE {database} ALLOW_CONNECTIONS false"
+    ))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    let terminated = tb.terminate_postgres_connections().await;
+    assert!(terminated >= 1, "the broker held no connection");
+
+    let down = wait_readiness(&tb, NOT_SERVING, std::time::Duration::from_secs(3)).await;
+    eprintln!("readiness: NOT_SERVING {down:?} after the database refused connections");
+    let refused = lookup(&tb, 3)
+        .await
+        .expect_err("a lookup was answered with the database refusing connections");
+    assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
+    assert!(
+        refused.message().contains("unavailable"),
+        "the refusal names the condition: {}",
+        refused.message()
+    );
+
+    sqlx::query(&format!("ALTER DATABASE {database} ALLOW_CONNECTIONS true"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let up = wait_readiness(&tb, SERVING, std::time::Duration::from_secs(3)).await;
+    eprintln!("readiness: SERVING {up:?} after the database took connections again");
+    assert!(
+        lookup(&tb, 3)
+            .await
+            .expect("a lookup after recovery")
+            .matched
+    );
+    admin.close().await.unwrap();
+    tb.stop().await;
+}
+
+/// SQLite: the probe is the file. Moved away from its path, or made
+/// read-only, the database is not ready (overall and every service);
+/// put back, ready again, and lookups answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_file_gone_or_read_only_is_not_ready_then_recovers() {
+    use std::os::unix::fs::PermissionsExt;
+    let tb = TestBroker::start(Db::Sqlite).await;
+    push(&tb, snapshot(&tb, "october", "10", 0..20))
+        .await
+        .expect("accepted");
+    tb.wait_linked(1).await;
+    assert_eq!(statuses(&tb).await, (SERVING, SERVING, SERVING));
+    let file = PathBuf::from(
+        tb.database_url()
+            .strip_prefix("sqlite:")
+            .expect("a SQLite URL"),
+    );
+    let aside = file.with_extension("moved");
+
+    std::fs::rename(&file, &aside).unwrap();
+    wait_readiness(&tb, NOT_SERVING, std::time::Duration::from_secs(3)).await;
+    std::fs::rename(&aside, &file).unwrap();
+    wait_readiness(&tb, SERVING, std::time::Duration::from_secs(3)).await;
+
+    let writable = std::fs::metadata(&file).unwrap().permissions();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o444)).unwrap();
+    wait_readiness(&tb, NOT_SERVING, std::time::Duration::from_secs(3)).await;
+    std::fs::set_permissions(&file, writable).unwrap();
+    wait_readiness(&tb, SERVING, std::time::Duration::from_secs(3)).await;
+
+    assert!(
+        lookup(&tb, 3)
+            .await
+            .expect("a lookup after recovery")
+            .matched
+    );
+    tb.stop().await;
+}

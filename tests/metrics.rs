@@ -110,6 +110,13 @@ both_stores!(
 
         // Before anything: the series with labels are absent, gauges are there.
         let body = scrape(addr).await;
+        // One broker on its database runs the linker (SQLite: always).
+        assert!(tb.broker.linkage.is_leader());
+        assert_eq!(
+            value(&body, "concord_linker_leader", &[]),
+            Some(1.0),
+            "{body}"
+        );
         assert_eq!(
             value(
                 &body,
@@ -283,6 +290,11 @@ both_stores!(
         };
         assert_eq!(status("").await.unwrap(), ServingStatus::Serving as i32);
         assert_eq!(
+            status(concord_server::LIVENESS_SERVICE).await.unwrap(),
+            ServingStatus::Serving as i32,
+            "the liveness name"
+        );
+        assert_eq!(
             status("concord.v1.Lookup").await.unwrap(),
             ServingStatus::Serving as i32,
             "the same statuses as the mTLS port"
@@ -328,6 +340,20 @@ both_stores!(
             seen.last(),
             Some(&(ServingStatus::NotServing as i32)),
             "{seen:?}"
+        );
+        // Every Concord service with it (readiness); the health service's
+        // own name stays SERVING (liveness: no restart for a database outage).
+        assert_eq!(
+            status("concord.v1.Lookup").await.unwrap(),
+            ServingStatus::NotServing as i32
+        );
+        assert_eq!(
+            status("concord.v1.Ingest").await.unwrap(),
+            ServingStatus::NotServing as i32
+        );
+        assert_eq!(
+            status(concord_server::LIVENESS_SERVICE).await.unwrap(),
+            ServingStatus::Serving as i32
         );
         // A graceful stop waits for open connections: close the clients'.
         drop((watch, status, health, lookup));

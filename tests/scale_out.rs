@@ -323,3 +323,89 @@ pub mod two_brokers_on_one_postgres {
         a.stop().await;
     }
 }
+
+/// `concord_linker_leader` as `tb`'s metrics render it.
+async fn leader_gauge(tb: &TestBroker) -> Option<f64> {
+    let body = tb.broker.metrics.render(&tb.broker).await;
+    body.lines()
+        .find_map(|l| l.strip_prefix("concord_linker_leader "))
+        .map(|v| v.trim().parse().expect("a number"))
+}
+
+pub mod the_linker_holder_is_visible_and_its_successor_within_two_seconds {
+    use super::*;
+    use concord_store::LinkerHolder;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        // The holder runs on a runtime of its own, so that it can be killed
+        // whole: every task and connection of it gone at once, as when its
+        // process is.
+        let (holder_rt, a) = std::thread::spawn(|| {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .expect("the holder's runtime");
+            let a = rt.block_on(TestBroker::start(Db::Postgres));
+            (rt, a)
+        })
+        .join()
+        .expect("the holder starts");
+        let b = a.sibling().await;
+
+        // Visible: the gauge on each replica, and the database names the holder.
+        assert!(a.broker.linkage.is_leader() && !b.broker.linkage.is_leader());
+        assert_ne!(a.broker.linkage.name(), b.broker.linkage.name());
+        assert_eq!(leader_gauge(&a).await, Some(1.0), "the holder's gauge");
+        assert_eq!(leader_gauge(&b).await, Some(0.0), "the follower's gauge");
+        assert_eq!(
+            b.store.linker_holder().await.unwrap(),
+            LinkerHolder::Replica(a.broker.linkage.name().to_owned()),
+            "every replica can say who runs the linker"
+        );
+
+        // The holder is killed.
+        let killed = std::time::Instant::now();
+        std::thread::spawn(move || drop(holder_rt))
+            .join()
+            .expect("the holder's runtime stops");
+        let successor = async {
+            while leader_gauge(&b).await != Some(1.0) {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(2), successor)
+            .await
+            .expect("the successor's gauge is 1 within 2 s of the holder's death");
+        eprintln!(
+            "linker failover: the successor's gauge is 1 {:?} after the holder was killed",
+            killed.elapsed()
+        );
+        assert!(b.broker.linkage.is_leader());
+        assert_eq!(
+            b.store.linker_holder().await.unwrap(),
+            LinkerHolder::Replica(b.broker.linkage.name().to_owned())
+        );
+
+        // The successor links what is pushed next.
+        let ex = extract(
+            &b,
+            v1::Source::Police,
+            v1::RecordKind::Crime,
+            "police-2026-10",
+            PEOPLE,
+        );
+        push_extract(b.channel("mps-cw-push").await, ex)
+            .await
+            .expect("the police push through the successor");
+        b.wait_linked(1).await;
+        let (assigned, records, queued) = stored_linkage(&b).await;
+        assert_eq!((queued, records), (0, i64::from(PEOPLE)));
+        assert_eq!(assigned.len() as i64, records);
+
+        b.stop().await;
+        // `a` last: its database is the test's.
+        drop(a);
+    }
+}

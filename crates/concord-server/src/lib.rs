@@ -158,8 +158,9 @@ pub struct Broker {
     pub metrics: Arc<metrics::Metrics>,
     /// `grpc.health.v1` statuses, served over mTLS by [`serve`] and in
     /// plain text beside the metrics (for the kubelet's gRPC probes). The
-    /// overall service `""` is SERVING while the store answers; each
-    /// Concord service is SERVING from start until shutdown.
+    /// overall service `""` and each Concord service are SERVING while the
+    /// store answers (readiness); [`LIVENESS_SERVICE`] is SERVING from
+    /// start until the process ends (liveness).
     pub health: tonic_health::server::HealthReporter,
     /// Rows written inside extract transactions not yet committed or rolled back.
     uncommitted: tokio::sync::watch::Sender<u64>,
@@ -244,51 +245,87 @@ pub fn health_server(
     )
 }
 
+/// The name of every Concord service the broker serves, as
+/// `grpc.health.v1` names them.
+fn service_names() -> [&'static str; 6] {
+    use concord_proto::v1::{insights_server::InsightsServer, lookup_server::LookupServer};
+    use tonic::server::NamedService;
+    [
+        IngestServer::<ingest::IngestService>::NAME,
+        LinkageServer::<review::ReviewService>::NAME,
+        DashboardAccessServer::<web::DashboardAccessService>::NAME,
+        InsightsServer::<insights::InsightsService>::NAME,
+        AuditServer::<audit_service::AuditService>::NAME,
+        LookupServer::<lookup::LookupService>::NAME,
+    ]
+}
+
+/// The health service's own name: SERVING from start until the process
+/// ends, whatever the database does, for liveness probes (a database
+/// outage is no reason to restart the broker).
+pub const LIVENESS_SERVICE: &str = "grpc.health.v1.Health";
+
+/// Sets readiness: the overall status (`""`) and every Concord service's.
+async fn set_readiness(health: &tonic_health::server::HealthReporter, ready: bool) {
+    let status = if ready {
+        tonic_health::ServingStatus::Serving
+    } else {
+        tonic_health::ServingStatus::NotServing
+    };
+    // The services first, the overall status last: whoever sees the
+    // overall status change sees every service's already changed.
+    for name in service_names() {
+        health.set_service_status(name, status).await;
+    }
+    health.set_service_status("", status).await;
+}
+
 /// Marks every Concord service SERVING, before the listener takes a
 /// connection (a probe of a named service never sees NOT_FOUND while the
-/// broker starts).
+/// broker starts: the store answered moments ago, at start-up), and the
+/// liveness name.
 async fn declare_services(health: &tonic_health::server::HealthReporter) {
-    use concord_proto::v1::{insights_server::InsightsServer, lookup_server::LookupServer};
     health
-        .set_serving::<IngestServer<ingest::IngestService>>()
+        .set_service_status(LIVENESS_SERVICE, tonic_health::ServingStatus::Serving)
         .await;
-    health
-        .set_serving::<LinkageServer<review::ReviewService>>()
-        .await;
-    health
-        .set_serving::<DashboardAccessServer<web::DashboardAccessService>>()
-        .await;
-    health
-        .set_serving::<InsightsServer<insights::InsightsService>>()
-        .await;
-    health
-        .set_serving::<AuditServer<audit_service::AuditService>>()
-        .await;
-    health
-        .set_serving::<LookupServer<lookup::LookupService>>()
-        .await;
+    set_readiness(health, true).await;
 }
 
 /// How often readiness asks the store whether it answers.
-const READINESS_INTERVAL: Duration = Duration::from_secs(5);
+pub const READINESS_INTERVAL: Duration = Duration::from_millis(500);
 
-/// Keeps the overall health status (`""`) at SERVING while the store
-/// answers and NOT_SERVING while it does not.
+/// How long the store has to answer one readiness probe (opening the
+/// probe's connection, then `SELECT 1`).
+pub const READINESS_TIMEOUT: Duration = Duration::from_millis(800);
+
+/// Keeps readiness (the overall status `""` and every Concord service's)
+/// SERVING while the store answers and NOT_SERVING while it does not: a
+/// probe every [`READINESS_INTERVAL`] on a connection of its own
+/// (`concord_store::Probe`), so a database that stops answering is seen
+/// within about a second and one that answers again likewise.
 async fn track_store(broker: Arc<Broker>) {
-    let mut last = None;
+    let mut probe = broker.store.probe(READINESS_TIMEOUT);
+    let mut ready = true;
+    let mut ticks = tokio::time::interval(READINESS_INTERVAL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let ok = broker.store.ping().await.is_ok();
-        if last != Some(ok) {
-            let status = if ok {
-                tonic_health::ServingStatus::Serving
+        ticks.tick().await;
+        // Each step of the probe is bounded; this bounds the whole.
+        let checked = tokio::time::timeout(2 * READINESS_TIMEOUT, probe.check()).await;
+        let ok = matches!(checked, Ok(Ok(())));
+        if ready != ok {
+            if ok {
+                tracing::info!("the store answers again: reporting ready");
             } else {
-                tracing::warn!("the store does not answer: reporting not ready");
-                tonic_health::ServingStatus::NotServing
-            };
-            broker.health.set_service_status("", status).await;
-            last = Some(ok);
+                let why = match checked {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => "the readiness probe timed out".to_owned(),
+                };
+                tracing::warn!(error = %why, "the store does not answer: reporting not ready");
+            }
+            set_readiness(&broker.health, ok).await;
+            ready = ok;
         }
-        tokio::time::sleep(READINESS_INTERVAL).await;
     }
 }
 
@@ -365,10 +402,7 @@ pub async fn serve(
         .await;
     insights_refresher.abort();
     readiness.abort();
-    broker
-        .health
-        .set_service_status("", tonic_health::ServingStatus::NotServing)
-        .await;
+    set_readiness(&broker.health, false).await;
     // Every event of the requests that finished is covered by a signature.
     if let Err(e) = broker.audit.checkpoint().await {
         tracing::error!(error = %e, "the audit checkpoint at shutdown failed");

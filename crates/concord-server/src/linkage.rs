@@ -65,6 +65,8 @@ struct Shared {
     leader: AtomicBool,
     /// Serialises this process's linkage writes (runs, reviews, rebuilds).
     writer: tokio::sync::Mutex<()>,
+    /// This replica's name, carried by its lease.
+    name: String,
 }
 
 impl Shared {
@@ -98,8 +100,30 @@ impl Linkage {
     /// version moves, so their lookups see the same people. Every save is
     /// made over the version it was computed from, so two linkers can
     /// never interleave writes (the later one refuses and rebuilds).
+    ///
+    /// Its replica name is [`default_replica_name`], with `#2`, `#3`, ...
+    /// for the second and later linkages of one process (the tests' brokers).
     pub async fn start(store: Store, config: LinkConfig) -> Result<Arc<Linkage>, LinkageError> {
-        let mut lease = store.try_linker_lease().await?;
+        static STARTED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let name = match STARTED.fetch_add(1, Ordering::Relaxed) {
+            0 => default_replica_name(),
+            n => format!("{} #{}", default_replica_name(), n + 1),
+        };
+        Self::start_named(store, config, name).await
+    }
+
+    /// [`start`](Self::start) for the replica called `name` (say
+    /// `host:port`): the name other replicas give when asked who runs the
+    /// linker (`Store::linker_holder`).
+    pub async fn start_named(
+        store: Store,
+        config: LinkConfig,
+        name: String,
+    ) -> Result<Arc<Linkage>, LinkageError> {
+        let mut lease = store.try_linker_lease(&name).await?;
+        if lease.is_some() {
+            tracing::info!(replica = %name, "this broker now runs the linker (it took the linker's lease)");
+        }
         let (linker, version) = rebuild(&store, &config, lease.is_some()).await?;
         let linker = Arc::new(Mutex::new(linker));
         let shared = Arc::new(Shared {
@@ -107,6 +131,7 @@ impl Linkage {
             stale: AtomicBool::new(false),
             leader: AtomicBool::new(lease.is_some()),
             writer: tokio::sync::Mutex::new(()),
+            name,
         });
         let (wake, mut woken) = mpsc::channel::<()>(1);
         let (done, linked) = watch::channel(0u64);
@@ -164,6 +189,11 @@ impl Linkage {
     /// Whether this broker runs the linker now (holds the lease).
     pub fn is_leader(&self) -> bool {
         self.shared.leader.load(Ordering::Acquire)
+    }
+
+    /// This replica's name, as its lease names it to the others.
+    pub fn name(&self) -> &str {
+        &self.shared.name
     }
 
     /// Applies a reviewer's decision on a pending review: the linker links
@@ -269,6 +299,18 @@ impl Linkage {
     }
 }
 
+/// A replica's name when none is given: the host's name (a pod's, in
+/// Kubernetes) and the process id.
+pub fn default_replica_name() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned());
+    format!("{host} pid {}", std::process::id())
+}
+
 /// A person a lookup resolved, and their records as the linker holds them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FoundPerson {
@@ -318,13 +360,15 @@ impl Task {
         match lease {
             Some(l) => {
                 if !l.held().await {
-                    tracing::warn!("lost the linker lease; another broker may take it");
+                    tracing::warn!(replica = %self.shared.name, "lost the linker lease; another broker may take it");
                     *lease = None;
+                    // Not the holder from now on, whatever the rest of this round meets.
+                    self.shared.leader.store(false, Ordering::Release);
                 }
             }
-            None => match self.store.try_linker_lease().await {
+            None => match self.store.try_linker_lease(&self.shared.name).await {
                 Ok(Some(l)) => {
-                    tracing::info!("this broker now runs the linker");
+                    tracing::info!(replica = %self.shared.name, "this broker now runs the linker (it took the linker's lease)");
                     *lease = Some(l);
                 }
                 Ok(None) => {}

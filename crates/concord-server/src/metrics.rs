@@ -29,6 +29,8 @@
 //! - `concord_linkage_reviews_pending`: the linkage review queue, read
 //!   from the store at each scrape (the last value is kept if that read
 //!   fails; `concord_metrics_scrape_errors_total` counts such failures).
+//! - `concord_linker_leader`: 1 while this replica holds the linker's
+//!   lease (runs the linker), 0 while another does; read at each scrape.
 
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -122,6 +124,7 @@ pub struct Metrics {
     lookup_decisions: IntCounterVec,
     audit_log_size: IntGauge,
     reviews_pending: IntGauge,
+    linker_leader: IntGauge,
     scrape_errors: IntCounter,
     record_reads: IntCounter,
     record_read_queries: IntCounter,
@@ -191,6 +194,11 @@ impl Metrics {
             "Linkage reviews waiting for a reviewer.",
         )
         .expect("valid metric");
+        let linker_leader = IntGauge::new(
+            "concord_linker_leader",
+            "1 while this replica holds the linker's lease (runs the linker), else 0.",
+        )
+        .expect("valid metric");
         let scrape_errors = IntCounter::new(
             "concord_metrics_scrape_errors_total",
             "Scrapes whose read of the review queue failed (the last value was kept).",
@@ -224,6 +232,7 @@ impl Metrics {
             Box::new(lookup_decisions.clone()),
             Box::new(audit_log_size.clone()),
             Box::new(reviews_pending.clone()),
+            Box::new(linker_leader.clone()),
             Box::new(scrape_errors.clone()),
             Box::new(record_reads.clone()),
             Box::new(record_read_queries.clone()),
@@ -238,6 +247,7 @@ impl Metrics {
             lookup_decisions,
             audit_log_size,
             reviews_pending,
+            linker_leader,
             scrape_errors,
             record_reads,
             record_read_queries,
@@ -298,6 +308,8 @@ impl Metrics {
         }
         self.audit_log_size
             .set(i64::try_from(broker.audit.size()).unwrap_or(i64::MAX));
+        self.linker_leader
+            .set(i64::from(broker.linkage.is_leader()));
         match broker.store.reviews(true).await {
             Ok(r) => self
                 .reviews_pending

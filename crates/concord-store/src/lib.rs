@@ -20,6 +20,7 @@ mod linkage;
 mod lookup;
 mod own;
 mod postgres;
+mod probe;
 mod record_reads;
 mod retention;
 mod rotate;
@@ -36,10 +37,11 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 pub use audit::{AuditAppender, AuditRow, CheckpointRow, StoredEvent};
 pub use error::StoreError;
 pub use linkage::{
-    FieldLevel, LinkQueueJob, LinkRow, LinkageUpdate, LinkerLease, NewReview, Resolution, Review,
-    ReviewStatus, ReviewView,
+    FieldLevel, LinkQueueJob, LinkRow, LinkageUpdate, LinkerHolder, LinkerLease, NewReview,
+    Resolution, Review, ReviewStatus, ReviewView,
 };
 pub use lookup::{LOOKUP_FIELDS, PersonRecord, lookup_field};
+pub use probe::Probe;
 pub use record_reads::RecordReadCounts;
 pub use row::{pack_tokens, unpack_tokens};
 pub use sqlite::{sqlite_audit_file, sqlite_connection};

@@ -153,13 +153,50 @@ pub enum LinkerLease {
 }
 
 impl LinkerLease {
-    /// Whether the lease is still held (its connection still answers).
+    /// Whether the lease is still held: its connection answers within
+    /// [`LEASE_CHECK_TIMEOUT`]. A holder cut off from the database stops
+    /// counting itself the holder then, although the server may only see
+    /// the connection end later.
     pub async fn held(&mut self) -> bool {
         match self {
             LinkerLease::Sole => true,
-            LinkerLease::Postgres(conn) => sqlx::query("SELECT 1").execute(conn).await.is_ok(),
+            LinkerLease::Postgres(conn) => matches!(
+                tokio::time::timeout(LEASE_CHECK_TIMEOUT, sqlx::query("SELECT 1").execute(conn))
+                    .await,
+                Ok(Ok(_))
+            ),
         }
     }
+}
+
+/// How long the lease's connection may take to answer its check.
+pub const LEASE_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Who holds the linker's lease, as the database says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkerHolder {
+    /// SQLite: the one broker process.
+    Sole,
+    /// The replica of this name (the `application_name` its lease
+    /// connection carries, after [`LEASE_APPLICATION_PREFIX`]).
+    Replica(String),
+    /// Nobody holds it now (the holder just went; another takes it within
+    /// a second or so).
+    Nobody,
+}
+
+/// The lease connection's `application_name`: this, then the replica's
+/// name. The pool's connections are `concord`.
+pub const LEASE_APPLICATION_PREFIX: &str = "concord linker ";
+
+/// `application_name` of a lease connection for replica `name`, within
+/// PostgreSQL's 63 bytes.
+fn lease_application_name(name: &str) -> String {
+    let mut s = format!("{LEASE_APPLICATION_PREFIX}{name}");
+    while s.len() > 63 {
+        s.pop();
+    }
+    s
 }
 
 /// Second key of the linker's advisory lock (first: the store's namespace).
@@ -493,9 +530,10 @@ impl Store {
             .collect()
     }
 
-    /// Tries to take the linker's lease; `None` while another broker
-    /// holds it.
-    pub async fn try_linker_lease(&self) -> Result<Option<LinkerLease>, StoreError> {
+    /// Tries to take the linker's lease for the replica called `name`
+    /// (what [`linker_holder`](Self::linker_holder) answers other
+    /// replicas); `None` while another broker holds it.
+    pub async fn try_linker_lease(&self, name: &str) -> Result<Option<LinkerLease>, StoreError> {
         match &self.backend {
             Backend::Sqlite { .. } => Ok(Some(LinkerLease::Sole)),
             Backend::Postgres(pool) => {
@@ -506,8 +544,48 @@ impl Store {
                     .fetch_one(&mut *conn)
                     .await
                     .map_err(error::classify)?;
-                // Held on a connection of its own, never handed back to the pool.
-                Ok(got.then(|| LinkerLease::Postgres(conn.detach())))
+                if !got {
+                    return Ok(None);
+                }
+                // Held on a connection of its own, never handed back to the
+                // pool; named, so that every replica can say who holds it.
+                let mut conn = conn.detach();
+                sqlx::query("SELECT set_config('application_name', $1, false)")
+                    .bind(lease_application_name(name))
+                    .execute(&mut conn)
+                    .await
+                    .map_err(error::classify)?;
+                Ok(Some(LinkerLease::Postgres(conn)))
+            }
+        }
+    }
+
+    /// Who holds the linker's lease now (`pg_locks` and the holder's
+    /// `application_name`).
+    pub async fn linker_holder(&self) -> Result<LinkerHolder, StoreError> {
+        match &self.backend {
+            Backend::Sqlite { .. } => Ok(LinkerHolder::Sole),
+            Backend::Postgres(pool) => {
+                let name: Option<String> = sqlx::query_scalar(
+                    "SELECT a.application_name FROM pg_locks l \
+                     JOIN pg_stat_activity a ON a.pid = l.pid \
+                     WHERE l.locktype = 'advisory' AND l.granted \
+                     AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+                     AND l.classid::bigint = $1 AND l.objid::bigint = $2 AND l.objsubid = 2",
+                )
+                .bind(i64::from(crate::postgres::LOCK_NAMESPACE))
+                .bind(i64::from(LINKER_LOCK))
+                .fetch_optional(pool)
+                .await
+                .map_err(error::classify)?;
+                Ok(match name {
+                    None => LinkerHolder::Nobody,
+                    Some(n) => LinkerHolder::Replica(
+                        n.strip_prefix(LEASE_APPLICATION_PREFIX)
+                            .unwrap_or(&n)
+                            .to_owned(),
+                    ),
+                })
             }
         }
     }

@@ -96,6 +96,7 @@ pub fn run(command: AuditCommand) -> anyhow::Result<()> {
 fn config(file: Option<PathBuf>) -> anyhow::Result<crate::config::Config> {
     let (config, _) = load_config(&ServeArgs {
         config: file,
+        replica_of: None,
         overrides: Overrides::default(),
     })?;
     Ok(config)

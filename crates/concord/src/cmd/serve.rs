@@ -10,6 +10,13 @@
 //! from `pki.crl_files`. SIGHUP reads the TLS files and CRLs again (and the
 //! policy bundle): new handshakes use them, and every request and dashboard
 //! session from then on is checked against the CRLs read.
+//!
+//! `--replica-of DIR` starts another replica of a development broker whose
+//! data directory (or PKI directory) is `DIR`: it uses that PKI as it is
+//! (never creating one) and must share the first broker's PostgreSQL
+//! database (deploy/README.md, "A second replica in development"). Every
+//! replica names itself (`host:port`), logs when it takes the linker's
+//! lease, and says in its start-up report which replica runs the linker.
 
 use std::{
     fs,
@@ -34,6 +41,9 @@ pub struct ServeArgs {
     /// TOML configuration file [default: concord.toml in the working directory, if it exists]
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Start another replica of the development broker whose data directory (or its pki/ directory) is DIR: same PKI and keys, never created; needs the first broker's PostgreSQL database_url and ports of its own (--listen 127.0.0.1:0 picks free ones)
+    #[arg(long, value_name = "DIR")]
+    pub replica_of: Option<PathBuf>,
     #[command(flatten)]
     pub overrides: Overrides,
 }
@@ -43,8 +53,21 @@ pub struct ServeArgs {
 enum PkiMode {
     /// `<data_dir>/pki`; `created` if this start made it.
     Development { dir: PathBuf, created: bool },
+    /// Another development broker's PKI (`--replica-of`), used as it is.
+    Replica { dir: PathBuf },
     /// The `[pki]` table.
     Configured,
+}
+
+impl PkiMode {
+    /// The development PKI's directory (this broker's or the one it is a
+    /// replica of).
+    fn development_dir(&self) -> Option<&Path> {
+        match self {
+            PkiMode::Development { dir, .. } | PkiMode::Replica { dir } => Some(dir),
+            PkiMode::Configured => None,
+        }
+    }
 }
 
 /// The PEM and key file contents the broker needs.
@@ -76,7 +99,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             config.data_dir.display()
         )
     })?;
-    let (files, mode) = pki_files(&config)?;
+    let (files, mode) = pki_files(&config, args.replica_of.as_deref())?;
     let material = read_pki(&files, &mode, &config.data_dir)?;
     let linkage_keys = linkage_key_ids(&config, &mode)?;
 
@@ -137,12 +160,16 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
                     config.database_url
                 )
             })?;
-        let linkage = concord_server::linkage::Linkage::start(
+        check_broker_key(&store, &broker_key, &mode).await?;
+        let replica = replica_name(config.listen);
+        let linkage = concord_server::linkage::Linkage::start_named(
             store.clone(),
             concord_linkage::LinkConfig::default(),
+            replica.clone(),
         )
         .await
         .context("cannot start linkage from the stored state (check the database)")?;
+        let linker = linker_status(&store, &linkage).await;
         let audit = concord_server::audit::AuditLog::start(
             store.clone(),
             audit_signer,
@@ -156,11 +183,20 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| {
-                format!(
-                    "cannot listen on {} (is another broker running? choose another address \
-                     with listen, CONCORD_LISTEN or --listen)",
-                    config.listen
-                )
+                if args.replica_of.is_some() {
+                    format!(
+                        "cannot listen on {} (a replica needs ports of its own: pass --listen \
+                         127.0.0.1:0 to have free ones picked, or choose other addresses with \
+                         --listen, --web-listen and --metrics-listen)",
+                        config.listen
+                    )
+                } else {
+                    format!(
+                        "cannot listen on {} (is another broker running? choose another \
+                         address with listen, CONCORD_LISTEN or --listen)",
+                        config.listen
+                    )
+                }
             })?;
         let local = listener
             .local_addr()
@@ -218,6 +254,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             &policy,
             web_url.as_deref(),
             metrics_url.as_deref(),
+            &linker,
             local,
         )?;
         tracing::info!(
@@ -227,6 +264,8 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             broker_key_id = broker_key.id(),
             linkage_key_id = linkage_keys.current(),
             previous_linkage_key_id = linkage_keys.previous(),
+            replica = %replica,
+            linker = %linker,
             "broker started"
         );
 
@@ -353,7 +392,10 @@ pub(crate) fn load_config(args: &ServeArgs) -> anyhow::Result<(Config, Option<Pa
 
 /// The files to use: the `[pki]` table's, or the development PKI's,
 /// created now if `<data_dir>/pki` holds none.
-fn pki_files(config: &Config) -> anyhow::Result<(PkiFiles, PkiMode)> {
+fn pki_files(config: &Config, replica_of: Option<&Path>) -> anyhow::Result<(PkiFiles, PkiMode)> {
+    if let Some(first) = replica_of {
+        return replica_pki_files(config, first);
+    }
     if let Some(files) = &config.pki {
         return Ok((files.clone(), PkiMode::Configured));
     }
@@ -393,6 +435,145 @@ fn pki_files(config: &Config) -> anyhow::Result<(PkiFiles, PkiMode)> {
     Ok((files, PkiMode::Development { dir, created }))
 }
 
+/// `--replica-of DIR`: the development PKI of the broker whose data
+/// directory (or PKI directory) is `DIR`, used as it is; refused unless
+/// the database is PostgreSQL (which replicas share) and there is no
+/// `[pki]` table.
+fn replica_pki_files(config: &Config, first: &Path) -> anyhow::Result<(PkiFiles, PkiMode)> {
+    if config.pki.is_some() {
+        bail!(
+            "cannot start: --replica-of uses another development broker's PKI, and this \
+             configuration has a [pki] table (with a [pki] table, start every replica with the \
+             same configuration instead, without --replica-of)"
+        );
+    }
+    let url = config.database_url.expose();
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        bail!(
+            "cannot start: a replica shares the first broker's PostgreSQL database, and the \
+             database here is {} (SQLite serves one broker process): set --database-url or \
+             CONCORD_DATABASE_URL to the first broker's postgres:// URL",
+            config.database_url
+        );
+    }
+    let dir = if first.join("pki").is_dir() {
+        first.join("pki")
+    } else {
+        first.to_path_buf()
+    };
+    let layout = PkiLayout::at(&dir);
+    let missing: Vec<String> = [
+        &layout.ca_cert,
+        &layout.server_cert,
+        &layout.server_key,
+        &layout.broker_key,
+        &layout.audit_key,
+        &layout.linkage_key,
+    ]
+    .into_iter()
+    .filter(|p| !p.exists())
+    .map(|p| format!("  {}", p.display()))
+    .collect();
+    if !missing.is_empty() {
+        bail!(
+            "cannot start: --replica-of {} is not a development broker's data directory or PKI \
+             (a replica never creates a PKI); missing:\n{}\npass the data_dir of the first \
+             broker (the directory holding pki/)",
+            first.display(),
+            missing.join("\n")
+        );
+    }
+    let files = PkiFiles {
+        ca_cert: layout.ca_cert.clone(),
+        server_cert: layout.server_cert.clone(),
+        server_key: layout.server_key.clone(),
+        broker_key: layout.broker_key.clone(),
+        audit_key: layout.audit_key.clone(),
+        crl_files: development_crl_files(&layout),
+    };
+    Ok((files, PkiMode::Replica { dir }))
+}
+
+/// Refuses to start when the database holds pseudonyms made under another
+/// broker key than this broker's (another PKI's broker: its lookups would
+/// match nothing, and its extracts would link to nobody). Key ids name
+/// their key material (`concord pki init` derives them from it), so two
+/// PKIs' keys never share an id.
+async fn check_broker_key(store: &Store, key: &BrokerKey, mode: &PkiMode) -> anyhow::Result<()> {
+    let held = store
+        .broker_key_ids()
+        .await
+        .context("cannot read which broker keys the stored pseudonyms were made with")?;
+    let foreign: Vec<&str> = held
+        .iter()
+        .map(|(id, _)| id.as_str())
+        .filter(|id| *id != key.id())
+        .collect();
+    if foreign.is_empty() {
+        return Ok(());
+    }
+    let fix = match mode {
+        PkiMode::Configured => "fix pki.broker_key (every replica holds the same broker key file)",
+        PkiMode::Development { .. } | PkiMode::Replica { .. } => {
+            "a second replica must use the first one's PKI: start it with `concord serve \
+             --replica-of <the first broker's data_dir>`"
+        }
+    };
+    bail!(
+        "cannot start: the database holds pseudonyms made with broker key {} and this broker's \
+         key is {} ({fix}; if a broker key rotation was interrupted, run `concord keys rotate` \
+         again to finish it)",
+        foreign.join(", "),
+        key.id()
+    )
+}
+
+/// This replica's name in the linker's lease and the logs: `host:port`
+/// (the host's name, a pod's in Kubernetes), or `host pid N` when the port
+/// is picked at start.
+fn replica_name(listen: SocketAddr) -> String {
+    let default = concord_server::linkage::default_replica_name();
+    match listen.port() {
+        0 => default,
+        port => {
+            let host = default
+                .rsplit_once(" pid ")
+                .map_or(default.as_str(), |(h, _)| h);
+            format!("{host}:{port}")
+        }
+    }
+}
+
+/// Which replica runs the linker, for the start-up report and its log line.
+async fn linker_status(store: &Store, linkage: &concord_server::linkage::Linkage) -> String {
+    let holder = store.linker_holder().await;
+    describe_linker(linkage.name(), linkage.is_leader(), holder.ok())
+}
+
+fn describe_linker(
+    name: &str,
+    leader: bool,
+    holder: Option<concord_store::LinkerHolder>,
+) -> String {
+    use concord_store::LinkerHolder;
+    match (leader, holder) {
+        (true, Some(LinkerHolder::Sole)) => {
+            format!("this broker ({name}) runs the linker (SQLite: one broker process)")
+        }
+        (true, _) => format!("this replica ({name}) runs the linker (it holds the lease)"),
+        (false, Some(LinkerHolder::Replica(holder))) => {
+            format!("replica {holder} runs the linker; this one ({name}) takes over if it goes")
+        }
+        (false, Some(LinkerHolder::Nobody)) => format!(
+            "no replica holds the lease this moment; this one ({name}) asks for it every second"
+        ),
+        (false, Some(LinkerHolder::Sole) | None) => format!(
+            "another replica runs the linker (the database did not say which); this one \
+             ({name}) takes over if it goes"
+        ),
+    }
+}
+
 /// The linkage key ids extracts and lookups may carry: `linkage_key_id` and
 /// `previous_linkage_key_id`, or in development mode by default the id of
 /// the development PKI's linkage key (only its `key_id` is used: the broker
@@ -402,7 +583,7 @@ fn linkage_key_ids(config: &Config, mode: &PkiMode) -> anyhow::Result<LinkageKey
     if let Some(current) = &config.linkage_key_id {
         return Ok(LinkageKeyIds::new(current.clone(), previous));
     }
-    let PkiMode::Development { dir, .. } = mode else {
+    let Some(dir) = mode.development_dir() else {
         bail!("cannot start: linkage_key_id is not set (a [pki] table needs it)");
     };
     let path = PkiLayout::at(dir).linkage_key;
@@ -485,7 +666,7 @@ async fn reload_tls_on_hangup(
 ) {
     while hangup.recv().await.is_some() {
         let mut files = files.clone();
-        if let PkiMode::Development { dir, .. } = &mode {
+        if let Some(dir) = mode.development_dir() {
             files.crl_files = development_crl_files(&PkiLayout::at(dir));
         }
         let mut problems = Vec::new();
@@ -538,6 +719,11 @@ fn read_pki(files: &PkiFiles, mode: &PkiMode, data_dir: &Path) -> anyhow::Result
             PkiMode::Development { dir, .. } => format!(
                 "the development PKI in {} is incomplete: restore the files, or move the \
                  directory away to have a new one created (its client certificates change)",
+                dir.display()
+            ),
+            PkiMode::Replica { dir } => format!(
+                "the development PKI in {} that this replica shares is incomplete: restore the \
+                 files (a replica never creates them)",
                 dir.display()
             ),
         };
@@ -610,6 +796,7 @@ fn report(
     policy: &PolicyEngine,
     web_url: Option<&str>,
     metrics_url: Option<&str>,
+    linker: &str,
     local: SocketAddr,
 ) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
@@ -630,6 +817,23 @@ fn report(
                 "  pki:          {} (development PKI{}{})",
                 dir.display(),
                 if *created { ", created now" } else { "" },
+                if files.crl_files.is_empty() {
+                    ""
+                } else {
+                    ", revocations in crl.pem"
+                }
+            )?;
+            writeln!(
+                out,
+                "  clients:      {} (<user>.pem and <user>.key)",
+                dir.join("clients").display()
+            )?;
+        }
+        PkiMode::Replica { dir } => {
+            writeln!(
+                out,
+                "  pki:          {} (replica: the development PKI of the broker it joins{})",
+                dir.display(),
                 if files.crl_files.is_empty() {
                     ""
                 } else {
@@ -680,7 +884,52 @@ fn report(
         Some(url) => writeln!(out, "  metrics:      {url} (and plain-text gRPC health)")?,
         None => writeln!(out, "  metrics:      off (metrics_listen = \"off\")")?,
     }
+    writeln!(out, "  linker:       {linker}")?;
     writeln!(out, "listening on https://{local}")?;
     out.flush()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use concord_store::LinkerHolder;
+
+    use super::describe_linker;
+
+    #[test]
+    fn the_report_names_the_replica_that_runs_the_linker() {
+        let holder = describe_linker(
+            "b:7453",
+            false,
+            Some(LinkerHolder::Replica("a:7443".into())),
+        );
+        assert!(
+            holder.starts_with("replica a:7443 runs the linker"),
+            "{holder}"
+        );
+        assert!(holder.contains("b:7453"), "{holder}");
+        let me = describe_linker("a:7443", true, Some(LinkerHolder::Replica("a:7443".into())));
+        assert!(
+            me.starts_with("this replica (a:7443) runs the linker"),
+            "{me}"
+        );
+        let sole = describe_linker("a:7443", true, Some(LinkerHolder::Sole));
+        assert!(sole.contains("SQLite"), "{sole}");
+        let gone = describe_linker("b:7453", false, Some(LinkerHolder::Nobody));
+        assert!(gone.starts_with("no replica holds the lease"), "{gone}");
+    }
+
+    #[test]
+    fn a_replica_is_named_by_host_and_port() {
+        let named = super::replica_name("127.0.0.1:7453".parse().unwrap());
+        assert!(
+            named.ends_with(":7453") && !named.contains(" pid "),
+            "{named}"
+        );
+        let picked = super::replica_name("127.0.0.1:0".parse().unwrap());
+        assert!(
+            picked.ends_with(&format!(" pid {}", std::process::id())),
+            "{picked}"
+        );
+    }
 }
