@@ -1,24 +1,18 @@
 //! `Insights.Aggregate`'s question and answer.
 //!
-//! Filters never count a subset of records afresh: a filtered question is
-//! answered from the protected table grouped by the filtered dimensions as
-//! well, keeping the cells whose keys the filter names and adding them up.
-//! So two questions that differ by one small group (wards {A, B} and {A})
-//! give answers that differ by that group's *protected* figure, which is
-//! withheld when it is small: differencing filters recovers nothing the
-//! full table does not already show. A summed cell that includes a
-//! withheld part is withheld itself (it would otherwise undercount).
-//! People measures are summed per filtered value, so a person met under
-//! two filtered values counts twice: group by the dimension instead to see
-//! them apart.
-
-use std::collections::HashMap;
+//! A filter names a set of records like any other cell: the records whose
+//! dimension has one of its values. The answer counts that set, so a ward
+//! filtered to youth justice is the same cell, with the same key and the
+//! same value, as the youth-justice row of the table grouped by ward and
+//! source (see [`crate::protect`] for why differencing two such answers
+//! narrows no withheld count). People are counted once per cell, the total
+//! included.
 
 use chrono::{Datelike, NaiveDate};
 
 use crate::{
-    Dimension, DisclosureError, FactSet, Measure, ProtectedRow, ProtectedTable, ProtectedValue,
-    Rule, Selection, count::Query, dashboard::months_between, protect::protect,
+    Dimension, DisclosureError, FactSet, Measure, ProtectedTable, Rule, Selection, count::Query,
+    dashboard::months_between, protect::protect,
 };
 
 /// The most dimensions a question may group by.
@@ -111,80 +105,21 @@ impl AggregateQuery {
         })
     }
 
-    /// The dimensions the protected table is counted over: the groups,
-    /// then every filtered dimension not among them.
-    fn fine_dimensions(&self) -> Vec<Dimension> {
-        let mut dims = self.group_by.clone();
-        for f in &self.filters {
-            if !dims.contains(&f.dimension) {
-                dims.push(f.dimension);
-            }
-        }
-        dims
-    }
-
-    /// Answers the question from `facts`, protected with `rule`.
+    /// Answers the question from `facts`, protected with `rule`: the
+    /// records the filters keep, grouped, each cell and the total
+    /// protected on its own (see [`crate::protect`]).
     pub fn answer(&self, facts: &FactSet, rule: Rule) -> Result<ProtectedTable, DisclosureError> {
         let months = months_between(self.start, self.end);
-        let dims = self.fine_dimensions();
-        facts.check(&dims, &months)?;
+        facts.check(&self.group_by, &months)?;
         let raw = facts.count(&Query {
-            group_by: &dims,
+            group_by: &self.group_by,
             measures: &self.measures,
             start: self.start,
             end: self.end,
             selection: &Selection::ANY,
             months: &months,
+            filters: &self.filters,
         });
-        let fine = protect(&raw, rule);
-        if self.filters.is_empty() {
-            return Ok(fine);
-        }
-        let g = self.group_by.len();
-        let m = self.measures.len();
-        let mut rows: Vec<ProtectedRow> = Vec::new();
-        let mut index: HashMap<Vec<String>, usize> = HashMap::new();
-        for row in &fine.rows {
-            let kept = self.filters.iter().all(|f| {
-                let col = dims
-                    .iter()
-                    .position(|d| *d == f.dimension)
-                    .expect("filtered dimensions are counted");
-                f.values.contains(&row.keys[col])
-            });
-            if !kept {
-                continue;
-            }
-            let keys = &row.keys[..g];
-            let at = *index.entry(keys.to_vec()).or_insert_with(|| {
-                rows.push(ProtectedRow {
-                    keys: keys.to_vec(),
-                    values: vec![ProtectedValue::Released(0); m],
-                });
-                rows.len() - 1
-            });
-            let target = &mut rows[at];
-            for (acc, v) in target.values.iter_mut().zip(&row.values) {
-                *acc = match (*acc, *v) {
-                    (ProtectedValue::Released(a), ProtectedValue::Released(b)) => {
-                        ProtectedValue::Released(a + b)
-                    }
-                    _ => ProtectedValue::Suppressed,
-                };
-            }
-        }
-        let totals = (0..m)
-            .map(|j| {
-                ProtectedValue::Released(rows.iter().filter_map(|r| r.values[j].value()).sum())
-            })
-            .collect();
-        Ok(ProtectedTable {
-            group_by: self.group_by.clone(),
-            measures: self.measures.clone(),
-            rows,
-            totals,
-            suppress_max: rule.suppress_max,
-            rounding_base: rule.rounding_base,
-        })
+        Ok(protect(&raw, rule))
     }
 }

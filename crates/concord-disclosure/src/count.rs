@@ -10,7 +10,7 @@ use concord_core::{
     Weapon,
 };
 
-use crate::{Dimension, DisclosureError, Measure, RawTable, dims::NOT_RECORDED};
+use crate::{Cell, Dimension, DisclosureError, Filter, Measure, RawTable, dims::NOT_RECORDED};
 
 /// The most cells one count may have (the product of its dimensions'
 /// sizes).
@@ -39,6 +39,17 @@ pub struct FactInput {
     pub person: Option<i64>,
 }
 
+/// A record's keys for the cell-key method (see [`crate::protect`]): its
+/// record key, and its person's key (the same for all of a person's
+/// records; unused when the record is not linked). Both come from a keyed
+/// hash under a secret only the broker holds, so they are the same in
+/// every query and no reader can compute them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RecordKeys {
+    pub record: u8,
+    pub person: u8,
+}
+
 const F_DOMESTIC: u8 = 1;
 const F_UNDER_25: u8 = 2;
 const F_VICTIM: u8 = 4;
@@ -65,6 +76,8 @@ struct Fact {
     /// 0 (Monday)..=6, or 7 when the date is not known to the day.
     dow: u8,
     flags: u8,
+    /// The record key.
+    key: u8,
 }
 
 impl Fact {
@@ -82,6 +95,8 @@ pub struct FactSet {
     /// any other ward met.
     wards: Vec<String>,
     persons: usize,
+    /// Each person's key, by dense person index + 1 (index 0 unused).
+    person_keys: Vec<u8>,
     /// Where each (source, kind)'s facts lie in `facts` (ordered by
     /// source, kind, then date), indexed by [`group_index`].
     groups: Vec<std::ops::Range<usize>>,
@@ -181,6 +196,9 @@ pub struct Query<'a> {
     /// The `YYYY-MM` keys of the months from `start` to `end` (the
     /// `Month` dimension's domain).
     pub months: &'a [String],
+    /// Only records whose value of each filter's dimension is one of its
+    /// codes (checked codes; see [`crate::AggregateQuery`]).
+    pub filters: &'a [Filter],
 }
 
 /// Whether a record's person counts as a victim: the victim role, or an
@@ -199,10 +217,17 @@ fn is_under_25(age: Option<AgeBand>, flag: bool) -> bool {
 }
 
 impl FactSet {
+    /// Builds the set without record keys (every key 0): the perturbation
+    /// then depends on the count alone. For tests and benchmarks; the
+    /// broker builds with [`keyed`](Self::keyed).
+    pub fn new(inputs: impl IntoIterator<Item = FactInput>) -> FactSet {
+        FactSet::keyed(inputs.into_iter().map(|i| (i, RecordKeys::default())))
+    }
+
     /// Builds the set: interns wards and people, orders by date, and marks
     /// every victim record that lies within 365 days of another victim
     /// record of the same person (a repeat victim's).
-    pub fn new(inputs: impl IntoIterator<Item = FactInput>) -> FactSet {
+    pub fn keyed(inputs: impl IntoIterator<Item = (FactInput, RecordKeys)>) -> FactSet {
         let mut wards: Vec<String> = Vec::with_capacity(32);
         wards.push(NOT_RECORDED.to_owned());
         let mut ward_ix: HashMap<String, u16> = HashMap::new();
@@ -211,8 +236,9 @@ impl FactSet {
             wards.push(code.to_owned());
         }
         let mut person_ix: HashMap<i64, u32> = HashMap::new();
+        let mut person_keys: Vec<u8> = vec![0];
         let mut facts = Vec::new();
-        for i in inputs {
+        for (i, keys) in inputs {
             let ward = match i.ward_code {
                 None => 0,
                 Some(code) => match ward_ix.get(&code) {
@@ -232,7 +258,11 @@ impl FactSet {
                 None => 0,
                 Some(p) => {
                     let next = person_ix.len() as u32 + 1;
-                    *person_ix.entry(p).or_insert(next)
+                    let ix = *person_ix.entry(p).or_insert(next);
+                    if ix == next {
+                        person_keys.push(keys.person);
+                    }
+                    ix
                 }
             };
             let mut flags = 0;
@@ -264,6 +294,7 @@ impl FactSet {
                     7
                 },
                 flags,
+                key: keys.record,
             });
         }
         facts.sort_by_key(|f| (f.source, f.kind, f.date));
@@ -284,6 +315,7 @@ impl FactSet {
             facts,
             wards,
             persons: person_ix.len(),
+            person_keys,
         }
     }
 
@@ -323,7 +355,9 @@ impl FactSet {
 
     /// Raw counts for `q`: every cell of the dimensions' domains (zeros
     /// included, in domain order), plus any cell with records whose field
-    /// was not recorded or lies outside the domain (an unknown ward).
+    /// was not recorded or lies outside the domain (an unknown ward); each
+    /// with its cell key; and the table's total (every record or person
+    /// counted, once).
     ///
     /// # Panics
     /// If `q` fails [`check`](Self::check).
@@ -336,6 +370,9 @@ impl FactSet {
             .map(|d| self.size(*d, q.months.len()))
             .collect();
         let cells: usize = sizes.iter().product();
+        // The total is one more cell, after the others.
+        let total_cell = cells;
+        let all = cells + 1;
         let kinds = if q.selection.kinds.is_empty() {
             RecordKind::ALL
         } else {
@@ -350,6 +387,26 @@ impl FactSet {
             }
             c
         };
+        // Each filter as the slots it keeps.
+        let filters: Vec<(Dimension, Vec<bool>)> = q
+            .filters
+            .iter()
+            .map(|flt| {
+                let n = self.size(flt.dimension, q.months.len());
+                let keep = (0..n)
+                    .map(|slot| {
+                        flt.values
+                            .contains(&self.key(flt.dimension, slot, q.months))
+                    })
+                    .collect();
+                (flt.dimension, keep)
+            })
+            .collect();
+        let kept = |f: &Fact| {
+            filters
+                .iter()
+                .all(|(d, keep)| keep[self.slot(*d, f, month0, q.months.len())])
+        };
 
         // Person-level measures need each person's sources in the period.
         let multi = q
@@ -358,34 +415,42 @@ impl FactSet {
             .then(|| self.person_sources(q.start, q.end));
 
         let m = q.measures.len();
-        let mut counts = vec![0u64; cells * m];
-        // Distinct people per cell: with at most 64 cells, a bit per cell
-        // per person and measure, a person's measures side by side (one
-        // pass, one cache line per person); else (cell, person) pairs,
-        // sorted and deduplicated below.
+        let mut counts = vec![Cell::default(); all * m];
+        // Distinct people per cell: with at most 64 cells (the total
+        // included), a bit per cell per person and measure, a person's
+        // measures side by side (one pass, one cache line per person);
+        // else (cell, person) pairs, sorted and deduplicated below.
         let people = q.measures.iter().any(|me| me.counts_people());
-        let bits = cells <= 64;
+        let bits = all <= 64;
         let mut seen: Vec<u64> = if bits && people {
             vec![0u64; (self.persons + 1) * m]
         } else {
             Vec::new()
         };
         let mut pairs: Vec<Vec<u64>> = vec![Vec::new(); m];
+        let add = |cell: &mut Cell, key: u8| {
+            cell.count += 1;
+            cell.key = cell.key.wrapping_add(key);
+        };
         let selected = q
             .selection
             .sources()
             .iter()
             .flat_map(|s| kinds.iter().map(move |k| (*s, *k)))
             .flat_map(|(s, k)| self.in_period(s, k, q.start, q.end))
-            .filter(|f| q.selection.matches(f));
+            .filter(|f| q.selection.matches(f) && kept(f));
         for f in selected {
             let c = cell_of(f);
             for (j, measure) in q.measures.iter().enumerate() {
                 match measure {
-                    Measure::Records => counts[c * m + j] += 1,
+                    Measure::Records => {
+                        add(&mut counts[c * m + j], f.key);
+                        add(&mut counts[total_cell * m + j], f.key);
+                    }
                     Measure::RecordsUnder25 => {
                         if f.is(F_UNDER_25) {
-                            counts[c * m + j] += 1;
+                            add(&mut counts[c * m + j], f.key);
+                            add(&mut counts[total_cell * m + j], f.key);
                         }
                     }
                     Measure::DistinctPeople
@@ -404,14 +469,20 @@ impl FactSet {
                             _ => f.is(F_VICTIM) && f.is(F_UNDER_25),
                         };
                         if !counts_here {
-                        } else if bits {
-                            let (slot, bit) = (&mut seen[f.person as usize * m + j], 1u64 << c);
-                            if *slot & bit == 0 {
-                                *slot |= bit;
-                                counts[c * m + j] += 1;
+                            continue;
+                        }
+                        let key = self.person_keys[f.person as usize];
+                        for cell in [c, total_cell] {
+                            if bits {
+                                let (slot, bit) =
+                                    (&mut seen[f.person as usize * m + j], 1u64 << cell);
+                                if *slot & bit == 0 {
+                                    *slot |= bit;
+                                    add(&mut counts[cell * m + j], key);
+                                }
+                            } else {
+                                pairs[j].push(((cell as u64) << 32) | u64::from(f.person));
                             }
-                        } else {
-                            pairs[j].push(((c as u64) << 32) | u64::from(f.person));
                         }
                     }
                 }
@@ -424,7 +495,11 @@ impl FactSet {
             p.sort_unstable();
             p.dedup();
             for pair in p {
-                counts[(pair >> 32) as usize * m + j] += 1;
+                let person = (pair & 0xffff_ffff) as usize;
+                add(
+                    &mut counts[(pair >> 32) as usize * m + j],
+                    self.person_keys[person],
+                );
             }
         }
 
@@ -442,7 +517,16 @@ impl FactSet {
                 .iter()
                 .zip(&slots)
                 .all(|(d, s)| self.in_domain(*d, *s, q.months.len()));
-            if !in_domain && values.iter().all(|v| *v == 0) {
+            if !in_domain && values.iter().all(|v| v.count == 0) {
+                continue;
+            }
+            // A filtered dimension shows only the values it keeps.
+            let filtered_out = q
+                .group_by
+                .iter()
+                .zip(&slots)
+                .any(|(d, s)| filters.iter().any(|(fd, keep)| fd == d && !keep[*s]));
+            if filtered_out {
                 continue;
             }
             let keys = q
@@ -457,6 +541,7 @@ impl FactSet {
             group_by: q.group_by.to_vec(),
             measures: q.measures.to_vec(),
             rows,
+            total: Some(counts[total_cell * m..].to_vec()),
         }
     }
 

@@ -459,6 +459,7 @@ impl PanelDef {
                 end,
                 selection: sel,
                 months,
+                filters: &[],
             })
         };
         match self.rows {
@@ -529,6 +530,9 @@ fn stack(
         group_by: group_by.to_vec(),
         measures: measures.to_vec(),
         rows,
+        // Rows of different indicators (or periods) are unlike things:
+        // adding them up would mean nothing.
+        total: None,
     }
 }
 

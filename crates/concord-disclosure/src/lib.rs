@@ -8,12 +8,12 @@
 //! - [`FactSet`]: every stored record as a compact fact (no tokens, the
 //!   person as the broker's internal id), counted into a [`RawTable`]. One
 //!   implementation for SQLite and PostgreSQL alike.
-//! - [`protect`]: primary suppression, secondary suppression, rounding and
-//!   totals from the released cells; deterministic. The module doc says
-//!   why each step is there.
-//! - [`AggregateQuery`]: `Insights.Aggregate`'s checked question; filters
-//!   are answered from the protected finer table, so differencing filters
-//!   recovers nothing.
+//! - [`protect`]: the cell-key method: each cell (a set of records) and
+//!   each total is suppressed when small, else rounded to the rule's grid
+//!   and perturbed by a function of its records' keys, so the same cell
+//!   has the same value by every route. The module doc says why.
+//! - [`AggregateQuery`]: `Insights.Aggregate`'s checked question; a filter
+//!   names a cell like any other.
 //! - [`dashboard`]: the board's panels ([`PANELS`]) and the types a
 //!   renderer draws ([`Dashboard`], [`Panel`], [`PanelKind`]).
 //!
@@ -31,12 +31,12 @@ mod table;
 mod usage;
 
 pub use aggregate::{AggregateQuery, Filter, MAX_GROUP_BY};
-pub use count::{FactInput, FactSet, MAX_CELLS, Query, Selection};
+pub use count::{FactInput, FactSet, MAX_CELLS, Query, RecordKeys, Selection};
 pub use dashboard::{
     Dashboard, DashboardPeriod, PANELS, Panel, PanelDef, PanelKind, build_dashboard, panel_def,
 };
 pub use dims::{DAYS, Dimension, Measure, NOT_RECORDED, month_key, parse_month};
 pub use error::DisclosureError;
-pub use protect::protect;
-pub use table::{ProtectedRow, ProtectedTable, ProtectedValue, RawTable, Rule};
+pub use protect::{consistent_counts, protect};
+pub use table::{Cell, ProtectedRow, ProtectedTable, ProtectedValue, RawTable, Rule};
 pub use usage::{Usage, dashboard_usage};

@@ -1,66 +1,79 @@
 //! The protection rule (DESIGN §5): what a raw table becomes before it may
-//! leave the broker.
+//! leave the broker. The cell-key method of ONS's Census 2021 custom tables
+//! and the ABS TableBuilder, with the partnership's suppression threshold
+//! and a rounding grid:
 //!
-//! For each measure (column) separately:
+//! 1. Every record has a **record key** in 0..256, from a keyed hash of
+//!    its source and source reference under a secret only the broker holds
+//!    (the store computes it: `Store::load_fact_set`), so it is the same
+//!    in every query and no reader can compute it. Every linked person has
+//!    a person key the same way, for the people measures.
+//! 2. A cell is a set of records (or people); its **cell key** is the sum
+//!    of their keys modulo 256. The same set has the same key whatever
+//!    query, grouping order, filter, panel or report names it.
+//! 3. A count of 1..=`suppress_max` is withheld; 0 is released as 0 (it
+//!    identifies nobody). Any other count is rounded to the rule's
+//!    [`grid`](Rule::grid) (the first multiple of the rounding base above
+//!    the threshold) and moved by the step the fixed perturbation table
+//!    gives for (cell key, count): -1, 0 or +1 grid steps, never below one
+//!    step.
+//! 4. A table's **total** is the cell of all its records, protected the
+//!    same way, never the sum of the released rows.
 //!
-//! 1. **Primary suppression**: a count of 1..=`suppress_max` is withheld.
-//!    A true zero is released as 0: it says that nobody is counted, which
-//!    identifies nobody, and withholding zeros would mark every withheld
-//!    cell as non-zero.
-//! 2. **Secondary suppression**: a *line* is a set of cells that differ in
-//!    one dimension only (a row or a column of a two-dimensional table, the
-//!    whole of a one-dimensional one). The sum of a line is published
-//!    elsewhere: as a cell of the table grouped by the other dimensions,
-//!    or as the total of the table without groups. So if a line held
-//!    exactly one withheld cell, that sum minus the line's released cells
-//!    would recover it (give or take rounding). Every line with exactly one
-//!    withheld cell also withholds its smallest released non-zero cell,
-//!    repeatedly until no line has exactly one, except a line whose other
-//!    cells are all zero: its sum *is* the withheld cell, so the coarser
-//!    table withholds it too when it is small. Zeros are never withheld:
-//!    a withheld zero covers nothing, and withholding one spreads
-//!    suppression across the table (its crossing line then needs cover).
-//! 3. **Rounding**: every released count is rounded to the nearest
-//!    `rounding_base`, halves up, and never to a number in
-//!    1..=`suppress_max` (see [`Rule::release`]). The same count always
-//!    rounds the same way: there is no randomness anywhere, so asking
-//!    twice, or the same cell by another route, gives the same answer.
-//! 4. **Totals** are the sums of the released (rounded) cells, so a total
-//!    minus its visible parts is 0: totals reveal nothing the cells do not.
-//!
-//! Everything is a function of the raw table alone (ties broken by row
-//! order), so the protected table is too.
-
-use std::collections::HashMap;
+//! There is no secondary suppression: every value depends on its own cell
+//! alone, so no tie-breaking by row order can make two routes disagree.
+//! Differencing is answered by the grid instead: two released figures
+//! differ by a multiple of the grid step, every step is above the
+//! threshold, and the perturbation moves by whole steps, so the set of
+//! counts a released figure can stand for is a run of whole rounding
+//! intervals. The difference of two nested cells is then consistent with
+//! every count of 1..=`suppress_max` (checked exhaustively by
+//! `differencing_two_nested_cells_never_narrows_the_band` below), and the
+//! perturbation means no figure can be taken as exact even where rounding
+//! intervals are intersected.
 
 use crate::{ProtectedRow, ProtectedTable, ProtectedValue, RawTable, Rule};
 
-/// Protects `raw` with `rule`.
+/// How many rows the perturbation table has: a count's row is the count
+/// modulo this, so every count, however large, has one.
+const PTABLE_ROWS: u64 = 32;
+
+/// Of the 256 cell keys of each row, how many move a figure down one step
+/// and how many up one step (1 in 16 each); the rest leave it where
+/// rounding put it.
+const PTABLE_MOVES: usize = 16;
+
+/// The perturbation table's step for a cell of `n` with cell key `key`:
+/// -1, 0 or +1 grid steps. Each row is the same pattern rotated, so every
+/// row holds each step for some key (which the differencing guarantee
+/// relies on: a reader must take every step as possible).
+pub(crate) fn perturbation(key: u8, n: u64) -> i8 {
+    let row = (n % PTABLE_ROWS) as usize;
+    let pos = (usize::from(key) + 89 * row) % 256;
+    if pos < PTABLE_MOVES {
+        -1
+    } else if pos < 2 * PTABLE_MOVES {
+        1
+    } else {
+        0
+    }
+}
+
+/// Protects `raw` with `rule`: every cell, and the total, on its own.
 pub fn protect(raw: &RawTable, rule: Rule) -> ProtectedTable {
-    let n = raw.rows.len();
-    let lines = lines(raw);
-    let mut rows: Vec<ProtectedRow> = raw
+    let rows = raw
         .rows
         .iter()
-        .map(|(keys, _)| ProtectedRow {
+        .map(|(keys, cells)| ProtectedRow {
             keys: keys.clone(),
-            values: Vec::with_capacity(raw.measures.len()),
+            values: cells.iter().map(|c| rule.release(c.count, c.key)).collect(),
         })
         .collect();
-    for j in 0..raw.measures.len() {
-        let counts: Vec<u64> = raw.rows.iter().map(|(_, c)| c[j]).collect();
-        let withheld = suppress(&counts, &lines, rule);
-        for i in 0..n {
-            rows[i].values.push(if withheld[i] {
-                ProtectedValue::Suppressed
-            } else {
-                ProtectedValue::Released(rule.release(counts[i]))
-            });
-        }
-    }
-    let totals = (0..raw.measures.len())
-        .map(|j| ProtectedValue::Released(rows.iter().filter_map(|r| r.values[j].value()).sum()))
-        .collect();
+    let totals = raw
+        .total
+        .as_ref()
+        .map(|t| t.iter().map(|c| rule.release(c.count, c.key)).collect())
+        .unwrap_or_default();
     ProtectedTable {
         group_by: raw.group_by.clone(),
         measures: raw.measures.clone(),
@@ -71,175 +84,158 @@ pub fn protect(raw: &RawTable, rule: Rule) -> ProtectedTable {
     }
 }
 
-/// The lines of a table: for each dimension, the groups of rows that agree
-/// on every other dimension. A table without dimensions has none.
-pub(crate) fn lines(raw: &RawTable) -> Vec<Vec<usize>> {
-    let dims = raw.group_by.len();
-    let mut out = Vec::new();
-    for d in 0..dims {
-        let mut groups: HashMap<Vec<&str>, Vec<usize>> = HashMap::new();
-        let mut order: Vec<Vec<&str>> = Vec::new();
-        for (i, (keys, _)) in raw.rows.iter().enumerate() {
-            let rest: Vec<&str> = keys
-                .iter()
-                .enumerate()
-                .filter(|(k, _)| *k != d)
-                .map(|(_, s)| s.as_str())
-                .collect();
-            let g = groups.entry(rest.clone()).or_default();
-            if g.is_empty() {
-                order.push(rest);
-            }
-            g.push(i);
-        }
-        for key in order {
-            if let Some(g) = groups.remove(&key) {
-                out.push(g);
-            }
-        }
-    }
-    out
-}
-
-/// Which cells of one column are withheld (primary, then secondary to a
-/// fixed point).
-fn suppress(counts: &[u64], lines: &[Vec<usize>], rule: Rule) -> Vec<bool> {
-    let mut withheld: Vec<bool> = counts.iter().map(|c| rule.is_small(*c)).collect();
-    loop {
-        let mut changed = false;
-        for line in lines {
-            let hidden = line.iter().filter(|i| withheld[**i]).count();
-            if hidden != 1 {
-                continue;
-            }
-            // The smallest released non-zero cell; ties to the first in row
-            // order. With none, the line's sum is the withheld cell itself,
-            // which the coarser table withholds in turn when it is small.
-            let pick = line
-                .iter()
-                .copied()
-                .filter(|i| !withheld[*i] && counts[*i] > 0)
-                .min_by_key(|i| (counts[*i], *i));
-            if let Some(i) = pick {
-                withheld[i] = true;
-                changed = true;
-            }
-        }
-        if !changed {
-            return withheld;
-        }
-    }
+/// Every count a released figure can stand for under `rule`, whatever the
+/// cell key, among counts up to `max`: what a reader who knows the method
+/// and the table (but not the keys) can infer from it.
+pub fn consistent_counts(rule: Rule, value: ProtectedValue, max: u64) -> Vec<u64> {
+    (0..=max)
+        .filter(|n| (0..=255u8).any(|k| rule.release(*n, k) == value))
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Dimension, Measure};
+    use crate::{Cell, Dimension, Measure};
 
-    fn table(dims: &[Dimension], rows: &[(&[&str], u64)]) -> RawTable {
+    fn table(
+        dims: &[Dimension],
+        rows: &[(&[&str], u64, u8)],
+        total: Option<(u64, u8)>,
+    ) -> RawTable {
         RawTable {
             group_by: dims.to_vec(),
             measures: vec![Measure::Records],
             rows: rows
                 .iter()
-                .map(|(k, v)| (k.iter().map(|s| (*s).to_owned()).collect(), vec![*v]))
+                .map(|(k, count, key)| {
+                    (
+                        k.iter().map(|s| (*s).to_owned()).collect(),
+                        vec![Cell {
+                            count: *count,
+                            key: *key,
+                        }],
+                    )
+                })
                 .collect(),
+            total: total.map(|(count, key)| vec![Cell { count, key }]),
         }
     }
 
-    fn values(t: &ProtectedTable) -> Vec<Option<u64>> {
-        t.rows.iter().map(|r| r.values[0].value()).collect()
-    }
-
     #[test]
-    fn rounds_to_the_nearest_base_halves_up() {
+    fn releases_zero_withholds_small_counts_and_rounds_the_rest_to_the_grid() {
         let r = Rule::DEFAULT;
-        let got: Vec<u64> = [0, 8, 10, 12, 13, 17, 18, 102, 103]
-            .map(|n| r.round(n))
-            .to_vec();
-        assert_eq!(got, [0, 10, 10, 10, 15, 15, 20, 100, 105]);
-        let r10 = Rule::new(10, 10).unwrap();
-        assert_eq!(r10.round(15), 20);
-        assert_eq!(r10.round(14), 10);
+        assert_eq!(r.grid(), 10);
+        assert_eq!(Rule::new(9, 5).unwrap().grid(), 15);
+        assert_eq!(Rule::new(10, 5).unwrap().grid(), 15);
+        assert_eq!(Rule::new(3, 10).unwrap().grid(), 10);
         assert!(Rule::new(7, 0).is_err());
-        // Released counts never land in the suppressed range.
-        let odd = Rule::new(6, 5).unwrap();
-        assert_eq!(odd.release(7), 10);
-        assert_eq!(odd.release(0), 0);
-        assert_eq!(Rule::DEFAULT.release(8), 10);
+        assert_eq!(r.release(0, 3), ProtectedValue::Released(0));
+        for n in 1..=7 {
+            for k in 0..=255 {
+                assert_eq!(r.release(n, k), ProtectedValue::Suppressed);
+            }
+        }
+        // A key whose step is 0 for these counts leaves plain rounding.
+        let unmoved = |n: u64| (0..=255u8).find(|k| perturbation(*k, n) == 0).unwrap();
+        for (n, v) in [(8, 10), (14, 10), (15, 20), (104, 100), (105, 110)] {
+            assert_eq!(r.release(n, unmoved(n)), ProtectedValue::Released(v), "{n}");
+        }
+        // Never below one step, never in the suppressed range.
+        for n in 8..200 {
+            for k in 0..=255 {
+                let v = r.release(n, k).value().unwrap();
+                assert!(v >= 10 && v % 10 == 0, "{n} -> {v}");
+                assert!(v.abs_diff(n) <= 15, "{n} -> {v}");
+            }
+        }
+        let exact = Rule::new(0, 1).unwrap();
+        assert_eq!(exact.release(3, 200), ProtectedValue::Released(3));
     }
 
     #[test]
-    fn one_small_cell_in_a_line_takes_the_smallest_other_with_it() {
+    fn every_row_of_the_perturbation_table_holds_every_step() {
+        for row in 0..PTABLE_ROWS {
+            let steps: Vec<i8> = (0..=255u8).map(|k| perturbation(k, row)).collect();
+            for s in [-1, 0, 1] {
+                assert!(steps.contains(&s), "row {row} lacks {s}");
+            }
+            assert_eq!(steps.iter().filter(|s| **s != 0).count(), 2 * PTABLE_MOVES);
+        }
+    }
+
+    #[test]
+    fn each_cell_and_the_total_are_protected_on_their_own() {
         let t = table(
             &[Dimension::Ward],
-            &[(&["a"], 3), (&["b"], 40), (&["c"], 12), (&["d"], 0)],
-        );
-        let p = protect(&t, Rule::DEFAULT);
-        // c (12) is the smallest non-zero released cell; the zero stays.
-        assert_eq!(values(&p), [None, Some(40), None, Some(0)]);
-        assert_eq!(p.totals, [ProtectedValue::Released(40)]);
-    }
-
-    #[test]
-    fn a_small_cell_among_zeros_is_withheld_alone() {
-        // The line's sum is the small cell itself: withheld in the coarser
-        // table as well, so a zero need not be.
-        let t = table(&[Dimension::Ward], &[(&["a"], 3), (&["b"], 0)]);
-        assert_eq!(values(&protect(&t, Rule::DEFAULT)), [None, Some(0)]);
-    }
-
-    #[test]
-    fn two_dimensional_tables_are_protected_along_rows_and_columns() {
-        // ward x sex: a/female is small; its row and its column each need a
-        // second withheld cell, and those in turn need partners.
-        let t = table(
-            &[Dimension::Ward, Dimension::Sex],
             &[
-                (&["a", "f"], 2),
-                (&["a", "m"], 30),
-                (&["b", "f"], 20),
-                (&["b", "m"], 50),
-                (&["c", "f"], 25),
-                (&["c", "m"], 60),
+                (&["a"], 3, 1),
+                (&["b"], 40, 2),
+                (&["c"], 12, 3),
+                (&["d"], 0, 0),
             ],
+            Some((55, 6)),
         );
         let p = protect(&t, Rule::DEFAULT);
-        for line in lines(&t) {
-            let hidden = line
-                .iter()
-                .filter(|i| p.rows[**i].values[0].is_suppressed())
-                .count();
-            assert_ne!(hidden, 1, "line {line:?}");
+        let v: Vec<ProtectedValue> = p.rows.iter().map(|r| r.values[0]).collect();
+        assert_eq!(v[0], ProtectedValue::Suppressed);
+        assert_eq!(v[1], Rule::DEFAULT.release(40, 2));
+        assert_eq!(
+            v[2],
+            Rule::DEFAULT.release(12, 3),
+            "no cover cell is withheld"
+        );
+        assert_eq!(v[3], ProtectedValue::Released(0));
+        assert_eq!(p.totals, [Rule::DEFAULT.release(55, 6)]);
+        let no_total = table(&[Dimension::Indicator], &[(&["x"], 30, 0)], None);
+        assert!(protect(&no_total, Rule::DEFAULT).totals.is_empty());
+    }
+
+    /// The guarantee against differencing two nested cells (a cell and the
+    /// same cell with a small group of records taken out), for every rule
+    /// a policy could plausibly set: for every count the smaller could
+    /// have (withheld or released), every small group size, and every pair
+    /// of cell keys, a reader who takes the two figures apart with the
+    /// method in hand still finds every count of 1..=`suppress_max`
+    /// possible for the small group. (Two withheld figures are left out:
+    /// one inside the other says the inner is below the threshold less
+    /// one, which any threshold says.)
+    #[test]
+    fn differencing_two_nested_cells_never_narrows_the_band() {
+        for t in 1..=12u32 {
+            for base in 1..=10u32 {
+                let rule = Rule::new(t, base).unwrap();
+                let t = u64::from(t);
+                let max = 6 * t + 8 * rule.grid();
+                let mut memo = std::collections::HashMap::new();
+                let mut consistent = |v: ProtectedValue| -> Vec<u64> {
+                    memo.entry(v)
+                        .or_insert_with(|| consistent_counts(rule, v, max))
+                        .clone()
+                };
+                let releases = |n: u64| -> std::collections::BTreeSet<ProtectedValue> {
+                    (0..=255u8).map(|k| rule.release(n, k)).collect()
+                };
+                for y in 1..(3 * t + 3 * rule.grid()) {
+                    for b in 1..=t {
+                        if y + b <= t {
+                            continue;
+                        }
+                        for v1 in releases(y + b) {
+                            for v2 in releases(y) {
+                                let s1 = consistent(v1);
+                                let s2 = consistent(v2);
+                                for x in 1..=t {
+                                    assert!(
+                                        s2.iter().any(|c| s1.contains(&(c + x))),
+                                        "{rule:?}: {v1:?} over {v2:?} (truth {y}+{b}) rules out {x}"
+                                    );
+                                }
+                            }
+                        }
+                    }
+                }
+            }
         }
-        assert_eq!(values(&p), [None, None, None, None, Some(25), Some(60)]);
-    }
-
-    #[test]
-    fn suppression_does_not_spread_through_zeros() {
-        // Children's services' 3 in ward a is covered by the police's 8
-        // beside it; the police's column then needs cover (b's 40), but
-        // health's 12 in a, in a column of zeros, stays released.
-        let t = table(
-            &[Dimension::Ward, Dimension::Source],
-            &[
-                (&["a", "police"], 8),
-                (&["a", "health"], 12),
-                (&["a", "childrens"], 3),
-                (&["b", "police"], 40),
-                (&["b", "health"], 0),
-                (&["b", "childrens"], 0),
-            ],
-        );
-        let p = protect(&t, Rule::DEFAULT);
-        assert_eq!(values(&p), [None, Some(10), None, None, Some(0), Some(0)]);
-    }
-
-    #[test]
-    fn a_table_without_groups_is_one_cell() {
-        let t = table(&[], &[(&[], 5)]);
-        let p = protect(&t, Rule::DEFAULT);
-        assert_eq!(values(&p), [None]);
-        assert_eq!(p.totals, [ProtectedValue::Released(0)]);
     }
 }

@@ -1,13 +1,17 @@
-//! Properties of the disclosure rule, over random tables and random
-//! records: nothing small is released, released counts are multiples of the
-//! base, totals are the sums of what is released, the same question always
-//! gets the same answer, and differencing recovers nothing.
+//! Properties of the disclosure rule over random records (the cell-key
+//! method, `protect`'s module doc): the same cell gets the same value by
+//! every route (grouping order, filter or group, a table's total or a
+//! coarser table's cell, a panel or `Insights.Aggregate`); nothing in
+//! 1..=threshold is released; and a differencing search over nested and
+//! overlapping questions never narrows a withheld count below its band.
+
+use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
 use concord_core::{PersonRole, RBKC_WARDS, RecordKind, Source};
 use concord_disclosure::{
     AggregateQuery, Dimension, FactInput, FactSet, Filter, Measure, ProtectedTable, ProtectedValue,
-    RawTable, Rule, protect,
+    RecordKeys, Rule, consistent_counts,
 };
 use proptest::prelude::*;
 
@@ -15,182 +19,7 @@ fn rules() -> impl Strategy<Value = Rule> {
     (0u32..12, 1u32..11).prop_map(|(s, b)| Rule::new(s, b).unwrap())
 }
 
-/// A full `rows` × `cols` grid (a 1-D table when `cols` is 1), with many
-/// small counts and zeros.
-fn tables() -> impl Strategy<Value = RawTable> {
-    (1usize..7, 1usize..5).prop_flat_map(|(rows, cols)| {
-        let count = prop_oneof![3 => 0u64..10, 2 => 0u64..60, 1 => 0u64..1000];
-        proptest::collection::vec(count, rows * cols).prop_map(move |v| {
-            let two = cols > 1;
-            RawTable {
-                group_by: if two {
-                    vec![Dimension::Ward, Dimension::Sex]
-                } else {
-                    vec![Dimension::Ward]
-                },
-                measures: vec![Measure::Records],
-                rows: v
-                    .iter()
-                    .enumerate()
-                    .map(|(i, n)| {
-                        let mut keys = vec![format!("w{}", i / cols)];
-                        if two {
-                            keys.push(format!("s{}", i % cols));
-                        }
-                        (keys, vec![*n])
-                    })
-                    .collect(),
-            }
-        })
-    })
-}
-
-fn column(t: &ProtectedTable) -> Vec<ProtectedValue> {
-    t.rows.iter().map(|r| r.values[0]).collect()
-}
-
-/// The lines of a grid table: rows and columns.
-fn lines(raw: &RawTable) -> Vec<Vec<usize>> {
-    let dims = raw.group_by.len();
-    let mut out: Vec<Vec<usize>> = Vec::new();
-    for d in 0..dims {
-        let mut groups: std::collections::BTreeMap<Vec<String>, Vec<usize>> = Default::default();
-        for (i, (k, _)) in raw.rows.iter().enumerate() {
-            let mut rest = k.clone();
-            rest.remove(d);
-            groups.entry(rest).or_default().push(i);
-        }
-        out.extend(groups.into_values());
-    }
-    out
-}
-
-/// What an attacker who knows the rule can say about the count behind a
-/// released value: every count that is released as `v`.
-fn preimage(rule: Rule, v: u64) -> std::ops::RangeInclusive<u64> {
-    let xs: Vec<u64> = (0..=v + u64::from(rule.rounding_base) + u64::from(rule.suppress_max))
-        .filter(|x| !rule.is_small(*x) && rule.release(*x) == v)
-        .collect();
-    *xs.first().unwrap()..=*xs.last().unwrap()
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
-
-    #[test]
-    fn nothing_small_is_released_and_every_release_is_a_multiple(raw in tables(), rule in rules()) {
-        let p = protect(&raw, rule);
-        for (v, (_, c)) in column(&p).iter().zip(&raw.rows) {
-            if rule.is_small(c[0]) {
-                prop_assert_eq!(*v, ProtectedValue::Suppressed);
-            }
-            if let ProtectedValue::Released(n) = v {
-                prop_assert!(!rule.is_small(*n), "released {} under threshold {}", n, rule.suppress_max);
-                prop_assert_eq!(n % u64::from(rule.rounding_base), 0);
-                prop_assert_eq!(*n == 0, c[0] == 0);
-            }
-        }
-    }
-
-    #[test]
-    fn totals_are_the_sums_of_the_released_cells(raw in tables(), rule in rules()) {
-        let p = protect(&raw, rule);
-        let sum: u64 = column(&p).iter().filter_map(|v| v.value()).sum();
-        prop_assert_eq!(p.totals.clone(), vec![ProtectedValue::Released(sum)]);
-    }
-
-    #[test]
-    fn the_same_table_always_gets_the_same_answer(raw in tables(), rule in rules()) {
-        prop_assert_eq!(protect(&raw, rule), protect(&raw.clone(), rule));
-    }
-
-    /// A line with a single withheld cell has nothing else but zeros, so
-    /// its sum is that cell (withheld in the coarser table when small).
-    #[test]
-    fn a_lone_withheld_cell_has_only_zeros_beside_it(raw in tables(), rule in rules()) {
-        let p = protect(&raw, rule);
-        let v = column(&p);
-        for line in lines(&raw) {
-            let hidden = line.iter().filter(|i| v[**i].is_suppressed()).count();
-            if hidden == 1 {
-                for i in &line {
-                    prop_assert!(
-                        v[*i].is_suppressed() || raw.rows[*i].1[0] == 0,
-                        "line {:?} of {:?}", line, v
-                    );
-                }
-            }
-        }
-    }
-
-    /// Zeros are released as zeros, never withheld.
-    #[test]
-    fn zeros_are_released(raw in tables(), rule in rules()) {
-        let p = protect(&raw, rule);
-        for (v, (_, c)) in column(&p).iter().zip(&raw.rows) {
-            if c[0] == 0 {
-                prop_assert_eq!(*v, ProtectedValue::Released(0));
-            }
-        }
-    }
-
-    /// Differencing a total against its visible parts: an attacker holds
-    /// the line's sum as published by the coarser table (itself protected)
-    /// and the line's released cells, and knows the rule. For every line
-    /// and every cell withheld by the primary rule, the counts consistent
-    /// with all of that still include more than one value.
-    #[test]
-    fn a_total_minus_its_visible_parts_pins_down_no_small_cell(
-        raw in tables(),
-        // A threshold of 1 gives itself away (a withheld count is 1).
-        rule in (2u32..12, 1u32..11).prop_map(|(s, b)| Rule::new(s, b).unwrap()),
-    ) {
-        let p = protect(&raw, rule);
-        let v = column(&p);
-        for line in lines(&raw) {
-            let true_sum: u64 = line.iter().map(|i| raw.rows[*i].1[0]).sum();
-            // The margin, as the coarser query releases it.
-            let margin = protect(
-                &RawTable { group_by: vec![], measures: vec![Measure::Records], rows: vec![(vec![], vec![true_sum])] },
-                rule,
-            );
-            let (sum_lo, sum_hi) = match margin.rows[0].values[0] {
-                ProtectedValue::Released(m) => {
-                    let r = preimage(rule, m);
-                    (*r.start(), *r.end())
-                }
-                ProtectedValue::Suppressed => (1, u64::from(rule.suppress_max)),
-            };
-            let (mut rel_lo, mut rel_hi) = (0u64, 0u64);
-            for i in &line {
-                if let ProtectedValue::Released(m) = v[*i] {
-                    let r = preimage(rule, m);
-                    rel_lo += r.start();
-                    rel_hi += r.end();
-                }
-            }
-            let hidden: Vec<usize> = line.iter().copied().filter(|i| v[*i].is_suppressed()).collect();
-            for &i in &hidden {
-                let c = raw.rows[i].1[0];
-                if !rule.is_small(c) {
-                    continue;
-                }
-                // Other withheld cells may hold anything from 0 up.
-                let others = hidden.len() - 1;
-                let hi = sum_hi.saturating_sub(rel_lo);
-                let lo = if others > 0 { 0 } else { sum_lo.saturating_sub(rel_hi) };
-                // Known to be small: 1..=suppress_max.
-                let lo = lo.max(1);
-                let hi = hi.min(u64::from(rule.suppress_max));
-                prop_assert!(lo <= c && c <= hi, "the truth {} must stay feasible in {}..={}", c, lo, hi);
-                prop_assert!(hi > lo, "cell {} pinned to {} (line {:?}, values {:?})", i, c, line, v);
-            }
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Questions over records: filters cannot be differenced.
+const SOURCES: [Source; 3] = [Source::Police, Source::YouthJustice, Source::Housing];
 
 fn fact(ward: usize, day: u32, person: Option<i64>, role: PersonRole) -> FactInput {
     FactInput {
@@ -212,20 +41,37 @@ fn fact(ward: usize, day: u32, person: Option<i64>, role: PersonRole) -> FactInp
     }
 }
 
-/// Random records in March 2026 over the first four wards.
-fn fact_sets() -> impl Strategy<Value = FactSet> {
-    proptest::collection::vec((0usize..4, 1u32..29, 0i64..40), 0..300).prop_map(|v| {
-        FactSet::new(
-            v.into_iter()
-                .map(|(w, d, p)| fact(w, d, Some(p), PersonRole::Victim)),
-        )
-    })
+/// One random record: ward (of the first four), source (of three), day of
+/// March 2026, person (of 40), record key; the person's key is a fixed
+/// function of the person, as the broker's keyed hash is.
+type Rec = (usize, usize, u32, i64, u8);
+
+fn records() -> impl Strategy<Value = Vec<Rec>> {
+    proptest::collection::vec(
+        (0usize..4, 0usize..3, 1u32..29, 0i64..40, any::<u8>()),
+        0..160,
+    )
 }
 
-fn march(group_by: Vec<Dimension>, filters: Vec<Filter>) -> AggregateQuery {
+fn fact_set(recs: &[Rec]) -> FactSet {
+    FactSet::keyed(recs.iter().map(|(w, s, d, p, k)| {
+        (
+            FactInput {
+                source: SOURCES[*s],
+                ..fact(*w, *d, Some(*p), PersonRole::Victim)
+            },
+            RecordKeys {
+                record: *k,
+                person: (*p as u8).wrapping_mul(37).wrapping_add(11),
+            },
+        )
+    }))
+}
+
+fn march(group_by: Vec<Dimension>, measures: Vec<Measure>, filters: Vec<Filter>) -> AggregateQuery {
     AggregateQuery::new(
         group_by,
-        vec![Measure::Records],
+        measures,
         NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
         NaiveDate::from_ymd_opt(2026, 3, 31).unwrap(),
         filters,
@@ -240,52 +86,147 @@ fn wards(ix: &[usize]) -> Filter {
     }
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
-
-    /// Wards {A, B} against ward {A}: when B is small the first answer is
-    /// withheld, so there is no difference to take; in every case each
-    /// answer is the sum of the protected ward table's cells, so it says
-    /// nothing that table does not.
-    #[test]
-    fn two_filters_differing_by_a_small_group_recover_nothing(facts in fact_sets(), rule in rules()) {
-        let by_ward = march(vec![Dimension::Ward], vec![]).answer(&facts, rule).unwrap();
-        let ab = march(vec![], vec![wards(&[0, 1])]).answer(&facts, rule).unwrap();
-        let a = march(vec![], vec![wards(&[0])]).answer(&facts, rule).unwrap();
-        let cell = |i: usize| by_ward.get(&[RBKC_WARDS[i].0], Measure::Records).unwrap();
-        prop_assert_eq!(a.rows[0].values[0], cell(0));
-        let expected = match (cell(0), cell(1)) {
-            (ProtectedValue::Released(x), ProtectedValue::Released(y)) => ProtectedValue::Released(x + y),
-            _ => ProtectedValue::Suppressed,
-        };
-        prop_assert_eq!(ab.rows[0].values[0], expected);
-        let b_raw = facts_in_ward(&facts, 1);
-        if rule.is_small(b_raw) {
-            prop_assert!(ab.rows[0].values[0].is_suppressed());
-        }
-    }
-
-    /// Asking the same question twice, or grouping by a filtered dimension
-    /// instead of filtering, gives the same figures.
-    #[test]
-    fn the_same_cell_by_another_route_gets_the_same_answer(facts in fact_sets(), rule in rules()) {
-        let q = march(vec![Dimension::Ward], vec![]);
-        prop_assert_eq!(q.answer(&facts, rule).unwrap(), q.answer(&facts, rule).unwrap());
-        let by_ward = q.answer(&facts, rule).unwrap();
-        for (i, (code, _)) in RBKC_WARDS.iter().enumerate().take(4) {
-            let one = march(vec![], vec![wards(&[i])]).answer(&facts, rule).unwrap();
-            prop_assert_eq!(Some(one.rows[0].values[0]), by_ward.get(&[code], Measure::Records));
-        }
+fn sources(ix: &[usize]) -> Filter {
+    Filter {
+        dimension: Dimension::Source,
+        values: ix.iter().map(|i| SOURCES[*i].as_str().to_owned()).collect(),
     }
 }
 
-fn facts_in_ward(facts: &FactSet, ward: usize) -> u64 {
-    let t = march(vec![Dimension::Ward], vec![])
-        .answer(facts, Rule::new(0, 1).unwrap())
-        .unwrap();
-    t.get(&[RBKC_WARDS[ward].0], Measure::Records)
-        .and_then(|v| v.value())
-        .unwrap()
+const BOTH: [Measure; 2] = [Measure::Records, Measure::DistinctPeople];
+
+/// Every value a table releases, totals included.
+fn all_values(t: &ProtectedTable) -> Vec<ProtectedValue> {
+    t.rows
+        .iter()
+        .flat_map(|r| r.values.iter().copied())
+        .chain(t.totals.iter().copied())
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Grouping order, filter versus group, total versus coarser table,
+    /// and one total against another over the same records.
+    #[test]
+    fn the_same_cell_by_two_routes_gets_the_same_value(recs in records(), rule in rules()) {
+        let facts = fact_set(&recs);
+        let ws = march(vec![Dimension::Ward, Dimension::Source], BOTH.to_vec(), vec![]).answer(&facts, rule).unwrap();
+        let sw = march(vec![Dimension::Source, Dimension::Ward], BOTH.to_vec(), vec![]).answer(&facts, rule).unwrap();
+        let whole = march(vec![], BOTH.to_vec(), vec![]).answer(&facts, rule).unwrap();
+        let by_ward = march(vec![Dimension::Ward], BOTH.to_vec(), vec![]).answer(&facts, rule).unwrap();
+        prop_assert_eq!(&ws.totals, &sw.totals);
+        prop_assert_eq!(&ws.totals, &whole.rows[0].values);
+        prop_assert_eq!(&by_ward.totals, &whole.totals);
+        for (w, (code, _)) in RBKC_WARDS.iter().enumerate().take(4) {
+            let filtered = march(vec![], BOTH.to_vec(), vec![wards(&[w])]).answer(&facts, rule).unwrap();
+            for (s, src) in SOURCES.iter().enumerate() {
+                for m in BOTH {
+                    let a = ws.get(&[code, src.as_str()], m);
+                    prop_assert_eq!(a, sw.get(&[src.as_str(), code], m));
+                    let by_filter = march(vec![Dimension::Ward], BOTH.to_vec(), vec![sources(&[s])])
+                        .answer(&facts, rule)
+                        .unwrap();
+                    prop_assert_eq!(a, by_filter.get(&[code], m), "filter versus group");
+                    let both_filters = march(vec![], BOTH.to_vec(), vec![wards(&[w]), sources(&[s])])
+                        .answer(&facts, rule)
+                        .unwrap();
+                    prop_assert_eq!(a, Some(both_filters.rows[0].values[BOTH.iter().position(|x| *x == m).unwrap()]));
+                }
+            }
+            // The ward's row of the ward table is the ward filter's answer.
+            prop_assert_eq!(by_ward.rows[w].values.clone(), filtered.rows[0].values.clone());
+        }
+    }
+
+    #[test]
+    fn no_released_count_lies_in_the_suppressed_range(recs in records(), rule in rules()) {
+        let facts = fact_set(&recs);
+        for group_by in [vec![], vec![Dimension::Ward], vec![Dimension::Ward, Dimension::Source]] {
+            let t = march(group_by, BOTH.to_vec(), vec![]).answer(&facts, rule).unwrap();
+            for v in all_values(&t) {
+                if let ProtectedValue::Released(n) = v {
+                    prop_assert!(!rule.is_small(n), "released {} under threshold {}", n, rule.suppress_max);
+                    prop_assert_eq!(n % u64::from(rule.rounding_base), 0);
+                }
+            }
+        }
+    }
+
+    /// The analyst's differencing search. Every rectangle of wards ×
+    /// sources (each a non-empty set of each) is asked for as filters. For
+    /// each withheld single cell X, the search takes (a) every pair of
+    /// rectangles whose record sets differ by exactly X (nested: one is
+    /// the other plus X), and (b) every triple R1 - R2 + R3 that adds up
+    /// to X (overlapping rectangles), and works out which counts of X the
+    /// released figures allow, knowing the method (every count each figure
+    /// can stand for, whatever its key). A pair whose larger figure is
+    /// released never rules out any count of the band; a triple of
+    /// released figures never pins X to one count. (Withheld figures bound
+    /// what they contain: one withheld inside another says the outer holds
+    /// at most the threshold less one. That much any threshold says, and
+    /// only secondary suppression, which made routes disagree, could take
+    /// it back.)
+    #[test]
+    fn differencing_never_narrows_a_withheld_cell_below_its_band(
+        recs in records(),
+        rule in (2u32..10, 1u32..6).prop_map(|(s, b)| Rule::new(s, b).unwrap()),
+    ) {
+        let facts = fact_set(&recs);
+        let t = u64::from(rule.suppress_max);
+        let subsets = |n: usize| (1u32..(1 << n)).map(move |m| (0..n).filter(|i| m & (1 << i) != 0).collect::<Vec<_>>());
+        // Rectangle → (its cells as a set, released value's consistent counts as (lo, hi)).
+        let max = 200 + 4 * rule.grid();
+        let mut rects: Vec<(BTreeSet<(usize, usize)>, u64, u64)> = Vec::new();
+        let mut memo = std::collections::HashMap::new();
+        for ws in subsets(4) {
+            for ss in subsets(3) {
+                let a = march(vec![], vec![Measure::Records], vec![wards(&ws), sources(&ss)])
+                    .answer(&facts, rule)
+                    .unwrap();
+                let v = a.rows[0].values[0];
+                let c = memo.entry(v).or_insert_with(|| consistent_counts(rule, v, max)).clone();
+                let cells = ws.iter().flat_map(|w| ss.iter().map(move |s| (*w, *s))).collect();
+                rects.push((cells, c[0], *c.last().unwrap()));
+            }
+        }
+        let count = |w: usize, s: usize| recs.iter().filter(|r| r.0 == w && r.1 == s).count() as u64;
+        for w in 0..4 {
+            for s in 0..3 {
+                let b = count(w, s);
+                if !rule.is_small(b) {
+                    continue;
+                }
+                let x: BTreeSet<(usize, usize)> = [(w, s)].into();
+                for (c1, lo1, hi1) in &rects {
+                    if !c1.contains(&(w, s)) || *hi1 <= t {
+                        continue;
+                    }
+                    let rest: BTreeSet<_> = c1.difference(&x).copied().collect();
+                    if let Some((_, lo2, hi2)) = rects.iter().find(|r| r.0 == rest) {
+                        // b = c1 - c2: every value of the band stays possible.
+                        let (lo, hi) = (lo1.saturating_sub(*hi2), hi1 - lo2.min(hi1));
+                        prop_assert!(lo <= 1 && hi >= t, "{:?}: pair narrows {} to {}..={}", rule, b, lo, hi);
+                    }
+                    // Triples: c1 - c2 + c3 = X with c2 ⊆ c1 ∪ c3.
+                    for (c3, lo3, hi3) in &rects {
+                        if c3.contains(&(w, s)) || !c3.is_disjoint(c1) || *hi3 <= t {
+                            continue;
+                        }
+                        let mut union: BTreeSet<_> = rest.union(c3).copied().collect();
+                        union.retain(|c| *c != (w, s));
+                        if let Some((_, lo2, hi2)) = rects.iter().find(|r| r.0 == union && r.2 > t) {
+                            let lo = (lo1 + lo3).saturating_sub(*hi2);
+                            let hi = (hi1 + hi3).saturating_sub(*lo2);
+                            prop_assert!(lo <= b && b <= hi, "the truth stays possible");
+                            prop_assert!(hi.min(t) > lo.max(1), "{:?}: triple pins {} to {}..={}", rule, b, lo, hi);
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 #[test]

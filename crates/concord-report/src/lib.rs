@@ -12,7 +12,8 @@
 //!
 //! A suppressed cell is shown as [`SUPPRESSED`] everywhere (table, chart,
 //! totals), explained by a legend at the top of the page; it is never
-//! drawn as a bar or a number. The page needs no script, no font and no
+//! drawn as a bar or a number. The legend says in one sentence
+//! ([`ADD_UP`]) what a reader may and may not add up. The page needs no script, no font and no
 //! network: one inline stylesheet ([`STYLESHEET`], also for print) and
 //! inline SVG.
 
@@ -22,7 +23,7 @@ mod html;
 mod page;
 mod svg;
 
-pub use page::{PageContext, Viewer, dashboard_page, notice_page, report, sign_in_page};
+pub use page::{ADD_UP, PageContext, Viewer, dashboard_page, notice_page, report, sign_in_page};
 pub use svg::PALETTE;
 
 /// The marker a suppressed value is shown as.

@@ -32,6 +32,11 @@ pub struct PageContext {
 
 const BRAND: &str = "Concord · Community Safety Partnership";
 
+/// What a reader may and may not add up, in one sentence (on every page).
+pub const ADD_UP: &str = "You may compare any two figures, but do not add figures up or take \
+     one from another to make a new one: every figure, each total included, is protected on its \
+     own, so the rows of a table need not add up to its total.";
+
 /// Most series one chart draws; the table always shows every figure.
 const MAX_SERIES: usize = 4;
 
@@ -52,31 +57,32 @@ fn document(title: &str, masthead: &str, main: &str, footer: &str) -> String {
 /// The legend that explains the marker and the rounding, from the rule
 /// the panels were protected with (the viewer's role's thresholds).
 fn legend(d: &Dashboard) -> String {
-    let mut rules: Vec<(u32, u32)> = d
+    let mut rules: Vec<(u32, u64)> = d
         .panels
         .iter()
-        .map(|p| (p.table.suppress_max, p.table.rounding_base))
+        .map(|p| (p.table.suppress_max, p.table.rule().grid()))
         .collect();
     rules.sort_unstable();
     rules.dedup();
     let rule = match rules.as_slice() {
-        [(s, b)] => format!(
+        [(s, g)] => format!(
             "Counts from 1 to {s} are not shown: they appear as <strong>{SUPPRESSED}</strong> \
-             (confidential). Every other count is rounded to the nearest {b}."
+             (confidential). Every other figure is rounded to a multiple of {g} and may be moved \
+             one step of {g} up or down."
         ),
         _ => format!(
             "Small counts are not shown: they appear as <strong>{SUPPRESSED}</strong> \
-             (confidential). Every other count is rounded (each table says how)."
+             (confidential). Every other figure is rounded and may be moved one step (each table \
+             says how)."
         ),
     };
     format!(
         "<section class=\"legend\" aria-labelledby=\"legend-h\"><h2 id=\"legend-h\">How to read \
-         these figures</h2><p>{rule} Where a small count could be worked out from a total or \
-         from neighbouring cells, those cells are shown as {SUPPRESSED} too. Totals add up the \
-         cells that are shown, so they may differ from the sum of unrounded counts.</p><p>The \
-         figures count pseudonymised records the partnership's agencies shared with the broker; \
-         people are counted once per row even when several agencies know them. No figure \
-         identifies a person.</p></section>"
+         these figures</h2><p>{rule} The step is fixed by the records a figure counts, so the \
+         same records show the same figure in every table, chart, report and query.</p>\
+         <p class=\"add-up\">{ADD_UP}</p><p>The figures count pseudonymised records the \
+         partnership's agencies shared with the broker; a person known to several agencies is \
+         counted once in each figure. No figure identifies a person.</p></section>"
     )
 }
 
@@ -418,9 +424,11 @@ fn value_cell(c: Cell) -> String {
 
 fn table(p: &Panel, id: &str) -> String {
     let t = &p.table;
+    let g = t.rule().grid();
     let rule = format!(
-        "counts 1 to {} shown as {SUPPRESSED}, others rounded to the nearest {}",
-        t.suppress_max, t.rounding_base
+        "counts 1 to {} shown as {SUPPRESSED}, others rounded to a multiple of {g}, give or \
+         take {g}",
+        t.suppress_max
     );
     let mut out = format!(
         "<table id=\"{id}-table\"><caption>{} <span class=\"rule\">({})</span></caption>",

@@ -115,11 +115,12 @@ fn check_figures(html: &str, rule: Rule) -> usize {
         let n: u64 = f
             .parse()
             .unwrap_or_else(|_| panic!("a figure that is not a count: {f:?}"));
-        // The smallest count a cell may release is the rounded value of
-        // the smallest count the rule does not suppress.
-        let least = rule.round(u64::from(rule.suppress_max) + 1);
+        // Released figures are multiples of the rule's grid, at least one
+        // step (which lies above the threshold).
+        let least = rule.grid();
+        assert!(least > u64::from(rule.suppress_max));
         assert!(
-            n == 0 || (n >= least && n.is_multiple_of(u64::from(rule.rounding_base))),
+            n == 0 || (n >= least && n.is_multiple_of(rule.grid())),
             "figure {n} is small or unrounded under {rule:?}"
         );
     }
@@ -176,11 +177,12 @@ fn the_report_has_every_panel_with_accessible_charts() {
         assert!(body.contains(&escaped), "{name}");
     }
     assert!(body.contains("<th scope=\"row\">Chelsea Riverside</th><td class=\"num suppressed\">"));
-    assert!(body.contains("<th scope=\"row\">Abingdon</th><td class=\"num\">25</td>"));
+    assert!(body.contains("<th scope=\"row\">Abingdon</th><td class=\"num\">30</td>"));
 
     // The legend names the rule; the marker is explained.
     assert!(html.contains("Counts from 1 to 9 are not shown"));
-    assert!(html.contains("rounded to the nearest 5"));
+    assert!(html.contains("rounded to a multiple of 15"));
+    assert!(html.contains(concord_report::ADD_UP), "the page says what may be added up");
 
     let n = check_figures(&html, rule);
     assert!(n > 150, "{n} figures checked");

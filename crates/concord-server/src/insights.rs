@@ -30,7 +30,8 @@ use concord_disclosure::{
 use concord_pki::Identity;
 use concord_policy::Action;
 use concord_proto::v1::{self, insights_server::Insights as InsightsRpc};
-use concord_store::Store;
+use concord_keys::BrokerKey;
+use concord_store::{RecordKeyer, Store};
 use tokio::sync::Mutex;
 use tonic::{Request, Response, Status};
 
@@ -40,6 +41,20 @@ use crate::{
     error::ServerError,
     identity::caller,
 };
+
+/// The organisation name under which the cell-key secret is derived from
+/// the broker key's recipient-pseudonym key. It holds a `/`, which no
+/// organisation id may (`concord-pki`'s identity rules), so no recipient
+/// is ever handed this value as a pseudonym.
+const CELL_KEY_LABEL: &str = "concord/v1/cell-key";
+
+/// The keyer of record and person keys for the cell-key method: a secret
+/// derived from the broker key, so no reader can compute a cell's key. A
+/// broker key rotation derives a new one (every figure may then move by a
+/// step once).
+pub fn cell_keyer(key: &BrokerKey) -> RecordKeyer {
+    RecordKeyer::new(key.person_pseudonym(CELL_KEY_LABEL, 0).as_bytes())
+}
 
 /// The facts the aggregates count, cached per insights generation.
 #[derive(Default)]
@@ -51,7 +66,11 @@ pub struct InsightsCache {
 impl InsightsCache {
     /// The facts as of now: the cached set if the store's generation has
     /// not moved, else a fresh load (one at a time).
-    pub async fn facts(&self, store: &Store) -> Result<Arc<FactSet>, ServerError> {
+    pub async fn facts(
+        &self,
+        store: &Store,
+        key: &BrokerKey,
+    ) -> Result<Arc<FactSet>, ServerError> {
         let mut current = self.current.lock().await;
         // Read before loading: a set is never labelled newer than it is.
         let generation = store.insights_generation().await?;
@@ -61,7 +80,7 @@ impl InsightsCache {
             return Ok(facts.clone());
         }
         let started = std::time::Instant::now();
-        let facts = Arc::new(store.load_fact_set().await?);
+        let facts = Arc::new(store.load_fact_set(Arc::new(cell_keyer(key))).await?);
         tracing::info!(
             generation,
             records = facts.len(),
@@ -88,7 +107,7 @@ pub fn spawn_refresher(broker: Arc<Broker>) -> tokio::task::JoinHandle<()> {
     let mut runs = broker.linkage.watch_runs();
     tokio::spawn(async move {
         loop {
-            if let Err(e) = broker.insights.facts(&broker.store).await {
+            if let Err(e) = broker.insights.facts(&broker.store, &broker.broker_key).await {
                 tracing::warn!(error = %e, "the insight facts could not be refreshed; the next request loads them");
             }
             if runs.changed().await.is_err() {
@@ -209,7 +228,7 @@ async fn dashboard_audited(
 ) -> Result<(Dashboard, String, AuditReceipt), ServerError> {
     let period = DashboardPeriod::parse(period)?;
     let (decision, rule) = decide(broker, who, None, Source::ALL).await?;
-    let facts = broker.insights.facts(&broker.store).await?;
+    let facts = broker.insights.facts(&broker.store, &broker.broker_key).await?;
     let dashboard = tokio::task::spawn_blocking(move || build_dashboard(&facts, &period, rule))
         .await
         .map_err(|_| ServerError::Unavailable("counting the dashboard failed; try again".into()))?;
@@ -327,7 +346,7 @@ impl InsightsRpc for InsightsService {
         let purpose = Some(req.purpose.as_str()).filter(|p| !p.is_empty());
         let broker = &self.broker;
         let (decision, rule) = decide(broker, &who, purpose, &query.sources()).await?;
-        let facts = broker.insights.facts(&broker.store).await?;
+        let facts = broker.insights.facts(&broker.store, &broker.broker_key).await?;
         let q = query.clone();
         let table = tokio::task::spawn_blocking(move || q.answer(&facts, rule))
             .await

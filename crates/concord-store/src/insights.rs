@@ -13,7 +13,8 @@ use chrono::NaiveDate;
 use concord_core::{
     AgeBand, LocationType, PersonRole, RecordKind, Sex, Source, ViolenceCategory, Weapon,
 };
-use concord_disclosure::{FactInput, FactSet};
+use concord_disclosure::{FactInput, FactSet, RecordKeys};
+use ring::hmac;
 
 use crate::{Backend, Store, StoreError, error};
 
@@ -26,7 +27,8 @@ const CHUNK: u32 = 4096;
 /// is a vocabulary name, an ISO date, a GSS code or an integer, so neither
 /// separator can occur in one. Fields: source, kind, role, event_date,
 /// date_precision, event_hour, ward_code, category, weapon, location_type,
-/// age_band, sex, flag_domestic_abuse (0/1), flag_under_25 (0/1), person_id.
+/// age_band, sex, flag_domestic_abuse (0/1), flag_under_25 (0/1), person_id,
+/// source_ref (hex).
 fn facts_sql(backend: &str) -> String {
     let sqlite = backend == "sqlite";
     let text = |c: &str| format!("coalesce({c}, '')");
@@ -66,6 +68,11 @@ fn facts_sql(backend: &str) -> String {
         cast_bool("r.flag_domestic_abuse"),
         cast_bool("r.flag_under_25"),
         cast_int("p.person_id"),
+        if sqlite {
+            "lower(hex(r.source_ref))".to_owned()
+        } else {
+            "encode(r.source_ref, 'hex')".to_owned()
+        },
     ];
     format!(
         "SELECT {agg}({}, ';') FROM records r LEFT JOIN record_person p ON p.record_id = r.id \
@@ -91,8 +98,56 @@ fn parse_opt<T: std::str::FromStr>(s: &str, column: &str) -> Result<Option<T>, S
     }
 }
 
-/// One packed record (see [`facts_sql`]).
-fn fact_of(packed: &str) -> Result<FactInput, StoreError> {
+/// The keyed hash that gives every record and person its cell key (see
+/// `concord_disclosure::protect`): `HMAC-SHA256(secret, "record" ‖
+/// source ‖ 0 ‖ source_ref)` and `HMAC-SHA256(secret, "person" ‖ person
+/// id)`, first byte. A record keeps its key for as long as it is stored
+/// and whenever its agency sends it again (the source reference is what
+/// the agency keeps stable), so the same cell gets the same figure from
+/// one night to the next; without the secret, no reader can compute one.
+pub struct RecordKeyer {
+    key: hmac::Key,
+}
+
+impl RecordKeyer {
+    /// A keyer from the broker's secret for cell keys (at least 16 bytes).
+    pub fn new(secret: &[u8]) -> RecordKeyer {
+        RecordKeyer {
+            key: hmac::Key::new(hmac::HMAC_SHA256, secret),
+        }
+    }
+
+    fn sign(&self, parts: &[&[u8]]) -> u8 {
+        let mut ctx = hmac::Context::with_key(&self.key);
+        for p in parts {
+            ctx.update(p);
+        }
+        ctx.sign().as_ref()[0]
+    }
+
+    /// The key of the record `source_ref` of `source`.
+    pub fn record(&self, source: Source, source_ref: &[u8]) -> u8 {
+        self.sign(&[b"record", source.as_str().as_bytes(), &[0], source_ref])
+    }
+
+    /// The key of the broker's person `person`.
+    pub fn person(&self, person: i64) -> u8 {
+        self.sign(&[b"person", &person.to_be_bytes()])
+    }
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// One packed record (see [`facts_sql`]) and its source reference.
+fn fact_of(packed: &str) -> Result<(FactInput, Vec<u8>), StoreError> {
     let mut f = packed.split('|');
     let mut next = |column: &str| {
         f.next()
@@ -116,7 +171,9 @@ fn fact_of(packed: &str) -> Result<FactInput, StoreError> {
     let flag_domestic_abuse = next("flag_domestic_abuse")? == "1";
     let flag_under_25 = next("flag_under_25")? == "1";
     let person = parse_opt::<i64>(next("person_id")?, "person_id")?;
-    Ok(FactInput {
+    let source_ref =
+        unhex(next("source_ref")?).ok_or_else(|| StoreError::Corrupt("records.source_ref".into()))?;
+    let input = FactInput {
         source,
         kind,
         role,
@@ -132,7 +189,8 @@ fn fact_of(packed: &str) -> Result<FactInput, StoreError> {
         flag_domestic_abuse,
         flag_under_25,
         person,
-    })
+    };
+    Ok((input, source_ref))
 }
 
 impl Store {
@@ -151,6 +209,17 @@ impl Store {
     /// references), in one pass. The caller builds the [`FactSet`]
     /// (CPU work: off the async runtime) with [`FactSet::new`].
     pub async fn insight_facts(&self) -> Result<Vec<FactInput>, StoreError> {
+        Ok(self
+            .insight_facts_with_refs()
+            .await?
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect())
+    }
+
+    /// [`insight_facts`](Self::insight_facts) with each record's source
+    /// reference (for its record key).
+    async fn insight_facts_with_refs(&self) -> Result<Vec<(FactInput, Vec<u8>)>, StoreError> {
         let sql = facts_sql(self.backend_name());
         let chunks: Vec<Option<String>> = match &self.backend {
             Backend::Sqlite { pool, .. } => sqlx::query_scalar(&sql).fetch_all(pool).await,
@@ -166,11 +235,25 @@ impl Store {
         Ok(out)
     }
 
-    /// [`insight_facts`](Self::insight_facts) built into a [`FactSet`] on a
-    /// blocking thread.
-    pub async fn load_fact_set(&self) -> Result<FactSet, StoreError> {
-        let inputs = self.insight_facts().await?;
-        tokio::task::spawn_blocking(move || FactSet::new(inputs))
+    /// [`insight_facts`](Self::insight_facts), each record with its keys
+    /// from `keyer`, built into a [`FactSet`] on a blocking thread.
+    pub async fn load_fact_set(
+        &self,
+        keyer: std::sync::Arc<RecordKeyer>,
+    ) -> Result<FactSet, StoreError> {
+        let inputs = self.insight_facts_with_refs().await?;
+        tokio::task::spawn_blocking(move || {
+            let mut person_keys: std::collections::HashMap<i64, u8> = Default::default();
+            FactSet::keyed(inputs.into_iter().map(|(f, source_ref)| {
+                let keys = RecordKeys {
+                    record: keyer.record(f.source, &source_ref),
+                    person: f.person.map_or(0, |p| {
+                        *person_keys.entry(p).or_insert_with(|| keyer.person(p))
+                    }),
+                };
+                (f, keys)
+            }))
+        })
             .await
             .map_err(|_| StoreError::Corrupt("building the insight facts failed".into()))
     }

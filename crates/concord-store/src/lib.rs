@@ -36,6 +36,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub use audit::{AuditAppender, AuditRow, CheckpointRow, StoredEvent};
 pub use error::StoreError;
+pub use insights::RecordKeyer;
 pub use linkage::{
     FieldLevel, LinkQueueJob, LinkRow, LinkageUpdate, LinkerHolder, LinkerLease, NewReview,
     Resolution, Review, ReviewStatus, ReviewView,
