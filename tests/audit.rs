@@ -1229,7 +1229,7 @@ both_stores!(
         let (store, _keep) = fresh_store(db).await;
         let mut appender = store.audit_appender();
         appender
-            .append(&audit_rows(0..1_500), &head(1_500))
+            .append(&audit_rows(0..1_500), &[0; 32], &head(1_500))
             .await
             .unwrap();
         assert_eq!(store.audit_size().await.unwrap(), 1_500);
@@ -1253,7 +1253,11 @@ both_stores!(
 
         // Position 1,499 is taken: the whole batch is refused.
         let refused = appender
-            .append(&audit_rows(1_499..1_600), &head(1_600))
+            .append(
+                &audit_rows(1_499..1_600),
+                &audit_rows(1_498..1_499)[0].leaf_hash,
+                &head(1_600),
+            )
             .await;
         assert!(
             matches!(refused, Err(concord_store::StoreError::AuditConflict)),
@@ -1275,7 +1279,11 @@ both_stores!(
         );
 
         appender
-            .append(&audit_rows(1_500..1_600), &head(1_600))
+            .append(
+                &audit_rows(1_500..1_600),
+                &audit_rows(1_499..1_500)[0].leaf_hash,
+                &head(1_600),
+            )
             .await
             .unwrap();
         assert_eq!(store.audit_size().await.unwrap(), 1_600);
@@ -1437,3 +1445,147 @@ both_stores!(
         tb.stop().await;
     }
 );
+
+/// The signer of `tb`'s audit key, as `concord serve` loads it.
+fn audit_signer(tb: &TestBroker) -> concord_audit::AuditSigner {
+    let file = concord_keys::KeyFile::parse(
+        &std::fs::read_to_string(&tb.pki.audit_key).unwrap(),
+        "audit key",
+    )
+    .unwrap();
+    concord_audit::AuditSigner::from_key_file(&file).unwrap()
+}
+
+// Issue 23, item 1: a writer whose view of the log is behind (another
+// broker appended since) is not refused: on PostgreSQL it numbers its
+// batch again under the database's audit lock, after what the other wrote
+// and signed; on SQLite (one writer per file) the primary key refuses the
+// stale batch and the writer re-reads and retries. Either way one chain,
+// every batch signed, receipts against the signed heads.
+both_stores!(a_writer_behind_the_log_appends_after_it, |db| async move {
+    let tb = TestBroker::start(db).await;
+    let other = concord_server::audit::AuditLog::start(
+        tb.store.clone(),
+        audit_signer(&tb),
+        concord_server::audit::AuditConfig::default(),
+    )
+    .await
+    .unwrap();
+    for i in 0..3 {
+        tb.broker
+            .audit
+            .append(test_event(&format!("u{i}"), []))
+            .await
+            .unwrap();
+    }
+    assert_eq!(other.size(), 0, "the other writer has not seen them");
+    let late = other
+        .append(test_event("late", []))
+        .await
+        .expect("a writer behind the log is not refused");
+    assert_eq!((late.seq, late.tree_size), (3, 4));
+    verify_inclusion(&late.leaf_hash, 3, 4, &late.proof, &late.root).unwrap();
+    // And the first writer, now behind in its turn.
+    let next = tb
+        .broker
+        .audit
+        .append(test_event("next", []))
+        .await
+        .unwrap();
+    assert_eq!((next.seq, next.tree_size), (4, 5));
+    verify_inclusion(&next.leaf_hash, 4, 5, &next.proof, &next.root).unwrap();
+
+    let log = stored_log(&tb).await;
+    let report = verify_log(&log.events, &log.checkpoints, &tb.broker.audit.public_key())
+        .expect("one chain, every batch signed");
+    assert_eq!((report.events, report.anchored), (5, 5));
+    let heads: BTreeSet<u64> = log.checkpoints.iter().map(|c| c.checkpoint.size).collect();
+    assert_eq!(heads, BTreeSet::from([1, 2, 3, 4, 5]));
+    let users: Vec<String> = events(&tb).await.into_iter().map(|e| e.user).collect();
+    assert_eq!(users, ["u0", "u1", "u2", "late", "next"]);
+    drop(other);
+    tb.stop().await;
+});
+
+/// A lookup for person `p` (known or not: each is audited).
+fn lookup_request(tb: &TestBroker, p: u32) -> v1::FindPersonRequest {
+    v1::FindPersonRequest {
+        tokens: vec![token(tb, KeyName::SnDob, p), token(tb, KeyName::FnDob, p)],
+        purpose: "safeguarding_children".into(),
+        case_ref: "MASH-2026-0042".into(),
+        reason: String::new(),
+    }
+}
+
+// Issue 23, item 1, end to end: two brokers on one PostgreSQL serve 1,000
+// lookups each at the same time, with 0 refusals, and the log both wrote
+// is one chain, every event covered by a head one of them signed.
+pub mod two_brokers_serve_lookups_at_once_without_audit_refusals {
+    use super::*;
+
+    const PER_BROKER: u32 = 1_000;
+    /// Lookups in flight at once through each broker.
+    const STREAMS: u32 = 8;
+
+    /// [`PER_BROKER`] lookups through `tb`, [`STREAMS`] at a time; the
+    /// refusals.
+    async fn serve_lookups(tb: &TestBroker) -> Vec<String> {
+        let channel = tb.channel("mash-officer-1").await;
+        let streams = (0..STREAMS).map(|s| {
+            let mut client = v1::lookup_client::LookupClient::new(channel.clone());
+            async move {
+                let mut refused = Vec::new();
+                for i in 0..PER_BROKER / STREAMS {
+                    let p = (s * 131 + i) % 100;
+                    if let Err(e) = client.find_person(lookup_request(tb, p)).await {
+                        refused.push(format!("{:?}: {}", e.code(), e.message()));
+                    }
+                }
+                refused
+            }
+        });
+        futures::future::join_all(streams)
+            .await
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        let a = TestBroker::start(Db::Postgres).await;
+        let b = a.sibling().await;
+        push(&a, POLICE, extract(&a, "oct-1", 0..50))
+            .await
+            .expect("accepted");
+        let before = a.store.audit_size().await.unwrap();
+
+        let (ra, rb) = tokio::join!(serve_lookups(&a), serve_lookups(&b));
+        assert!(
+            ra.is_empty(),
+            "{} refused through the first: {:?}",
+            ra.len(),
+            &ra[..ra.len().min(3)]
+        );
+        assert!(
+            rb.is_empty(),
+            "{} refused through the second: {:?}",
+            rb.len(),
+            &rb[..rb.len().min(3)]
+        );
+
+        let log = stored_log(&a).await;
+        let report = verify_log(&log.events, &log.checkpoints, &a.broker.audit.public_key())
+            .expect("the shared log verifies");
+        assert_eq!(report.events, before + 2 * u64::from(PER_BROKER));
+        assert_eq!(report.anchored, report.events, "every event is signed for");
+        let lookups = events(&a)
+            .await
+            .into_iter()
+            .filter(|e| e.action == Action::Lookup)
+            .count();
+        assert_eq!(lookups, 2 * PER_BROKER as usize);
+        b.stop().await;
+        a.stop().await;
+    }
+}

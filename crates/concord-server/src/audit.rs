@@ -26,8 +26,12 @@
 //!   written by a broker, and the broker never signs over it (`concord audit
 //!   verify` names it).
 //!
-//! The writer is per process: two brokers on one PostgreSQL would each
-//! number events from their own view (see ARCHITECTURE.md, Audit).
+//! The writer is per process. Brokers sharing one PostgreSQL append each
+//! batch under the database's audit lock (`concord_audit_append`,
+//! migration 0007), which refuses a batch numbered behind the log's end;
+//! the writer then takes the lock in a transaction of its own, reads what
+//! the others appended (checked against the head they signed), and writes
+//! its batch after it, so no request is refused for it.
 
 use std::sync::{Arc, RwLock};
 
@@ -432,49 +436,16 @@ impl Writer {
     /// Writes one batch and its signed head in one transaction and answers
     /// every caller.
     async fn write(&mut self, batch: Vec<(Box<AuditEvent>, Waiter)>) {
-        let mut attempts = 0;
-        let (rows, head) = loop {
-            attempts += 1;
-            if self.stale {
-                match self.resync().await {
-                    Ok(()) => self.stale = false,
-                    Err(e) => {
-                        tracing::error!(error = %e, events = batch.len(), "audit log not written: the writer cannot re-read the stored log");
-                        let refusal = refused(&e);
-                        for (_, w) in batch {
-                            let _ = w.send(Err(refusal()));
-                        }
-                        return;
-                    }
+        let (rows, head) = match self.commit(&batch).await {
+            Ok(written) => written,
+            Err(e) => {
+                tracing::error!(error = %e, events = batch.len(), "audit write failed; the requests are refused");
+                self.stale = true;
+                let refusal = refused(&e);
+                for (_, w) in batch {
+                    let _ = w.send(Err(refusal()));
                 }
-            }
-            let (rows, head) = self.link(&batch);
-            let row = CheckpointRow {
-                tree_size: head.checkpoint.size,
-                root: head.checkpoint.root.0,
-                note: head.to_note(),
-                time: head.checkpoint.time,
-            };
-            match self.appender.append(&rows, &row).await {
-                Ok(()) => break (rows, head),
-                // Another broker process took these positions: read what
-                // it wrote and number the batch after it.
-                Err(StoreError::AuditConflict) if attempts < MAX_ATTEMPTS => {
-                    tracing::debug!(
-                        attempts,
-                        "audit positions taken by another writer; retrying"
-                    );
-                    self.stale = true;
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, events = rows.len(), "audit write failed; the requests are refused");
-                    self.stale = true;
-                    let refusal = refused(&AuditError::Store(e));
-                    for (_, w) in batch {
-                        let _ = w.send(Err(refusal()));
-                    }
-                    return;
-                }
+                return;
             }
         };
         let receipts: Vec<AuditReceipt> = {
@@ -504,40 +475,51 @@ impl Writer {
         }
     }
 
-    /// The batch's rows (each event numbered and linked after the tree's
-    /// last leaf, encoded and hashed) and the signed head of the tree
-    /// after them.
-    fn link(&self, batch: &[(Box<AuditEvent>, Waiter)]) -> (Vec<AuditRow>, SignedCheckpoint) {
-        let mut frontier = self.shared.tree.read().expect("audit tree lock").frontier();
-        let mut rows = Vec::with_capacity(batch.len());
-        for (event, _) in batch {
-            let mut event = event.clone();
-            event.seq = frontier.size();
-            event.prev = frontier.last_leaf().unwrap_or(Hash::ZERO);
-            let bytes = event.encode();
-            let hash = leaf_hash(&bytes);
-            rows.push(AuditRow {
-                seq: event.seq,
-                leaf_hash: hash.0,
-                event: bytes,
-                time: event.time,
-                subjects: event.subjects.iter().map(SubjectId::to_string).collect(),
-            });
-            frontier.append(hash);
+    /// Numbers, signs and stores the batch after the log as the writer
+    /// knows it. If another broker appended since (PostgreSQL), it is
+    /// numbered again under the database's audit lock, after what that
+    /// broker wrote (and signed), which cannot be refused; on SQLite,
+    /// whose file has one writer per process, a second process's append is
+    /// refused by the primary key and retried up to [`MAX_ATTEMPTS`] times.
+    async fn commit(
+        &mut self,
+        batch: &[(Box<AuditEvent>, Waiter)],
+    ) -> Result<(Vec<AuditRow>, SignedCheckpoint), AuditError> {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            if self.stale {
+                self.resync().await?;
+                self.stale = false;
+            }
+            let (rows, prev, head) = link(&self.shared, &self.signer, batch);
+            match self.appender.append(&rows, &prev.0, &row_of(&head)).await {
+                Ok(()) => return Ok((rows, head)),
+                Err(StoreError::AuditConflict) => {
+                    tracing::debug!(attempts, "another broker appended to the audit log first");
+                    let Some(mut lock) = self.appender.serialised().await? else {
+                        if attempts >= MAX_ATTEMPTS {
+                            return Err(StoreError::AuditConflict.into());
+                        }
+                        self.stale = true;
+                        continue;
+                    };
+                    // Under the lock: what the other brokers appended, with
+                    // the head they signed for it, then this batch after it.
+                    let from = self.shared.tree.read().expect("audit tree lock").size();
+                    let tail = lock.tail(from).await?;
+                    let latest = {
+                        let mut tree = self.shared.tree.write().expect("audit tree lock");
+                        extend(&mut tree, tail, &self.signer)?
+                    };
+                    *self.shared.latest.write().expect("audit checkpoint lock") = latest;
+                    let (rows, prev, head) = link(&self.shared, &self.signer, batch);
+                    lock.append(&rows, &prev.0, &row_of(&head)).await?;
+                    return Ok((rows, head));
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
-        (rows, self.sign(&frontier))
-    }
-
-    /// The signed head of the log `frontier` is the right edge of, now.
-    fn sign(&self, frontier: &Frontier) -> SignedCheckpoint {
-        Checkpoint {
-            size: frontier.size(),
-            root: frontier.root(),
-            time: Utc::now(),
-            key_id: self.signer.key_id().to_owned(),
-        }
-        .sign(&self.signer)
-        .expect("the checkpoint names this signer's key")
     }
 
     /// Adds to the tree whatever the store holds beyond it (a failed write
@@ -567,7 +549,58 @@ impl Writer {
             .read()
             .expect("audit checkpoint lock")
             .clone();
-        Ok(latest.unwrap_or_else(|| self.sign(&Frontier::new())))
+        Ok(latest.unwrap_or_else(|| sign(&self.signer, &Frontier::new())))
+    }
+}
+
+/// The batch's rows (each event numbered and linked after the tree's last
+/// leaf, encoded and hashed), that last leaf (`prev` of the first), and
+/// the signed head of the tree after them.
+fn link(
+    shared: &Shared,
+    signer: &AuditSigner,
+    batch: &[(Box<AuditEvent>, Waiter)],
+) -> (Vec<AuditRow>, Hash, SignedCheckpoint) {
+    let mut frontier = shared.tree.read().expect("audit tree lock").frontier();
+    let prev = frontier.last_leaf().unwrap_or(Hash::ZERO);
+    let mut rows = Vec::with_capacity(batch.len());
+    for (event, _) in batch {
+        let mut event = event.clone();
+        event.seq = frontier.size();
+        event.prev = frontier.last_leaf().unwrap_or(Hash::ZERO);
+        let bytes = event.encode();
+        let hash = leaf_hash(&bytes);
+        rows.push(AuditRow {
+            seq: event.seq,
+            leaf_hash: hash.0,
+            event: bytes,
+            time: event.time,
+            subjects: event.subjects.iter().map(SubjectId::to_string).collect(),
+        });
+        frontier.append(hash);
+    }
+    (rows, prev, sign(signer, &frontier))
+}
+
+/// The signed head of the log `frontier` is the right edge of, now.
+fn sign(signer: &AuditSigner, frontier: &Frontier) -> SignedCheckpoint {
+    Checkpoint {
+        size: frontier.size(),
+        root: frontier.root(),
+        time: Utc::now(),
+        key_id: signer.key_id().to_owned(),
+    }
+    .sign(signer)
+    .expect("the checkpoint names this signer's key")
+}
+
+/// A signed head as the store keeps it.
+fn row_of(head: &SignedCheckpoint) -> CheckpointRow {
+    CheckpointRow {
+        tree_size: head.checkpoint.size,
+        root: head.checkpoint.root.0,
+        note: head.to_note(),
+        time: head.checkpoint.time,
     }
 }
 

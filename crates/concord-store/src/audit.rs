@@ -122,29 +122,31 @@ async fn append_sqlite<'e>(
     q.build().execute(conn).await.map(drop)
 }
 
-/// Appends any number of rows and the batch's signed head in one
-/// PostgreSQL statement: the events from four arrays and the head in
-/// data-modifying `WITH`s, the subjects from two arrays. One statement is
-/// all or nothing, one round trip instead of four, and one text whatever
-/// the batch's size, so each connection prepares and plans it once (a
-/// `VALUES` list would be a new statement for each size).
-async fn append_postgres<'e>(
-    conn: impl sqlx::PgExecutor<'e>,
+/// The advisory lock every PostgreSQL audit batch is appended under
+/// (`migrations/postgres/0007_audit_serialised.sql`).
+const AUDIT_LOCK: i64 = 7_165_066_905_285_649_524;
+
+/// Appends any number of rows and the batch's signed head on PostgreSQL,
+/// in one statement, `concord_audit_append` (migration 0007): it takes the
+/// audit log's advisory lock, checks under it that the log ends where the
+/// batch was numbered from (`prev` the last leaf), and writes the events
+/// from four arrays, their subjects from two, and the head. All or nothing,
+/// one round trip, and one text whatever the batch's size, so each
+/// connection prepares and plans it once. `Ok(false)`: the log had moved
+/// (another broker appended), nothing was written.
+async fn append_postgres(
+    conn: &mut sqlx::PgConnection,
     rows: &[AuditRow],
+    prev: &[u8; 32],
     head: &CheckpointRow,
-) -> Result<(), sqlx::Error> {
-    const SQL: &str = "WITH events AS (INSERT INTO audit_events (seq, leaf_hash, event, time) \
-                       SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bytea[], $4::timestamptz[]) \
-                       RETURNING seq), \
-                       head AS (INSERT INTO audit_checkpoints (tree_size, root, note, time) \
-                       VALUES ($7, $8, $9, $10)) \
-                       INSERT INTO audit_subjects (subject, seq) \
-                       SELECT subject, seq FROM unnest($5::text[], $6::bigint[]) AS s(subject, seq)";
+) -> Result<bool, sqlx::Error> {
+    const SQL: &str = "SELECT concord_audit_append($1::bigint[], $2::bytea[], $3::bytea[], \
+                       $4::timestamptz[], $5::text[], $6::bigint[], $7, $8, $9, $10, $11)";
     let (subjects, subject_seqs): (Vec<&str>, Vec<i64>) = rows
         .iter()
         .flat_map(|r| r.subjects.iter().map(move |s| (s.as_str(), as_i64(r.seq))))
         .unzip();
-    sqlx::query(SQL)
+    sqlx::query_scalar::<_, bool>(SQL)
         .bind(rows.iter().map(|r| as_i64(r.seq)).collect::<Vec<i64>>())
         .bind(
             rows.iter()
@@ -159,13 +161,13 @@ async fn append_postgres<'e>(
         .bind(rows.iter().map(|r| r.time).collect::<Vec<DateTime<Utc>>>())
         .bind(subjects)
         .bind(subject_seqs)
+        .bind(prev.as_slice())
         .bind(as_i64(head.tree_size))
         .bind(head.root.as_slice())
         .bind(&head.note)
         .bind(head.time)
-        .execute(conn)
+        .fetch_one(conn)
         .await
-        .map(drop)
 }
 
 /// Appends rows and their head on one SQLite connection (the caller holds
@@ -204,38 +206,46 @@ impl AuditAppender {
     /// Appends audit events and the signed tree head that covers them, in
     /// one transaction: all of it, or (on any error) none, so no event is
     /// ever stored without the signature its writer made for it. The
-    /// caller (the one writer) numbers them; if another writer (another
-    /// broker process) already stored one of those positions, the primary
-    /// key refuses the batch and this answers
-    /// [`StoreError::AuditConflict`]: re-read the tail and number again.
-    pub async fn append(
+    /// caller (the one writer) numbers them after the log it knows, whose
+    /// last leaf is `prev`. If another writer (another broker process)
+    /// appended since, nothing is written and this answers
+    /// [`StoreError::AuditConflict`]: on PostgreSQL the function that
+    /// appends checks under the audit lock and refuses; on SQLite the
+    /// primary key does. Then re-read the tail ([`AuditAppender::serialised`]
+    /// on PostgreSQL) and number again.
+    pub fn append<'a>(
+        &'a mut self,
+        rows: &'a [AuditRow],
+        prev: &'a [u8; 32],
+        head: &'a CheckpointRow,
+    ) -> Boxed<'a, ()> {
+        Box::pin(self.append_inner(rows, prev, head))
+    }
+
+    async fn append_inner(
         &mut self,
         rows: &[AuditRow],
+        prev: &[u8; 32],
         head: &CheckpointRow,
     ) -> Result<(), StoreError> {
         if rows.is_empty() {
             return Ok(());
         }
-        let timeout = self.store.readers.acquire_timeout();
-        let kept = match self.conn.take() {
-            Some(kept) => kept.ready(timeout).await,
-            None => None,
-        };
-        let mut conn = match kept {
-            Some(conn) => conn,
-            None => own::connect(&self.store.backend, timeout).await?,
-        };
+        let mut conn = self.connection().await?;
         let written = match (&self.store.backend, &mut conn) {
             (Backend::Sqlite { audit_writer, .. }, OwnConnection::Sqlite(c)) => {
                 let _guard = audit_writer.lock().await;
-                append_sqlite_all(c, rows, head).await
+                append_sqlite_all(c, rows, head).await.map_err(conflict)
             }
             (Backend::Postgres(_), OwnConnection::Postgres(c)) => {
-                append_postgres(c, rows, head).await
+                match append_postgres(c, rows, prev, head).await {
+                    Ok(true) => Ok(()),
+                    Ok(false) => Err(StoreError::AuditConflict),
+                    Err(e) => Err(conflict(e)),
+                }
             }
             _ => unreachable!("the connection is opened for the store's own backend"),
         };
-        let written = written.map_err(conflict);
         // After a conflict (another writer took a position) the statement
         // was refused whole and the connection is as it was: kept for the
         // retry. After any other error it is closed.
@@ -244,6 +254,167 @@ impl AuditAppender {
         }
         written
     }
+
+    /// The kept connection if it is ready, or a new one.
+    async fn connection(&mut self) -> Result<OwnConnection, StoreError> {
+        let timeout = self.store.readers.acquire_timeout();
+        let kept = match self.conn.take() {
+            Some(kept) => kept.ready(timeout).await,
+            None => None,
+        };
+        match kept {
+            Some(conn) => Ok(conn),
+            None => own::connect(&self.store.backend, timeout).await,
+        }
+    }
+
+    /// On PostgreSQL, a transaction holding the audit log's advisory lock:
+    /// no other broker appends until it ends, so what
+    /// [`AuditLock::tail`] reads is the log's end, and a batch numbered
+    /// after it is written by [`AuditLock::append`] without refusal. What a
+    /// writer does after [`StoreError::AuditConflict`]. `None` on SQLite,
+    /// whose audit file has one writer per process (a second process on
+    /// the same file is refused by the primary key, and retries).
+    pub fn serialised(&mut self) -> Boxed<'_, Option<AuditLock<'_>>> {
+        Box::pin(self.serialised_inner())
+    }
+
+    async fn serialised_inner(&mut self) -> Result<Option<AuditLock<'_>>, StoreError> {
+        if !matches!(self.store.backend, Backend::Postgres(_)) {
+            return Ok(None);
+        }
+        let OwnConnection::Postgres(mut conn) = self.connection().await? else {
+            unreachable!("the connection is opened for the store's own backend")
+        };
+        sqlx::query("BEGIN")
+            .execute(&mut conn)
+            .await
+            .map_err(error::classify)?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(AUDIT_LOCK)
+            .execute(&mut conn)
+            .await
+            .map_err(error::classify)?;
+        Ok(Some(AuditLock {
+            appender: self,
+            conn,
+        }))
+    }
+}
+
+/// A PostgreSQL transaction holding the audit log's advisory lock
+/// ([`AuditAppender::serialised`]). Dropped without
+/// [`AuditLock::append`], its connection is closed, which rolls the
+/// transaction back and releases the lock.
+pub struct AuditLock<'a> {
+    appender: &'a mut AuditAppender,
+    conn: sqlx::PgConnection,
+}
+
+impl<'a> AuditLock<'a> {
+    /// The leaf hashes from position `from` on and the latest signed head,
+    /// as they are under the lock: nothing can be appended after them
+    /// until [`AuditLock::append`].
+    pub fn tail(&mut self, from: u64) -> Boxed<'_, StoredTail> {
+        Box::pin(self.tail_inner(from))
+    }
+
+    async fn tail_inner(&mut self, from: u64) -> Result<StoredTail, StoreError> {
+        let leaves: Vec<(i64, Vec<u8>)> = sqlx::query_as(LEAVES_SQL)
+            .bind(as_i64(from))
+            .bind(i64::MAX)
+            .fetch_all(&mut self.conn)
+            .await
+            .map_err(error::classify)?;
+        let heads: Vec<(i64, Vec<u8>, String, DateTime<Utc>)> =
+            sqlx::query_as(&checkpoints_sql(LATEST))
+                .fetch_all(&mut self.conn)
+                .await
+                .map_err(error::classify)?;
+        Ok((
+            leaves.into_iter().map(leaf).collect::<Result<_, _>>()?,
+            heads.into_iter().map(checkpoint).next().transpose()?,
+        ))
+    }
+
+    /// Appends the batch and its head, numbered after what
+    /// [`AuditLock::tail`] read (`prev` its last leaf), and commits,
+    /// which releases the lock.
+    pub fn append<'b>(
+        self,
+        rows: &'b [AuditRow],
+        prev: &'b [u8; 32],
+        head: &'b CheckpointRow,
+    ) -> Boxed<'b, ()>
+    where
+        'a: 'b,
+    {
+        Box::pin(self.append_inner(rows, prev, head))
+    }
+
+    async fn append_inner(
+        mut self,
+        rows: &[AuditRow],
+        prev: &[u8; 32],
+        head: &CheckpointRow,
+    ) -> Result<(), StoreError> {
+        let written = append_postgres(&mut self.conn, rows, prev, head)
+            .await
+            .map_err(conflict)?;
+        if !written {
+            return Err(StoreError::Corrupt(
+                "the audit log moved while its lock was held: another writer appends without it"
+                    .into(),
+            ));
+        }
+        sqlx::query("COMMIT")
+            .execute(&mut self.conn)
+            .await
+            .map_err(error::classify)?;
+        self.appender.conn = Some(Kept::new(OwnConnection::Postgres(self.conn)));
+        Ok(())
+    }
+}
+
+/// A boxed store future: `Send` is then proven here, for these lifetimes,
+/// and not left to the caller's `tokio::spawn` (where rustc cannot prove
+/// it for sqlx's executors in general).
+pub type Boxed<'a, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// The leaf hashes beyond a position and the latest signed head.
+pub type StoredTail = (Vec<(u64, [u8; 32])>, Option<CheckpointRow>);
+
+/// Leaf hashes in `[$1, $2)`, in order.
+const LEAVES_SQL: &str =
+    "SELECT seq, leaf_hash FROM audit_events WHERE seq >= $1 AND seq < $2 ORDER BY seq";
+
+/// The filter of the checkpoint with the largest tree size.
+const LATEST: &str = "WHERE tree_size = (SELECT MAX(tree_size) FROM audit_checkpoints)";
+
+fn checkpoints_sql(filter: &str) -> String {
+    format!("SELECT tree_size, root, note, time FROM audit_checkpoints {filter} ORDER BY tree_size")
+}
+
+fn leaf((seq, hash): (i64, Vec<u8>)) -> Result<(u64, [u8; 32]), StoreError> {
+    Ok((
+        seq_of(seq, "audit_events.seq")?,
+        hash.try_into()
+            .map_err(|_| StoreError::Corrupt("audit_events.leaf_hash".into()))?,
+    ))
+}
+
+fn checkpoint(
+    (size, root, note, time): (i64, Vec<u8>, String, DateTime<Utc>),
+) -> Result<CheckpointRow, StoreError> {
+    Ok(CheckpointRow {
+        tree_size: seq_of(size, "audit_checkpoints.tree_size")?,
+        root: root
+            .try_into()
+            .map_err(|_| StoreError::Corrupt("audit_checkpoints.root".into()))?,
+        note,
+        time,
+    })
 }
 
 impl Store {
@@ -265,24 +436,14 @@ impl Store {
         from: u64,
         until: Option<u64>,
     ) -> Result<Vec<(u64, [u8; 32])>, StoreError> {
-        const SQL: &str = "SELECT seq, leaf_hash FROM audit_events WHERE seq >= $1 AND seq < $2 \
-                           ORDER BY seq";
         let until = until.map_or(i64::MAX, as_i64);
-        let rows: Vec<(i64, Vec<u8>)> = on_backend!(self, |pool| sqlx::query_as(SQL)
+        let rows: Vec<(i64, Vec<u8>)> = on_backend!(self, |pool| sqlx::query_as(LEAVES_SQL)
             .bind(as_i64(from))
             .bind(until)
             .fetch_all(pool)
             .await)
         .map_err(error::classify)?;
-        rows.into_iter()
-            .map(|(seq, hash)| {
-                Ok((
-                    seq_of(seq, "audit_events.seq")?,
-                    hash.try_into()
-                        .map_err(|_| StoreError::Corrupt("audit_events.leaf_hash".into()))?,
-                ))
-            })
-            .collect()
+        rows.into_iter().map(leaf).collect()
     }
 
     /// Up to `limit` events from `seq` on, in log order.
@@ -343,31 +504,15 @@ impl Store {
 
     /// The checkpoint with the largest tree size, if any.
     pub async fn latest_audit_checkpoint(&self) -> Result<Option<CheckpointRow>, StoreError> {
-        Ok(self
-            .checkpoints_where("WHERE tree_size = (SELECT MAX(tree_size) FROM audit_checkpoints)")
-            .await?
-            .pop())
+        Ok(self.checkpoints_where(LATEST).await?.pop())
     }
 
     async fn checkpoints_where(&self, filter: &str) -> Result<Vec<CheckpointRow>, StoreError> {
-        let sql = format!(
-            "SELECT tree_size, root, note, time FROM audit_checkpoints {filter} ORDER BY tree_size"
-        );
+        let sql = checkpoints_sql(filter);
         let rows: Vec<(i64, Vec<u8>, String, DateTime<Utc>)> =
             on_backend!(self, |pool| sqlx::query_as(&sql).fetch_all(pool).await)
                 .map_err(error::classify)?;
-        rows.into_iter()
-            .map(|(size, root, note, time)| {
-                Ok(CheckpointRow {
-                    tree_size: seq_of(size, "audit_checkpoints.tree_size")?,
-                    root: root
-                        .try_into()
-                        .map_err(|_| StoreError::Corrupt("audit_checkpoints.root".into()))?,
-                    note,
-                    time,
-                })
-            })
-            .collect()
+        rows.into_iter().map(checkpoint).collect()
     }
 
     /// How many events the log holds (the `seq` after the last).

@@ -34,7 +34,7 @@ use concord_core::{ExtractHeader, ExtractMode, Period, Receipt, Record, Source, 
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-pub use audit::{AuditAppender, AuditRow, CheckpointRow, StoredEvent};
+pub use audit::{AuditAppender, AuditLock, AuditRow, CheckpointRow, StoredEvent};
 pub use error::StoreError;
 pub use insights::RecordKeyer;
 pub use linkage::{
