@@ -283,7 +283,10 @@ both_stores!(
         // referrals and the emergency department's attendances).
         let analyst = aggregate(&tb, "analyst-1", by_category()).await.unwrap();
         assert_eq!((analyst.suppress_max, analyst.rounding_base), (7, 5));
-        assert!(cell(&analyst, &["gbh"]).is_some(), "8 is released to the analyst");
+        assert!(
+            cell(&analyst, &["gbh"]).is_some(),
+            "8 is released to the analyst"
+        );
         assert_possible(&analyst, cell(&analyst, &["gbh"]), 8);
         assert_possible(&analyst, cell(&analyst, &["robbery"]), 40);
         assert_possible(&analyst, cell(&analyst, &[""]), 15);
@@ -291,10 +294,15 @@ both_stores!(
         // The total is the cell of all 63 records, the same figure as the
         // question without groups.
         assert_possible(&analyst, Some(analyst.totals[0].value), 63);
-        let all = aggregate(&tb, "analyst-1", whole(by_category())).await.unwrap();
+        let all = aggregate(&tb, "analyst-1", whole(by_category()))
+            .await
+            .unwrap();
         assert_eq!(all.rows[0].values[0], analyst.totals[0]);
         let by_ward_total = aggregate(&tb, "analyst-1", by_ward(None)).await.unwrap();
-        assert_eq!(by_ward_total.totals, analyst.totals, "one total by any grouping");
+        assert_eq!(
+            by_ward_total.totals, analyst.totals,
+            "one total by any grouping"
+        );
         assert_protected(&analyst);
         assert!(!analyst.policy_revision.is_empty());
         let receipt = analyst.receipt.as_ref().expect("an audit receipt");
@@ -476,14 +484,21 @@ both_stores!(
             ..by_ward(None)
         };
         let asked = aggregate(&tb, "analyst-1", same_records).await.unwrap();
-        assert_eq!(cell(&asked, &[]), knife, "panel and Insights.Aggregate agree");
+        assert_eq!(
+            cell(&asked, &[]),
+            knife,
+            "panel and Insights.Aggregate agree"
+        );
         // 12 emergency department knife assaults: health in aggregate.
         assert_possible(
             &ho(&analyst),
             cell(&ho(&analyst), &["sharp_object_admissions"]),
             12,
         );
-        assert!(ho(&analyst).totals.is_empty(), "unlike measures are not added up");
+        assert!(
+            ho(&analyst).totals.is_empty(),
+            "unlike measures are not added up"
+        );
         let wards = analyst
             .panels
             .iter()

@@ -80,56 +80,189 @@ impl Dashboard {
     }
 }
 
-/// A dashboard period: a calendar month (`YYYY-MM`) or year (`YYYY`).
+/// The kinds of period the Serious Violence Duty's reporting uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PeriodKind {
+    /// A calendar month: `2026-10`.
+    Month,
+    /// A calendar quarter: `2026-Q1` (January to March).
+    Quarter,
+    /// A financial year, April to March, the Duty's reporting year:
+    /// `2025-26` (2025-04-01 to 2026-03-31).
+    FinancialYear,
+    /// A calendar year: `2026`.
+    CalendarYear,
+    /// The twelve months ending with a month: `12m-2026-10` (November
+    /// 2025 to October 2026).
+    Rolling12,
+}
+
+impl PeriodKind {
+    /// Every kind, shortest first.
+    pub const ALL: [PeriodKind; 5] = [
+        PeriodKind::Month,
+        PeriodKind::Quarter,
+        PeriodKind::Rolling12,
+        PeriodKind::FinancialYear,
+        PeriodKind::CalendarYear,
+    ];
+}
+
+/// A dashboard period: its label as asked and parsed back (`2026-10`,
+/// `2026-Q1`, `2025-26`, `2026`, `12m-2026-10`), its kind, and its first
+/// and last days.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DashboardPeriod {
     pub label: String,
+    pub kind: PeriodKind,
     pub start: NaiveDate,
     pub end: NaiveDate,
 }
 
 impl DashboardPeriod {
-    /// Parses `YYYY` or `YYYY-MM`.
+    /// Parses `YYYY-MM` (a month), `YYYY-Qn` (a quarter), `YYYY-YY` with
+    /// `YY` the next year's last two digits (a financial year: `2025-26`),
+    /// `YYYY` (a calendar year) or `12m-YYYY-MM` (the twelve months ending
+    /// with that month). `2011-12` is December 2011: a month wins where
+    /// both readings exist (only for years up to 2011).
     pub fn parse(s: &str) -> Result<DashboardPeriod, DisclosureError> {
         let bad = || DisclosureError::BadPeriod;
-        let (start, end) = if s.len() == 4 {
-            let y: i32 = s.parse().map_err(|_| bad())?;
+        let year = |y: &str| -> Result<i32, DisclosureError> {
+            if y.len() == 4 && y.bytes().all(|b| b.is_ascii_digit()) {
+                y.parse().map_err(|_| bad())
+            } else {
+                Err(bad())
+            }
+        };
+        let ymd = |y: i32, m: u32, d: u32| NaiveDate::from_ymd_opt(y, m, d).ok_or_else(bad);
+        let (kind, start, end) = if let Some(rest) = s.strip_prefix("12m-") {
+            let last = crate::dims::parse_month(rest).ok_or_else(bad)?;
+            if rest.len() != 7 {
+                return Err(bad());
+            }
+            let start = last
+                .checked_sub_months(chrono::Months::new(11))
+                .ok_or_else(bad)?;
             (
-                NaiveDate::from_ymd_opt(y, 1, 1).ok_or_else(bad)?,
-                NaiveDate::from_ymd_opt(y, 12, 31).ok_or_else(bad)?,
+                PeriodKind::Rolling12,
+                start,
+                last_of_month(last).ok_or_else(bad)?,
             )
+        } else if s.len() == 4 {
+            let y = year(s)?;
+            (PeriodKind::CalendarYear, ymd(y, 1, 1)?, ymd(y, 12, 31)?)
+        } else if let Some((y, q)) = s.split_once("-Q") {
+            let y = year(y)?;
+            let q: u32 = match q {
+                "1" => 1,
+                "2" => 2,
+                "3" => 3,
+                "4" => 4,
+                _ => return Err(bad()),
+            };
+            let start = ymd(y, 3 * q - 2, 1)?;
+            let end = last_of_month(ymd(y, 3 * q, 1)?).ok_or_else(bad)?;
+            (PeriodKind::Quarter, start, end)
         } else {
-            let start = crate::dims::parse_month(s).ok_or_else(bad)?;
-            (start, last_of_month(start).ok_or_else(bad)?)
+            let (y, tail) = s.split_once('-').ok_or_else(bad)?;
+            let y = year(y)?;
+            if tail.len() != 2 || !tail.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(bad());
+            }
+            let n: u32 = tail.parse().map_err(|_| bad())?;
+            if (1..=12).contains(&n) {
+                let start = ymd(y, n, 1)?;
+                (
+                    PeriodKind::Month,
+                    start,
+                    last_of_month(start).ok_or_else(bad)?,
+                )
+            } else if n == ((y + 1) % 100) as u32 {
+                (PeriodKind::FinancialYear, ymd(y, 4, 1)?, ymd(y + 1, 3, 31)?)
+            } else {
+                return Err(bad());
+            }
         };
         Ok(DashboardPeriod {
             label: s.to_owned(),
+            kind,
             start,
             end,
         })
     }
 
+    /// The period of `kind` that contains (or, for rolling twelve months,
+    /// ends with) the month of `day`.
+    pub fn containing(kind: PeriodKind, day: NaiveDate) -> DashboardPeriod {
+        let (y, m) = (day.year(), day.month());
+        let label = match kind {
+            PeriodKind::Month => format!("{y:04}-{m:02}"),
+            PeriodKind::Quarter => format!("{y:04}-Q{}", (m - 1) / 3 + 1),
+            PeriodKind::FinancialYear => {
+                let first = if m >= 4 { y } else { y - 1 };
+                format!("{first:04}-{:02}", (first + 1) % 100)
+            }
+            PeriodKind::CalendarYear => format!("{y:04}"),
+            PeriodKind::Rolling12 => format!("12m-{y:04}-{m:02}"),
+        };
+        DashboardPeriod::parse(&label).expect("a label built from a date parses")
+    }
+
+    /// The latest period of `kind` that ends on or before `today` and whose
+    /// every month `complete` says is complete (every expected source
+    /// supplied it), looking back at most ten years; `None` if there is
+    /// none.
+    pub fn latest_complete(
+        kind: PeriodKind,
+        today: NaiveDate,
+        complete: impl Fn(&str) -> bool,
+    ) -> Option<DashboardPeriod> {
+        let mut day = today;
+        for _ in 0..120 {
+            let p = DashboardPeriod::containing(kind, day);
+            if p.end < today && p.months().iter().all(|m| complete(m)) {
+                return Some(p);
+            }
+            // Rolling periods step back a month at a time, the others a
+            // whole period.
+            day = match kind {
+                PeriodKind::Rolling12 => p.end.with_day(1)?.pred_opt()?,
+                _ => p.start.pred_opt()?,
+            };
+        }
+        None
+    }
+
     /// Whether the period is a whole calendar year.
     pub fn is_year(&self) -> bool {
-        self.label.len() == 4
+        self.kind == PeriodKind::CalendarYear
     }
 
     /// The same period a year earlier.
     pub fn previous_year(&self) -> Option<DashboardPeriod> {
-        let label = if self.is_year() {
-            format!("{:04}", self.start.year() - 1)
-        } else {
-            format!("{:04}-{:02}", self.start.year() - 1, self.start.month())
-        };
-        DashboardPeriod::parse(&label).ok()
+        let day = self.end.checked_sub_months(chrono::Months::new(12))?;
+        Some(DashboardPeriod::containing(self.kind, day))
     }
 
-    /// `Calendar year 2026` or `March 2026`.
+    /// `October 2026`, `January to March 2026`, `Financial year 2025-26
+    /// (April 2025 to March 2026)`, `Calendar year 2026`, `12 months to
+    /// October 2026`.
     pub fn reader_label(&self) -> String {
-        if self.is_year() {
-            format!("Calendar year {}", self.label)
-        } else {
-            self.start.format("%B %Y").to_string()
+        match self.kind {
+            PeriodKind::Month => self.start.format("%B %Y").to_string(),
+            PeriodKind::Quarter => format!(
+                "{} to {}",
+                self.start.format("%B"),
+                self.end.format("%B %Y")
+            ),
+            PeriodKind::FinancialYear => format!(
+                "Financial year {} ({} to {})",
+                self.label,
+                self.start.format("%B %Y"),
+                self.end.format("%B %Y")
+            ),
+            PeriodKind::CalendarYear => format!("Calendar year {}", self.label),
+            PeriodKind::Rolling12 => format!("12 months to {}", self.end.format("%B %Y")),
         }
     }
 
@@ -583,4 +716,163 @@ pub fn build_dashboard(facts: &FactSet, period: &DashboardPeriod, rule: Rule) ->
 /// The definition of the panel with this id.
 pub fn panel_def(id: &str) -> Option<&'static PanelDef> {
     PANELS.iter().find(|p| p.id == id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    fn bounds(s: &str) -> (PeriodKind, NaiveDate, NaiveDate) {
+        let p = DashboardPeriod::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+        (p.kind, p.start, p.end)
+    }
+
+    #[test]
+    fn each_period_kind_parses_and_bounds() {
+        assert_eq!(
+            bounds("2025-26"),
+            (PeriodKind::FinancialYear, d(2025, 4, 1), d(2026, 3, 31))
+        );
+        assert_eq!(
+            bounds("1999-00"),
+            (PeriodKind::FinancialYear, d(1999, 4, 1), d(2000, 3, 31))
+        );
+        assert_eq!(
+            bounds("2026-10"),
+            (PeriodKind::Month, d(2026, 10, 1), d(2026, 10, 31))
+        );
+        assert_eq!(
+            bounds("2028-02"),
+            (PeriodKind::Month, d(2028, 2, 1), d(2028, 2, 29))
+        );
+        assert_eq!(
+            bounds("2026-Q1"),
+            (PeriodKind::Quarter, d(2026, 1, 1), d(2026, 3, 31))
+        );
+        assert_eq!(
+            bounds("2026-Q4"),
+            (PeriodKind::Quarter, d(2026, 10, 1), d(2026, 12, 31))
+        );
+        assert_eq!(
+            bounds("2026"),
+            (PeriodKind::CalendarYear, d(2026, 1, 1), d(2026, 12, 31))
+        );
+        assert_eq!(
+            bounds("12m-2026-10"),
+            (PeriodKind::Rolling12, d(2025, 11, 1), d(2026, 10, 31))
+        );
+        assert_eq!(bounds("12m-2026-12").1, d(2026, 1, 1));
+        // A month wins where both readings exist.
+        assert_eq!(bounds("2011-12").0, PeriodKind::Month);
+        for bad in [
+            "",
+            "2026-13",
+            "2026-00",
+            "2025-27",
+            "2025-2026",
+            "2026-Q0",
+            "2026-Q5",
+            "26-27",
+            "12m-2026",
+            "12m-2026-13",
+            "2026-1",
+            "+202-10",
+            "2026-10-01",
+            "FY2025",
+        ] {
+            assert!(DashboardPeriod::parse(bad).is_err(), "{bad:?}");
+        }
+        for p in ["2025-26", "2026-Q3", "12m-2026-10", "2026", "2026-10"] {
+            let parsed = DashboardPeriod::parse(p).unwrap();
+            assert!(parsed.months().len() <= 12, "{p}");
+            assert_eq!(
+                DashboardPeriod::containing(parsed.kind, parsed.end),
+                parsed,
+                "{p} round-trips"
+            );
+        }
+    }
+
+    #[test]
+    fn labels_and_the_same_period_a_year_earlier() {
+        let fy = DashboardPeriod::parse("2025-26").unwrap();
+        assert_eq!(
+            fy.reader_label(),
+            "Financial year 2025-26 (April 2025 to March 2026)"
+        );
+        assert_eq!(fy.previous_year().unwrap().label, "2024-25");
+        let q = DashboardPeriod::parse("2026-Q2").unwrap();
+        assert_eq!(q.reader_label(), "April to June 2026");
+        assert_eq!(q.previous_year().unwrap().label, "2025-Q2");
+        let r = DashboardPeriod::parse("12m-2026-10").unwrap();
+        assert_eq!(r.reader_label(), "12 months to October 2026");
+        assert_eq!(r.previous_year().unwrap().label, "12m-2025-10");
+        assert_eq!(
+            DashboardPeriod::parse("2026-10")
+                .unwrap()
+                .previous_year()
+                .unwrap()
+                .label,
+            "2025-10"
+        );
+        assert_eq!(
+            DashboardPeriod::parse("2026")
+                .unwrap()
+                .previous_year()
+                .unwrap()
+                .label,
+            "2025"
+        );
+        assert_eq!(
+            DashboardPeriod::containing(PeriodKind::FinancialYear, d(2026, 3, 31)).label,
+            "2025-26"
+        );
+        assert_eq!(
+            DashboardPeriod::containing(PeriodKind::FinancialYear, d(2026, 4, 1)).label,
+            "2026-27"
+        );
+    }
+
+    #[test]
+    fn the_default_is_the_latest_period_with_complete_coverage() {
+        let today = d(2026, 11, 3);
+        // Every month up to September 2026 is complete; October is not.
+        let complete = |m: &str| m <= "2026-09";
+        let latest = |k| {
+            DashboardPeriod::latest_complete(k, today, complete)
+                .unwrap()
+                .label
+        };
+        assert_eq!(
+            latest(PeriodKind::Month),
+            "2026-09",
+            "October lacks a source"
+        );
+        assert_eq!(latest(PeriodKind::Quarter), "2026-Q3");
+        assert_eq!(latest(PeriodKind::FinancialYear), "2025-26");
+        assert_eq!(latest(PeriodKind::CalendarYear), "2025");
+        assert_eq!(latest(PeriodKind::Rolling12), "12m-2026-09");
+        // With October complete too, the month is October (it has ended);
+        // November has not.
+        let all = |_: &str| true;
+        assert_eq!(
+            DashboardPeriod::latest_complete(PeriodKind::Month, today, all)
+                .unwrap()
+                .label,
+            "2026-10"
+        );
+        // A gap in March 2026 moves the financial year back.
+        let gap = |m: &str| m != "2026-03";
+        assert_eq!(
+            DashboardPeriod::latest_complete(PeriodKind::FinancialYear, today, gap)
+                .unwrap()
+                .label,
+            "2024-25"
+        );
+        assert!(DashboardPeriod::latest_complete(PeriodKind::Month, today, |_| false).is_none());
+    }
 }

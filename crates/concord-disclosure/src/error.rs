@@ -22,7 +22,7 @@ pub enum DisclosureError {
     )]
     TooManyCells { cells: usize, max: usize },
     #[error(
-        "invalid period: give whole months, from the first day of a month to the last day of a month (at most 12), or YYYY / YYYY-MM for a dashboard"
+        "invalid period: give whole months, from the first day of a month to the last day of a month (at most 12), or for a dashboard a month (2026-10), a quarter (2026-Q1), a financial year (2025-26), a calendar year (2026) or twelve months to a month (12m-2026-10)"
     )]
     BadPeriod,
     #[error("a filter on {dimension} has a value that is not a {dimension} code")]

@@ -33,7 +33,8 @@ mod usage;
 pub use aggregate::{AggregateQuery, Filter, MAX_GROUP_BY};
 pub use count::{FactInput, FactSet, MAX_CELLS, Query, RecordKeys, Selection};
 pub use dashboard::{
-    Dashboard, DashboardPeriod, PANELS, Panel, PanelDef, PanelKind, build_dashboard, panel_def,
+    Dashboard, DashboardPeriod, PANELS, Panel, PanelDef, PanelKind, PeriodKind, build_dashboard,
+    panel_def,
 };
 pub use dims::{DAYS, Dimension, Measure, NOT_RECORDED, month_key, parse_month};
 pub use error::DisclosureError;

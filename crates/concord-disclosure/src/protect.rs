@@ -145,7 +145,7 @@ mod tests {
         for n in 8..200 {
             for k in 0..=255 {
                 let v = r.release(n, k).value().unwrap();
-                assert!(v >= 10 && v % 10 == 0, "{n} -> {v}");
+                assert!(v >= 10 && v.is_multiple_of(10), "{n} -> {v}");
                 assert!(v.abs_diff(n) <= 15, "{n} -> {v}");
             }
         }

@@ -93,6 +93,10 @@ fn sources(ix: &[usize]) -> Filter {
     }
 }
 
+/// A rectangle of (ward, source) cells, and the least and most records
+/// its released figure can stand for.
+type Rect = (BTreeSet<(usize, usize)>, u64, u64);
+
 const BOTH: [Measure; 2] = [Measure::Records, Measure::DistinctPeople];
 
 /// Every value a table releases, totals included.
@@ -178,7 +182,7 @@ proptest! {
         let subsets = |n: usize| (1u32..(1 << n)).map(move |m| (0..n).filter(|i| m & (1 << i) != 0).collect::<Vec<_>>());
         // Rectangle → (its cells as a set, released value's consistent counts as (lo, hi)).
         let max = 200 + 4 * rule.grid();
-        let mut rects: Vec<(BTreeSet<(usize, usize)>, u64, u64)> = Vec::new();
+        let mut rects: Vec<Rect> = Vec::new();
         let mut memo = std::collections::HashMap::new();
         for ws in subsets(4) {
             for ss in subsets(3) {

@@ -105,8 +105,9 @@ pub fn dashboard_page(d: &Dashboard, ctx: &PageContext) -> String {
     let masthead = format!(
         "{}<div class=\"controls\"><form method=\"get\" action=\"/dashboard\" \
          role=\"search\" aria-label=\"Choose the period\"><div><label for=\"period\">Period \
-         (YYYY-MM or YYYY)</label><input type=\"text\" id=\"period\" name=\"period\" \
-         value=\"{}\" inputmode=\"numeric\" pattern=\"[0-9]{{4}}(-[0-9]{{2}})?\" \
+         (month 2026-10, quarter 2026-Q1, financial year 2025-26, year 2026, or \
+         12m-2026-10)</label><input type=\"text\" id=\"period\" name=\"period\" \
+         value=\"{}\" pattern=\"[0-9]{{4}}(-[0-9]{{2}}|-Q[1-4])?|12m-[0-9]{{4}}-[0-9]{{2}}\" \
          autocomplete=\"off\" required></div><button type=\"submit\" \
          class=\"secondary\">Show</button></form><form method=\"post\" action=\"/logout\">\
          <button type=\"submit\" class=\"secondary\">Sign out</button></form></div>",

@@ -182,7 +182,10 @@ fn the_report_has_every_panel_with_accessible_charts() {
     // The legend names the rule; the marker is explained.
     assert!(html.contains("Counts from 1 to 9 are not shown"));
     assert!(html.contains("rounded to a multiple of 15"));
-    assert!(html.contains(concord_report::ADD_UP), "the page says what may be added up");
+    assert!(
+        html.contains(concord_report::ADD_UP),
+        "the page says what may be added up"
+    );
 
     let n = check_figures(&html, rule);
     assert!(n > 150, "{n} figures checked");

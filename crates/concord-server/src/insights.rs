@@ -27,10 +27,10 @@ use concord_disclosure::{
     AggregateQuery, Dashboard, DashboardPeriod, Dimension, DisclosureError, FactSet, Filter,
     Measure, ProtectedTable, ProtectedValue, Rule, Usage, build_dashboard, dashboard_usage,
 };
+use concord_keys::BrokerKey;
 use concord_pki::Identity;
 use concord_policy::Action;
 use concord_proto::v1::{self, insights_server::Insights as InsightsRpc};
-use concord_keys::BrokerKey;
 use concord_store::{RecordKeyer, Store};
 use tokio::sync::Mutex;
 use tonic::{Request, Response, Status};
@@ -66,11 +66,7 @@ pub struct InsightsCache {
 impl InsightsCache {
     /// The facts as of now: the cached set if the store's generation has
     /// not moved, else a fresh load (one at a time).
-    pub async fn facts(
-        &self,
-        store: &Store,
-        key: &BrokerKey,
-    ) -> Result<Arc<FactSet>, ServerError> {
+    pub async fn facts(&self, store: &Store, key: &BrokerKey) -> Result<Arc<FactSet>, ServerError> {
         let mut current = self.current.lock().await;
         // Read before loading: a set is never labelled newer than it is.
         let generation = store.insights_generation().await?;
@@ -107,7 +103,11 @@ pub fn spawn_refresher(broker: Arc<Broker>) -> tokio::task::JoinHandle<()> {
     let mut runs = broker.linkage.watch_runs();
     tokio::spawn(async move {
         loop {
-            if let Err(e) = broker.insights.facts(&broker.store, &broker.broker_key).await {
+            if let Err(e) = broker
+                .insights
+                .facts(&broker.store, &broker.broker_key)
+                .await
+            {
                 tracing::warn!(error = %e, "the insight facts could not be refreshed; the next request loads them");
             }
             if runs.changed().await.is_err() {
@@ -228,7 +228,10 @@ async fn dashboard_audited(
 ) -> Result<(Dashboard, String, AuditReceipt), ServerError> {
     let period = DashboardPeriod::parse(period)?;
     let (decision, rule) = decide(broker, who, None, Source::ALL).await?;
-    let facts = broker.insights.facts(&broker.store, &broker.broker_key).await?;
+    let facts = broker
+        .insights
+        .facts(&broker.store, &broker.broker_key)
+        .await?;
     let dashboard = tokio::task::spawn_blocking(move || build_dashboard(&facts, &period, rule))
         .await
         .map_err(|_| ServerError::Unavailable("counting the dashboard failed; try again".into()))?;
@@ -346,7 +349,10 @@ impl InsightsRpc for InsightsService {
         let purpose = Some(req.purpose.as_str()).filter(|p| !p.is_empty());
         let broker = &self.broker;
         let (decision, rule) = decide(broker, &who, purpose, &query.sources()).await?;
-        let facts = broker.insights.facts(&broker.store, &broker.broker_key).await?;
+        let facts = broker
+            .insights
+            .facts(&broker.store, &broker.broker_key)
+            .await?;
         let q = query.clone();
         let table = tokio::task::spawn_blocking(move || q.answer(&facts, rule))
             .await

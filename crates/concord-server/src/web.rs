@@ -322,20 +322,12 @@ fn parse_secret(s: &str) -> Option<[u8; 32]> {
     bytes.try_into().ok()
 }
 
-/// A period as the dashboard takes it: `YYYY-MM` or `YYYY`.
+/// A period as the dashboard takes it: a month (`2026-10`), a quarter
+/// (`2026-Q1`), a financial year (`2025-26`), a calendar year (`2026`) or
+/// twelve months to a month (`12m-2026-10`); see
+/// [`concord_disclosure::DashboardPeriod::parse`].
 pub fn valid_period(p: &str) -> bool {
-    let b = p.as_bytes();
-    let digits = |s: &[u8]| s.iter().all(u8::is_ascii_digit);
-    match b.len() {
-        4 => digits(b),
-        7 => {
-            digits(&b[..4])
-                && b[4] == b'-'
-                && digits(&b[5..])
-                && matches!(p[5..].parse::<u8>(), Ok(1..=12))
-        }
-        _ => false,
-    }
+    concord_disclosure::DashboardPeriod::parse(p).is_ok()
 }
 
 /// The dashboard's default period: the last complete calendar month.
@@ -378,7 +370,10 @@ impl DashboardAccess for DashboardAccessService {
             p if valid_period(p) => Some(p.to_owned()),
             _ => {
                 return Err(ServerError::InvalidStream(
-                    "period must be YYYY-MM (a month) or YYYY (a calendar year), or empty".into(),
+                    "period must be a month (2026-10), a quarter (2026-Q1), a financial year \
+                     (2025-26), a calendar year (2026) or twelve months to a month (12m-2026-10), \
+                     or empty"
+                        .into(),
                 )
                 .into());
             }
@@ -848,8 +843,9 @@ async fn dashboard(
                 concord_report::notice_page(
                     "Not a period",
                     &[
-                        "Choose a period as a month (YYYY-MM, e.g. 2026-10) or a calendar year \
-                       (YYYY).",
+                        "Choose a period as a month (2026-10), a quarter (2026-Q1), a financial \
+                         year (2025-26, April to March), a calendar year (2026) or twelve months \
+                         to a month (12m-2026-10).",
                     ],
                     None,
                 ),
@@ -1008,11 +1004,20 @@ mod tests {
 
     #[test]
     fn periods() {
-        for ok in ["2026-10", "2026", "2025-01", "2026-12"] {
+        for ok in [
+            "2026-10",
+            "2026",
+            "2025-01",
+            "2026-12",
+            "2025-26",
+            "2026-Q3",
+            "12m-2026-10",
+        ] {
             assert!(valid_period(ok), "{ok}");
         }
         for bad in [
-            "2026-13", "2026-00", "26-10", "2026-1", "", "2026/10", "abcd", "2026-1x",
+            "2026-13", "2026-00", "26-10", "2026-1", "", "2026/10", "abcd", "2026-1x", "2025-27",
+            "2026-Q5",
         ] {
             assert!(!valid_period(bad), "{bad}");
         }

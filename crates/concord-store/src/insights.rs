@@ -171,8 +171,8 @@ fn fact_of(packed: &str) -> Result<(FactInput, Vec<u8>), StoreError> {
     let flag_domestic_abuse = next("flag_domestic_abuse")? == "1";
     let flag_under_25 = next("flag_under_25")? == "1";
     let person = parse_opt::<i64>(next("person_id")?, "person_id")?;
-    let source_ref =
-        unhex(next("source_ref")?).ok_or_else(|| StoreError::Corrupt("records.source_ref".into()))?;
+    let source_ref = unhex(next("source_ref")?)
+        .ok_or_else(|| StoreError::Corrupt("records.source_ref".into()))?;
     let input = FactInput {
         source,
         kind,
@@ -254,7 +254,7 @@ impl Store {
                 (f, keys)
             }))
         })
-            .await
-            .map_err(|_| StoreError::Corrupt("building the insight facts failed".into()))
+        .await
+        .map_err(|_| StoreError::Corrupt("building the insight facts failed".into()))
     }
 }

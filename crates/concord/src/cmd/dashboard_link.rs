@@ -12,8 +12,9 @@ use super::report::BrokerArgs;
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = AFTER_HELP)]
 pub struct DashboardLinkArgs {
-    /// The period the dashboard opens on: YYYY-MM or YYYY [default: the last complete month]
-    #[arg(long, value_name = "YYYY-MM|YYYY")]
+    /// The period the dashboard opens on: a month (2026-10), a quarter (2026-Q1), a financial
+    /// year (2025-26), a calendar year (2026) or 12m-2026-10 [default: the last complete month]
+    #[arg(long, value_name = "PERIOD")]
     pub period: Option<String>,
     #[command(flatten)]
     pub broker: BrokerArgs,

@@ -24,8 +24,10 @@ use concord_proto::v1;
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = AFTER_HELP)]
 pub struct ReportArgs {
-    /// The period: a month (YYYY-MM) or a calendar year (YYYY)
-    #[arg(long, value_name = "YYYY-MM|YYYY")]
+    /// The period: a month (2026-10), a quarter (2026-Q1), a financial
+    /// year (2025-26, April to March), a calendar year (2026) or twelve
+    /// months to a month (12m-2026-10)
+    #[arg(long, value_name = "PERIOD")]
     pub period: String,
     /// The HTML file to write (replaced if it exists)
     #[arg(long, value_name = "FILE.html")]
@@ -86,7 +88,9 @@ impl BrokerArgs {
 pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
     DashboardPeriod::parse(&args.period).map_err(|_| {
         anyhow::anyhow!(
-            "--period {:?} is not a month (YYYY-MM, e.g. 2026-10) or a year (YYYY)",
+            "--period {:?} is not a period: give a month (2026-10), a quarter (2026-Q1), a \
+             financial year (2025-26), a calendar year (2026) or twelve months to a month \
+             (12m-2026-10)",
             args.period
         )
     })?;
