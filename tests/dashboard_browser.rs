@@ -696,7 +696,13 @@ both_stores!(
         };
         assert_eq!(cell("Earl's Court"), "[c]");
         assert_eq!(cell("Stanley"), "[c]");
-        assert_eq!(cell("Golborne"), "25", "23 rounded to the nearest 5");
+        // 23 on the board's grid of 15 (9 suppressed, base 5), moved by at
+        // most one step by the cell-key perturbation.
+        assert!(
+            ["15", "30", "45"].contains(&cell("Golborne").as_str()),
+            "23 released as {}",
+            cell("Golborne")
+        );
         let ward_bars = b
             .eval(
                 &page,
