@@ -549,3 +549,74 @@ both_stores!(
         tb.stop().await;
     }
 );
+
+both_stores!(
+    a_push_streaming_when_the_crl_is_read_commits_nothing,
+    |db| async move {
+        let limits = concord_server::Limits {
+            write_chunk_records: 1,
+            ..concord_server::Limits::default()
+        };
+        let tb = TestBroker::start_with(db, limits).await;
+        let extract = Extract::new(
+            police_extract(&tb, "in-flight").header,
+            (0..4)
+                .map(|i| police_crime(&tb, i, "2026-10-05", &[KeyName::Pnc]))
+                .collect(),
+            vec![],
+            2,
+        );
+        let (tx, rx) = tokio::sync::mpsc::channel::<v1::PushExtractRequest>(4);
+        let call = tokio::spawn({
+            let channel = tb.channel("mps-cw-push").await;
+            async move {
+                v1::ingest_client::IngestClient::new(channel)
+                    .push_extract(tokio_stream::wrappers::ReceiverStream::new(rx))
+                    .await
+            }
+        });
+        let mut messages = Box::pin(extract.messages());
+        use tokio_stream::StreamExt as _;
+        // The header and the first batch: the broker is writing them.
+        for _ in 0..2 {
+            tx.send(messages.next().await.unwrap()).await.unwrap();
+        }
+        let mut uncommitted = tb.broker.watch_uncommitted();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            uncommitted.wait_for(|n| *n >= 2),
+        )
+        .await
+        .expect("the first batch is being written")
+        .unwrap();
+
+        let outcome = concord_pki::revoke(tb.pki.ca_cert.parent().unwrap(), "mps-cw-push")
+            .expect("pki revoke");
+        tb.reload_tls();
+        // The rest of the extract, then its end.
+        while let Some(m) = messages.next().await {
+            tx.send(m).await.unwrap();
+        }
+        drop(tx);
+        let refused = call
+            .await
+            .unwrap()
+            .expect_err("a push whose end arrives after the CRL was read is refused");
+        // The same refusal as every other request of the certificate.
+        assert_revoked(&refused, &outcome.serial_hex);
+        assert_eq!(
+            tb.store.count_records(None).await.unwrap(),
+            0,
+            "nothing committed"
+        );
+        assert_eq!(
+            metric(
+                &tb,
+                "concord_revoked_certificate_refusals_total{org=\"mps-cw\",port=\"grpc\"}"
+            )
+            .await,
+            1
+        );
+        tb.stop().await;
+    }
+);

@@ -304,6 +304,11 @@ async fn next(
                 status.message()
             )))
         }
+        // The certificate was revoked while the push streamed
+        // (`tls::RevocationLayer`): its refusal, word for word.
+        Ok(Err(status)) if status.code() == tonic::Code::Unauthenticated => {
+            Err(ServerError::Unauthenticated(status.message().to_owned()))
+        }
         Ok(Err(status)) => Err(ServerError::Cancelled(format!(
             "the stream broke off before its end ({}); nothing was stored",
             status.code()

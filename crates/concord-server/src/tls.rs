@@ -10,7 +10,9 @@
 //! client certificate in the revocation set the broker read last
 //! ([`Revocations`], replaced with the TLS configuration by
 //! [`ServerTls::replace`]) and refuses a revoked one with
-//! `UNAUTHENTICATED` and [`revoked_message`], before any service sees it.
+//! `UNAUTHENTICATED` and [`revoked_message`], before any service sees it;
+//! a push already streaming when the CRL is read fails at its next read
+//! (its end included), so it commits nothing.
 //! The services read the caller only through `identity::caller`, which
 //! refuses a request this layer did not check (fail closed).
 
@@ -316,11 +318,55 @@ fn check<B>(request: &http::Request<B>, revocations: &Revocations) -> Checked {
 
 type BoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T> + Send>>;
 
-impl<S, B, R> Service<http::Request<B>> for RevocationCheck<S>
+/// The client-streaming call whose end commits: a push that began before
+/// the CRL was read must not commit after it.
+const PUSH_PATH: &str = "/concord.v1.Ingest/PushExtract";
+
+/// `body`, checked against `revocations` at every read: once `id` is
+/// revoked, the next read fails with the revocation refusal (so a push
+/// whose end arrives after the CRL was read is rejected whole and commits
+/// nothing), counted once.
+fn watched(
+    body: tonic::body::Body,
+    id: CertificateId,
+    org: String,
+    layer: RevocationLayer,
+) -> tonic::body::Body {
+    use futures::StreamExt as _;
+    type BoxError = Box<dyn std::error::Error + Send + Sync>;
+    let data = axum::body::Body::new(body).into_data_stream();
+    let checked = futures::stream::unfold(Some(data), move |state| {
+        let (id, org, layer) = (id.clone(), org.clone(), layer.clone());
+        async move {
+            let mut data = state?;
+            let next = data.next().await;
+            if layer.revocations.is_revoked(&id) {
+                (layer.count)(&org);
+                tracing::warn!(
+                    serial = %id.serial_hex(),
+                    org,
+                    "push stopped: the client certificate was revoked while it streamed"
+                );
+                let refused: BoxError =
+                    Box::new(tonic::Status::unauthenticated(revoked_message(&id)));
+                return Some((Err(refused), None));
+            }
+            match next? {
+                Ok(bytes) => Some((Ok(bytes), Some(data))),
+                Err(e) => Some((Err(e.into_inner()), None)),
+            }
+        }
+    });
+    tonic::body::Body::new(axum::body::Body::from_stream(checked))
+}
+
+impl<S, R> Service<http::Request<tonic::body::Body>> for RevocationCheck<S>
 where
-    S: Service<http::Request<B>, Response = http::Response<R>> + Clone + Send + 'static,
+    S: Service<http::Request<tonic::body::Body>, Response = http::Response<R>>
+        + Clone
+        + Send
+        + 'static,
     S::Future: Send + 'static,
-    B: Send + 'static,
     R: Default + Send + 'static,
 {
     type Response = http::Response<R>;
@@ -331,7 +377,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+    fn call(&mut self, mut request: http::Request<tonic::body::Body>) -> Self::Future {
         match check(&request, &self.layer.revocations) {
             Checked::Revoked(id, org) => {
                 let org = org.as_deref().unwrap_or("unknown");
@@ -353,6 +399,19 @@ where
                 return Box::pin(async move { Ok(status.into_http()) });
             }
             Checked::Unrevoked(certificate) => {
+                if request.uri().path() == PUSH_PATH {
+                    let org = request
+                        .extensions()
+                        .get::<TlsConnectInfo<TcpConnectInfo>>()
+                        .and_then(TlsConnectInfo::peer_certs)
+                        .and_then(|certs| {
+                            concord_pki::Identity::from_cert_der(certs.first()?.as_ref()).ok()
+                        })
+                        .map_or_else(|| "unknown".to_owned(), |i| i.org);
+                    let layer = self.layer.clone();
+                    let id = certificate.clone();
+                    request = request.map(|body| watched(body, id, org, layer));
+                }
                 request.extensions_mut().insert(Unrevoked { certificate });
             }
             Checked::NoCertificate => {}
