@@ -912,3 +912,311 @@ both_stores!(
         tb.stop().await;
     }
 );
+
+/// `bytes` (one encoded message) with its top-level fields in descending
+/// field-number order (a repeated field's elements keep their order): a
+/// valid encoding of the same message that prost would never write.
+fn fields_descending(bytes: &[u8]) -> Vec<u8> {
+    fn varint(b: &[u8], at: &mut usize) -> u64 {
+        let (mut v, mut shift) = (0u64, 0);
+        loop {
+            let byte = b[*at];
+            *at += 1;
+            v |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return v;
+            }
+            shift += 7;
+        }
+    }
+    let mut fields = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        let start = at;
+        let key = varint(bytes, &mut at);
+        match key & 7 {
+            0 => {
+                varint(bytes, &mut at);
+            }
+            2 => {
+                let len = varint(bytes, &mut at) as usize;
+                at += len;
+            }
+            other => panic!("wire type {other} is not used by concord.v1.Record"),
+        }
+        fields.push((key >> 3, &bytes[start..at]));
+    }
+    fields.sort_by_key(|(tag, _)| std::cmp::Reverse(*tag));
+    fields
+        .into_iter()
+        .flat_map(|(_, f)| f.iter().copied())
+        .collect()
+}
+
+/// Sends `header` and one batch of already encoded records, as a client
+/// whose protobuf library encodes differently from prost would.
+async fn push_bytes(
+    tb: &TestBroker,
+    header: v1::ExtractHeader,
+    records: Vec<Vec<u8>>,
+) -> Result<v1::ExtractReceipt, tonic::Status> {
+    use concord_proto::wire::{self, push_extract_bytes_request::Message as Wire};
+    let messages = vec![
+        wire::PushExtractBytesRequest {
+            message: Some(Wire::Header(header)),
+        },
+        wire::PushExtractBytesRequest {
+            message: Some(Wire::Batch(wire::RecordBatchBytes {
+                records,
+                delete_source_refs: vec![],
+            })),
+        },
+    ];
+    wire::ingest_client::IngestClient::new(tb.channel(POLICE).await)
+        .push_extract(tokio_stream::iter(messages))
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+both_stores!(
+    the_checksum_runs_over_the_record_bytes_as_sent,
+    |db: Db| async move {
+        use concord_proto::{checksum::ExtractChecksum, prost::Message as _};
+        let tb = TestBroker::start(db).await;
+        let wire_records = records(&tb, 0..3);
+        let sent: Vec<Vec<u8>> = wire_records
+            .iter()
+            .map(|r| fields_descending(&r.encode_to_vec()))
+            .collect();
+        for (r, b) in wire_records.iter().zip(&sent) {
+            assert_ne!(b, &r.encode_to_vec(), "the test must send another encoding");
+            assert_eq!(&v1::Record::decode(b.as_slice()).unwrap(), r);
+        }
+        let over = |records: &mut dyn Iterator<Item = &[u8]>| {
+            let mut c = ExtractChecksum::new();
+            records.for_each(|b| c.add_record_bytes(b));
+            c.finish().to_vec()
+        };
+        let header = |id: &str, checksum: Vec<u8>| v1::ExtractHeader {
+            record_count: 3,
+            checksum,
+            ..october(&tb, id, v1::ExtractMode::Snapshot)
+        };
+
+        // A checksum over the bytes as they were sent: accepted.
+        let as_sent = over(&mut sent.iter().map(Vec::as_slice));
+        let receipt = push_bytes(&tb, header("reordered", as_sent.clone()), sent.clone())
+            .await
+            .expect("a valid encoding in another field order is accepted");
+        assert_eq!(receipt.checksum, as_sent);
+        assert_eq!((receipt.records_received, receipt.records_stored), (3, 3));
+        assert_eq!(count(&tb).await, 3);
+
+        // A checksum over prost's re-encoding of the same records is not
+        // over what was sent: refused, by name, and nothing changes.
+        let reencoded = wire_records
+            .iter()
+            .map(|r| r.encode_to_vec())
+            .collect::<Vec<_>>();
+        let wrong = over(&mut reencoded.iter().map(Vec::as_slice));
+        assert_ne!(wrong, as_sent);
+        let err = push_bytes(&tb, header("reencoded", wrong), sent.clone())
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument);
+        let details = err.get_error_details();
+        let v = &details
+            .bad_request()
+            .expect("field violations")
+            .field_violations;
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert_eq!(v[0].field, "header.checksum");
+        assert!(
+            v[0].description
+                .contains("each record's bytes exactly as sent"),
+            "{}",
+            v[0].description
+        );
+        assert_eq!(count(&tb).await, 3);
+
+        // Bytes that are no Record are named, not hashed into a store.
+        let mut bad = sent.clone();
+        bad[1] = vec![0xff];
+        let sum = over(&mut bad.iter().map(Vec::as_slice));
+        let err = push_bytes(&tb, header("garbled", sum), bad)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument);
+        assert_eq!(violated_fields(&err), ["records[1].record"]);
+        assert_eq!(count(&tb).await, 3);
+        tb.stop().await;
+    }
+);
+
+const COMMUNITY_SAFETY: &str = "rbkc-community-safety-push";
+
+/// Community safety's record `i` of `kind` (MARAC cases or youth violence
+/// service contacts) in October.
+fn community_safety(tb: &TestBroker, kind: v1::RecordKind, i: u32) -> v1::Record {
+    v1::Record {
+        source: v1::Source::CommunitySafety as i32,
+        source_ref: bytes(kind.as_str_name(), i),
+        kind: kind as i32,
+        role: v1::PersonRole::Subject as i32,
+        category: v1::ViolenceCategory::DomesticAbuse as i32,
+        ..police_crime(
+            tb,
+            i,
+            &format!("2026-10-{:02}", 1 + i % 28),
+            &[KeyName::SnDob],
+        )
+    }
+}
+
+fn community_safety_extract(
+    tb: &TestBroker,
+    id: &str,
+    data_set: &str,
+    kind: v1::RecordKind,
+    people: std::ops::Range<u32>,
+) -> Extract {
+    let header = v1::ExtractHeader {
+        data_set: data_set.into(),
+        ..header(
+            tb,
+            id,
+            v1::Source::CommunitySafety,
+            "2026-10-01",
+            "2026-10-31",
+            v1::ExtractMode::Snapshot,
+        )
+    };
+    let records = people.map(|i| community_safety(tb, kind, i)).collect();
+    Extract::new(header, records, vec![], 10)
+}
+
+both_stores!(a_snapshot_replaces_its_data_set_only, |db: Db| async move {
+    let tb = TestBroker::start(db).await;
+    let held = |tb: &TestBroker| {
+        let store = tb.store.clone();
+        async move {
+            store
+                .count_records(Some(Source::CommunitySafety))
+                .await
+                .unwrap()
+        }
+    };
+    let marac = v1::RecordKind::MaracCase;
+    let youth = v1::RecordKind::ServiceContact;
+
+    // MARAC cases, then youth violence services, both snapshots of
+    // October: the second replaces nothing of the first.
+    let r = push(
+        &tb,
+        COMMUNITY_SAFETY,
+        community_safety_extract(&tb, "marac-10", "marac", marac, 0..12),
+    )
+    .await
+    .expect("MARAC accepted")
+    .into_inner();
+    assert_eq!(
+        (r.data_set.as_str(), r.records_replaced, r.records_held),
+        ("marac", 0, 0)
+    );
+    let r = push(
+        &tb,
+        COMMUNITY_SAFETY,
+        community_safety_extract(&tb, "youth-10", "youth_services", youth, 0..5),
+    )
+    .await
+    .expect("youth services accepted")
+    .into_inner();
+    assert_eq!(
+        (
+            r.data_set.as_str(),
+            r.records_stored,
+            r.records_replaced,
+            r.records_held
+        ),
+        ("youth_services", 5, 0, 12)
+    );
+    assert_eq!(held(&tb).await, 17, "both data sets are held");
+
+    // A new MARAC snapshot replaces MARAC's October only, and the
+    // receipt says how much of what was held it replaced.
+    let r = push(
+        &tb,
+        COMMUNITY_SAFETY,
+        community_safety_extract(&tb, "marac-10b", "marac", marac, 0..4),
+    )
+    .await
+    .expect("MARAC again")
+    .into_inner();
+    assert_eq!(
+        (r.records_stored, r.records_replaced, r.records_held),
+        (4, 12, 17)
+    );
+    assert_eq!(held(&tb).await, 9);
+    // GetExtract gives the same account.
+    let stored = v1::ingest_client::IngestClient::new(tb.channel(COMMUNITY_SAFETY).await)
+        .get_extract(v1::GetExtractRequest {
+            source: v1::Source::CommunitySafety as i32,
+            extract_id: "marac-10b".into(),
+        })
+        .await
+        .expect("receipt")
+        .into_inner();
+    assert_eq!(
+        (
+            stored.data_set.as_str(),
+            stored.records_replaced,
+            stored.records_held
+        ),
+        ("marac", 12, 17)
+    );
+
+    // Community safety sends two data sets: a header that names none
+    // is refused before anything is replaced; so is a MARAC extract
+    // carrying a youth service contact.
+    let err = push(
+        &tb,
+        COMMUNITY_SAFETY,
+        community_safety_extract(&tb, "unnamed", "", marac, 0..3),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(violated_fields(&err), ["header.data_set"]);
+    assert!(
+        err.get_error_details()
+            .bad_request()
+            .unwrap()
+            .field_violations[0]
+            .description
+            .contains("marac, youth_services")
+    );
+    let mut mixed: Vec<v1::Record> = (0..3).map(|i| community_safety(&tb, marac, i)).collect();
+    mixed[1] = community_safety(&tb, youth, 40);
+    let header = community_safety_extract(&tb, "mixed", "marac", marac, 0..0).header;
+    let mixed = Extract::new(header, mixed, vec![], 10);
+    let err = push(&tb, COMMUNITY_SAFETY, mixed).await.unwrap_err();
+    assert_eq!(violated_fields(&err), ["records[1].kind"]);
+    let err = push(
+        &tb,
+        POLICE,
+        Extract::new(
+            v1::ExtractHeader {
+                data_set: "marac".into(),
+                ..october(&tb, "p-marac", v1::ExtractMode::Snapshot)
+            },
+            records(&tb, 0..2),
+            vec![],
+            10,
+        ),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(violated_fields(&err), ["header.data_set"]);
+    assert_eq!(held(&tb).await, 9, "nothing refused changed anything");
+    tb.stop().await;
+});

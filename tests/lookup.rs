@@ -147,6 +147,11 @@ fn header(tb: &TestBroker, source: v1::Source) -> v1::ExtractHeader {
         mode: v1::ExtractMode::Snapshot as i32,
         schema_version: 1,
         linkage_key_id: tb.linkage_key_id.clone(),
+        data_set: if source == v1::Source::CommunitySafety {
+            "youth_services".into()
+        } else {
+            String::new()
+        },
         ..Default::default()
     }
 }

@@ -106,6 +106,11 @@ fn extract(
         mode: v1::ExtractMode::Snapshot as i32,
         schema_version: 1,
         linkage_key_id: tb.linkage_key_id.clone(),
+        data_set: if source == v1::Source::CommunitySafety {
+            "youth_services".into()
+        } else {
+            String::new()
+        },
         ..Default::default()
     };
     let records = (0..people).map(|p| record(tb, source, kind, p)).collect();

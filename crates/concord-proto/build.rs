@@ -27,5 +27,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_client(true)
         .build_server(true)
         .compile_fds(fds)?;
+
+    // The records-as-bytes view of the Ingest service (`wire`), for the
+    // broker and the push agent. Only its own file is generated; the
+    // messages it shares with concord.v1 are the generated `v1` types.
+    let wire_file = "wire/ingest_bytes.proto";
+    println!("cargo:rerun-if-changed={}", root.join(wire_file).display());
+    let wire = protox::compile([wire_file], [&root])?;
+    let wire_out = out.join("wire");
+    fs::create_dir_all(&wire_out)?;
+    let mut config = tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .out_dir(&wire_out);
+    for shared in ["ExtractHeader", "ExtractReceipt", "GetExtractRequest"] {
+        config = config.extern_path(
+            format!(".concord.v1.{shared}"),
+            format!("crate::v1::{shared}"),
+        );
+    }
+    config.compile_fds(wire)?;
     Ok(())
 }

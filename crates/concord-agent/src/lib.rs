@@ -26,7 +26,9 @@
 //! `weapon`, `location_type`, `age_band` or `age` or
 //! `age_band_from_date_of_birth = true`, `sex`, `role`, `rosh`,
 //! `dash_score`, `marac`, `flag_domestic_abuse`, `flag_under_25`,
-//! `flag_exploitation`, `site_code`.
+//! `flag_exploitation`, `site_code`. `identifiers.date_of_birth_format`
+//! (a chrono format such as `"%m/%d/%Y"`) reads dates of birth in that
+//! layout instead of the UK layouts the normalisation spec accepts.
 //!
 //! A field is a column name, or a table: `{ column = "…", map = { "agency
 //! value" = "concord_name", … }, otherwise = "concord_name" }` or
@@ -83,6 +85,15 @@
 //! * `ed_attendance` rows never carry tokens (ISTV): their identifiers are
 //!   not read, except a date of birth for the age band.
 //!
+//! * **A column that fails as a whole stops the export.** The reader tallies
+//!   per identifier column how many values failed validation (placeholders
+//!   are not failures) and, for the date of birth, which common layout its
+//!   values read in ([`ColumnQuality`]); [`ColumnQuality::problems`] names
+//!   every column failing on more than a share of rows (5% by default),
+//!   with the layout it looks like and the mapping line that reads it
+//!   (`date_of_birth_format = "%m/%d/%Y"`). `concord push` and `concord
+//!   tokenise` send and write nothing then.
+//!
 //! A row with any error produces no record. [`read_extract`] reads the
 //! whole file and reports every error (the first
 //! [`ReadOptions::max_row_errors`], all counted); an extract is accepted
@@ -98,10 +109,12 @@
 #![forbid(unsafe_code)]
 
 mod mapping;
+mod quality;
 mod read;
 mod token_csv;
 
 pub use mapping::{IdentifierColumns, Mapping};
+pub use quality::{ColumnProblem, ColumnQuality, DEFAULT_MAX_INVALID_SHARE, DateLayouts};
 pub use read::{AgentOutput, ReadOptions, RowError, read_extract, source_ref};
 pub use token_csv::{
     TOKEN_CSV_FIXED_COLUMNS, TokenCsvSummary, token_csv_header, token_csv_row, write_token_csv,

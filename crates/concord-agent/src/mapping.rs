@@ -251,6 +251,10 @@ pub struct IdentifierColumns {
     pub nhs_number: Option<String>,
     pub pnc_id: Option<String>,
     pub postcode: Option<String>,
+    /// The layout of the date-of-birth column, a chrono format such as
+    /// `"%m/%d/%Y"` (US order); without it, dates are read in the UK
+    /// layouts the normalisation spec accepts.
+    pub date_of_birth_format: Option<String>,
 }
 
 impl IdentifierColumns {
@@ -540,6 +544,26 @@ impl Mapping {
             return Err(
                 "fields: give at most one of age_band, age and age_band_from_date_of_birth".into(),
             );
+        }
+        if let Some(f) = &self.identifiers.date_of_birth_format {
+            if self.identifiers.date_of_birth.is_none() {
+                return Err(
+                    "identifiers.date_of_birth_format needs identifiers.date_of_birth".into(),
+                );
+            }
+            // A usable date format writes a date that it reads back.
+            let probe = chrono::NaiveDate::from_ymd_opt(1987, 11, 23).expect("a valid date");
+            let mut written = String::new();
+            let reads_back =
+                std::fmt::Write::write_fmt(&mut written, format_args!("{}", probe.format(f)))
+                    .is_ok()
+                    && chrono::NaiveDate::parse_from_str(&written, f).ok() == Some(probe);
+            if !reads_back {
+                return Err(format!(
+                    "identifiers.date_of_birth_format {f:?} is not a chrono date format with a \
+                     day, month and year, such as \"%m/%d/%Y\" or \"%d/%m/%Y\""
+                ));
+            }
         }
         if self.age_band_from_date_of_birth && self.identifiers.date_of_birth.is_none() {
             return Err(

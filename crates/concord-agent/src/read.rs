@@ -15,6 +15,7 @@ use concord_proto::v1;
 use crate::{
     AgentError,
     mapping::{Age, ColumnSpec, Mapping, Spec, Value},
+    quality::{ColumnQuality, DateLayouts},
 };
 
 /// How to read an export.
@@ -81,6 +82,8 @@ pub struct AgentOutput {
     pub rows: u64,
     /// Records kept without any token (`keep_untokenised_rows`).
     pub untokenised: u64,
+    /// Per identifier column: what failed, and the date layouts seen.
+    pub column_quality: ColumnQuality,
 }
 
 impl AgentOutput {
@@ -199,9 +202,21 @@ pub(crate) struct Reader<'a, R: Read> {
     pub(crate) counts: RejectionCounts,
     pub(crate) rows: u64,
     pub(crate) untokenised: u64,
+    pub(crate) dob_layouts: DateLayouts,
 }
 
 const NOT_UTF8: &str = "is not valid UTF-8 (export the file as UTF-8)";
+
+impl<R: Read> Reader<'_, R> {
+    /// The identifier columns' tally so far.
+    pub(crate) fn column_quality(&self) -> ColumnQuality {
+        ColumnQuality {
+            rows: self.rows,
+            counts: self.counts,
+            dob_layouts: self.dob_layouts,
+        }
+    }
+}
 
 impl<'a, R: Read> Reader<'a, R> {
     pub(crate) fn new(
@@ -260,6 +275,7 @@ impl<'a, R: Read> Reader<'a, R> {
             counts: RejectionCounts::new(),
             rows: 0,
             untokenised: 0,
+            dob_layouts: DateLayouts::default(),
         })
     }
 
@@ -373,10 +389,31 @@ impl<'a, R: Read> Reader<'a, R> {
                 cells[i] = c.identifier(*index, &m.identifiers, i);
             }
         }
+        // The layouts the date-of-birth values read in are tallied (never
+        // the values); a mapped layout turns them into ISO dates first.
+        let mut dob = cells[2];
+        let dob_iso = match (dob, &m.identifiers.date_of_birth_format) {
+            (Some(v), Some(f)) => {
+                let iso = NaiveDate::parse_from_str(v.trim(), f)
+                    .ok()
+                    .map(|d| d.format("%Y-%m-%d").to_string());
+                if iso.is_none() {
+                    self.counts.add(concord_matchkey::Rejection::DobInvalid);
+                }
+                iso
+            }
+            _ => None,
+        };
+        if let Some(v) = dob {
+            self.dob_layouts.add(v);
+        }
+        if m.identifiers.date_of_birth_format.is_some() {
+            dob = dob_iso.as_deref();
+        }
         let ids = Identifiers {
             forename: cells[0],
             surname: cells[1],
-            date_of_birth: cells[2],
+            date_of_birth: dob,
             nhs_number: cells[3],
             pnc_id: cells[4],
             postcode: cells[5],
@@ -668,6 +705,7 @@ pub fn read_extract(
     out.rejection_counts = r.counts;
     out.rows = r.rows;
     out.untokenised = r.untokenised;
+    out.column_quality = r.column_quality();
     Ok(out)
 }
 

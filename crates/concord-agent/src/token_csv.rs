@@ -119,6 +119,8 @@ pub struct TokenCsvSummary {
     pub row_errors: u64,
     pub rejection_counts: RejectionCounts,
     pub untokenised: u64,
+    /// Per identifier column: what failed, and the date layouts seen.
+    pub column_quality: crate::ColumnQuality,
 }
 
 /// Reads an export like [`crate::read_extract`] and writes each good row
@@ -160,5 +162,6 @@ pub fn write_token_csv(
     s.rows = r.rows;
     s.rejection_counts = r.counts;
     s.untokenised = r.untokenised;
+    s.column_quality = r.column_quality();
     Ok(s)
 }

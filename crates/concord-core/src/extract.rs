@@ -4,7 +4,7 @@ use std::fmt;
 
 use chrono::NaiveDate;
 
-use crate::{Source, Violations};
+use crate::{DataSet, Source, Violations};
 
 /// The only record schema version this broker accepts.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -125,6 +125,8 @@ pub struct ExtractHeader {
     pub delete_count: u64,
     pub checksum: [u8; 32],
     pub linkage_key_id: String,
+    /// The data set the extract carries: a snapshot's scope.
+    pub data_set: DataSet,
 }
 
 /// The raw parts of a header as they arrive, before validation.
@@ -140,6 +142,8 @@ pub struct RawHeader<'a> {
     pub delete_count: u64,
     pub checksum: &'a [u8],
     pub linkage_key_id: &'a str,
+    /// Empty: the source's only data set.
+    pub data_set: &'a str,
 }
 
 /// Whether `s` is a key id: `[a-z0-9][a-z0-9-]{0,31}`.
@@ -202,6 +206,11 @@ impl ExtractHeader {
                 "must be a key id such as lk-2026a",
             );
         }
+        let data_set = source.and_then(|s| {
+            DataSet::for_header(s, raw.data_set)
+                .map_err(|why| violations.push(None, "header.data_set", why))
+                .ok()
+        });
         if violations.total() != before {
             return None;
         }
@@ -214,6 +223,7 @@ impl ExtractHeader {
             delete_count: raw.delete_count,
             checksum: checksum?,
             linkage_key_id: raw.linkage_key_id.to_owned(),
+            data_set: data_set?,
         })
     }
 }
@@ -234,6 +244,7 @@ mod tests {
             delete_count: 0,
             checksum: &[7; 32],
             linkage_key_id: "lk-2026a",
+            data_set: "",
         }
     }
 

@@ -12,6 +12,7 @@
 
 #![forbid(unsafe_code)]
 
+mod dataset;
 mod extract;
 mod receipt;
 mod record;
@@ -19,6 +20,7 @@ mod validate;
 mod vocab;
 mod ward;
 
+pub use dataset::DataSet;
 pub use extract::{
     ExtractHeader, ExtractId, ExtractMode, Period, RawHeader, SCHEMA_VERSION, is_key_id,
 };

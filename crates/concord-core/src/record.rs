@@ -432,6 +432,7 @@ mod tests {
             delete_count: 0,
             checksum: [0; 32],
             linkage_key_id: "lk-2026a".into(),
+            data_set: crate::DataSet::PoliceViolentCrime,
         }
     }
 

@@ -2,13 +2,19 @@
 //!
 //! ```text
 //! checksum = SHA-256( SHA-256(records) ‖ SHA-256(deletes) )
-//! SHA-256(records) runs over every record in order: u32 BE length ‖ protobuf encoding
+//! SHA-256(records) runs over every record in order: u32 BE length ‖ the record's bytes as sent
 //! SHA-256(deletes) runs over every deleted source ref in order: u32 BE length ‖ bytes
 //! ```
 //!
-//! Batch boundaries do not matter. prost encodes a message deterministically
-//! (fields in number order, defaults omitted), so both ends agree byte for
-//! byte.
+//! A record's bytes are the contents of its `RecordBatch.records` entry on
+//! the wire (the embedded message, without its tag and length), whatever
+//! order the sender's protobuf library wrote its fields in: the broker
+//! reads each record as bytes first ([`crate::wire`]) and checks the
+//! checksum over those, then decodes them. Batch boundaries do not matter.
+//! [`ExtractChecksum::add_record`] encodes with prost, which writes fields
+//! in number order and omits defaults; a client that sends prost's encoding
+//! (as `concord_client` does) can use it, any other client hashes what it
+//! sends with [`ExtractChecksum::add_record_bytes`].
 
 use prost::Message;
 use ring::digest::{Context, SHA256};
@@ -38,11 +44,19 @@ impl ExtractChecksum {
         Self::default()
     }
 
+    /// Adds a record as prost encodes it (the bytes prost sends).
     pub fn add_record(&mut self, record: &Record) {
-        self.buf.clear();
-        record.encode(&mut self.buf).expect("a Vec grows as needed");
-        self.records.update(&(self.buf.len() as u32).to_be_bytes());
-        self.records.update(&self.buf);
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        record.encode(&mut buf).expect("a Vec grows as needed");
+        self.add_record_bytes(&buf);
+        self.buf = buf;
+    }
+
+    /// Adds a record as the bytes that are (or were) sent for it.
+    pub fn add_record_bytes(&mut self, encoded: &[u8]) {
+        self.records.update(&(encoded.len() as u32).to_be_bytes());
+        self.records.update(encoded);
     }
 
     pub fn add_delete(&mut self, source_ref: &[u8]) {
@@ -88,5 +102,30 @@ mod tests {
         assert_ne!(sum(&[&a], &[]), sum(&[&a], &[&[1; 32]]));
         // A record cannot be confused with a deletion.
         assert_ne!(sum(&[], &[&[1; 32]]), sum(&[&a], &[]));
+    }
+
+    #[test]
+    fn a_record_counts_as_the_bytes_that_carried_it() {
+        let a = Record {
+            kind: 1,
+            event_date: "2026-10-01".into(),
+            ..Record::default()
+        };
+        let mut by_prost = ExtractChecksum::new();
+        by_prost.add_record(&a);
+        let mut by_bytes = ExtractChecksum::new();
+        by_bytes.add_record_bytes(&a.encode_to_vec());
+        assert_eq!(by_prost.finish(), by_bytes.finish());
+        // The same record with its fields in another order (event_date, tag
+        // 5, before kind, tag 3): the same record, other bytes, another sum.
+        let mut reordered = vec![0x2a, 10];
+        reordered.extend_from_slice(b"2026-10-01");
+        reordered.extend_from_slice(&[0x18, 1]);
+        assert_eq!(Record::decode(reordered.as_slice()).unwrap(), a);
+        let mut other = ExtractChecksum::new();
+        other.add_record_bytes(&reordered);
+        let mut by_prost = ExtractChecksum::new();
+        by_prost.add_record(&a);
+        assert_ne!(other.finish(), by_prost.finish());
     }
 }

@@ -19,6 +19,7 @@ pub fn header(h: &v1::ExtractHeader, violations: &mut Violations) -> Option<Extr
             delete_count: h.delete_count,
             checksum: &h.checksum,
             linkage_key_id: &h.linkage_key_id,
+            data_set: &h.data_set,
         },
         violations,
     )
@@ -91,6 +92,8 @@ pub fn receipt(r: &Receipt) -> v1::ExtractReceipt {
         committed_at: r
             .committed_at
             .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        data_set: r.data_set.as_str().to_owned(),
+        records_held: r.records_held,
     }
 }
 

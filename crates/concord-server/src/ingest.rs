@@ -7,6 +7,11 @@
 //! writing but not the validation, so the refusal names every invalid
 //! record. Nothing is committed unless the stream ended cleanly, every
 //! count and the checksum agree, and no record was invalid.
+//!
+//! The service is the records-as-bytes view of `concord.v1.Ingest`
+//! ([`concord_proto::wire`]): each record arrives as the bytes its sender
+//! encoded, the checksum runs over those bytes, and only then is the record
+//! decoded. A sender's field order or encoder never changes the checksum.
 
 use std::{
     collections::{BTreeSet, HashSet},
@@ -21,7 +26,9 @@ use concord_keys::BrokerKey;
 use concord_policy::Action;
 use concord_proto::{
     checksum::ExtractChecksum,
-    v1::{self, ingest_server::Ingest, push_extract_request::Message},
+    prost::Message as _,
+    v1,
+    wire::{self, ingest_server::Ingest, push_extract_bytes_request::Message},
 };
 use concord_store::{Begin, CommitInfo, ExtractWriter};
 use tonic::{Request, Response, Status, Streaming};
@@ -50,7 +57,7 @@ impl Ingest for IngestService {
     #[tracing::instrument(skip_all, fields(org, source, extract_id))]
     async fn push_extract(
         &self,
-        request: Request<Streaming<v1::PushExtractRequest>>,
+        request: Request<Streaming<wire::PushExtractBytesRequest>>,
     ) -> Result<Response<v1::ExtractReceipt>, Status> {
         let started = Instant::now();
         // The push runs in a task of its own, so a client that goes away
@@ -145,7 +152,7 @@ impl Ingest for IngestService {
 impl IngestService {
     async fn push(
         &self,
-        request: Request<Streaming<v1::PushExtractRequest>>,
+        request: Request<Streaming<wire::PushExtractBytesRequest>>,
         labels: &mut crate::metrics::PushLabels,
     ) -> Result<(concord_core::Receipt, bool), ServerError> {
         let identity = caller(&request)?;
@@ -285,10 +292,10 @@ fn describe_receipt_read(e: &mut AuditEvent, source: Source, extract_id: &str) {
 /// The next message, within the stream's deadline. A broken stream is
 /// reported as such: its extract leaves nothing.
 async fn next(
-    stream: &mut Streaming<v1::PushExtractRequest>,
+    stream: &mut Streaming<wire::PushExtractBytesRequest>,
     deadline: tokio::time::Instant,
     limits: &crate::Limits,
-) -> Result<Option<v1::PushExtractRequest>, ServerError> {
+) -> Result<Option<wire::PushExtractBytesRequest>, ServerError> {
     match tokio::time::timeout_at(deadline, stream.message()).await {
         Err(_) => Err(ServerError::DeadlineExceeded(format!(
             "stream duration limit: an extract must arrive within {} s; nothing was stored",
@@ -323,7 +330,7 @@ async fn next(
 /// HTTP/2 flow control, the client) rather than filling memory. Returns the
 /// number of records received.
 async fn absorb_stream(
-    stream: &mut Streaming<v1::PushExtractRequest>,
+    stream: &mut Streaming<wire::PushExtractBytesRequest>,
     state: Absorb,
     writer: Option<(&mut ExtractWriter, &mut Uncommitted<'_>)>,
     deadline: tokio::time::Instant,
@@ -368,7 +375,7 @@ async fn absorb_stream(
 /// The reading half of [`absorb_stream`]: every batch is validated off the
 /// runtime; full chunks of valid records are handed to the writer.
 async fn read_batches(
-    stream: &mut Streaming<v1::PushExtractRequest>,
+    stream: &mut Streaming<wire::PushExtractBytesRequest>,
     mut state: Absorb,
     chunks: tokio::sync::mpsc::Sender<Vec<Record>>,
     deadline: tokio::time::Instant,
@@ -483,19 +490,46 @@ impl Absorb {
         }
     }
 
-    fn absorb(&mut self, batch: v1::RecordBatch) {
+    fn absorb(&mut self, batch: wire::RecordBatchBytes) {
         let lk = self.header.linkage_key_id.as_str();
-        for r in &batch.records {
+        for bytes in &batch.records {
             let index = self.received;
             self.received += 1;
-            self.checksum.add_record(r);
+            // The checksum covers the bytes as they arrived, never a
+            // re-encoding of what they decode to.
+            self.checksum.add_record_bytes(bytes);
             if !self.collect {
                 continue;
             }
-            let Some(mut rec) = convert::record(r, index, &self.header, &mut self.violations)
+            let r = match v1::Record::decode(bytes.as_slice()) {
+                Ok(r) => r,
+                Err(_) => {
+                    self.violations.record(
+                        index,
+                        "record",
+                        "is not a valid concord.v1.Record encoding",
+                    );
+                    continue;
+                }
+            };
+            let Some(mut rec) = convert::record(&r, index, &self.header, &mut self.violations)
             else {
                 continue;
             };
+            let data_set = self.header.data_set;
+            if !data_set.holds(rec.kind) {
+                let belongs = concord_core::DataSet::of_record(self.header.source, rec.kind);
+                self.violations.record(
+                    index,
+                    "kind",
+                    format!(
+                        "{} records belong to data set {belongs}, not {data_set}; push them in \
+                         an extract of {belongs}",
+                        rec.kind
+                    ),
+                );
+                continue;
+            }
             if !self.seen.insert(rec.source_ref) {
                 self.violations
                     .record(index, "source_ref", "appears twice in the extract");
@@ -573,7 +607,12 @@ impl Absorb {
             self.violations.push(
                 None,
                 "header.checksum",
-                "does not match the records and deletions that arrived",
+                format!(
+                    "does not match the records and deletions that arrived (the broker \
+                     computed {}); compute it over each record's bytes exactly as sent, \
+                     see ExtractHeader.checksum in concord/v1/ingest.proto",
+                    hex::encode(checksum)
+                ),
             );
         }
         if self.violations.is_empty() {

@@ -33,7 +33,7 @@ use concord_pki::Identity;
 use concord_policy::{Action, Decision, PolicyEngine, PolicyInput, Resource, Subject};
 use concord_proto::v1::audit_server::AuditServer;
 use concord_proto::v1::dashboard_access_server::DashboardAccessServer;
-use concord_proto::v1::{ingest_server::IngestServer, linkage_server::LinkageServer};
+use concord_proto::{v1::linkage_server::LinkageServer, wire::ingest_server::IngestServer};
 use concord_store::Store;
 use tokio::net::TcpListener;
 

@@ -11,7 +11,7 @@ pub enum StoreError {
     #[error("the database refused the write: it is read-only or out of space")]
     NotWritable(#[source] sqlx::Error),
     #[error(
-        "a record's source reference is already stored for source {of} outside this snapshot's period; correct it with a delta extract"
+        "a record's source reference is already stored for source {of} outside this snapshot's period or data set; correct it with a delta extract"
     )]
     SourceRefElsewhere { of: Source },
     #[error("extract {extract_id} from {of} was committed concurrently")]

@@ -30,7 +30,7 @@ mod sqlite;
 use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use concord_core::{ExtractHeader, ExtractMode, Period, Receipt, Record, Source, Token};
+use concord_core::{DataSet, ExtractHeader, ExtractMode, Period, Receipt, Record, Source, Token};
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
@@ -53,11 +53,15 @@ const SELECT_EXTRACT: &str = "SELECT * FROM extracts WHERE source = $1 AND extra
 
 const INSERT_EXTRACT: &str = "INSERT INTO extracts (source, extract_id, org, mode, period_start, \
      period_end, records_received, records_stored, records_deleted, records_replaced, checksum, \
-     stored_digest, policy_digest, policy_revision, broker_key_id, linkage_key_id, committed_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
+     stored_digest, policy_digest, policy_revision, broker_key_id, linkage_key_id, committed_at, \
+     data_set, records_held) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)";
 
-const DELETE_PERIOD: &str =
-    "DELETE FROM records WHERE source = $1 AND event_date >= $2 AND event_date <= $3 RETURNING id";
+/// A snapshot's scope: its source's records of its data set in its period.
+const DELETE_PERIOD: &str = "DELETE FROM records WHERE source = $1 AND data_set = $2 \
+     AND event_date >= $3 AND event_date <= $4 RETURNING id";
+
+const COUNT_SOURCE: &str = "SELECT COUNT(*) FROM records WHERE source = $1";
 
 /// Binds an [`ExtractRow`] to [`INSERT_EXTRACT`], for either database.
 macro_rules! bind_extract {
@@ -79,6 +83,8 @@ macro_rules! bind_extract {
             .bind(&$r.broker_key_id)
             .bind(&$r.linkage_key_id)
             .bind($r.committed_at)
+            .bind(&$r.data_set)
+            .bind($r.records_held)
     };
 }
 pub(crate) use bind_extract;
@@ -108,15 +114,28 @@ macro_rules! shared_queries {
                 .map(drop)
         }
 
-        /// Deletes the source's records whose event date lies in the
-        /// period; returns their ids.
+        /// How many records the source holds, over every data set.
+        pub(crate) async fn count_source(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            source: concord_core::Source,
+        ) -> Result<i64, sqlx::Error> {
+            sqlx::query_scalar(crate::COUNT_SOURCE)
+                .bind(source.as_str())
+                .fetch_one(&mut **tx)
+                .await
+        }
+
+        /// Deletes the source's records of `data_set` whose event date
+        /// lies in the period; returns their ids.
         pub(crate) async fn delete_period(
             tx: &mut sqlx::Transaction<'static, $db>,
             source: concord_core::Source,
+            data_set: concord_core::DataSet,
             period: &concord_core::Period,
         ) -> Result<Vec<i64>, sqlx::Error> {
             sqlx::query_scalar(crate::DELETE_PERIOD)
                 .bind(source.as_str())
+                .bind(data_set.as_str())
                 .bind(period.start)
                 .bind(period.end)
                 .fetch_all(&mut **tx)
@@ -320,7 +339,9 @@ impl Store {
 
     /// Opens the transaction an extract is written in. Waits for any other
     /// writer of the same source; then reports an already-accepted extract
-    /// of that id, or, for a new one, clears a snapshot's period.
+    /// of that id, or, for a new one, counts what the source holds and
+    /// clears a snapshot's scope: the source's records of the header's data
+    /// set in the period (never another data set's).
     pub async fn begin_extract(
         &self,
         header: &ExtractHeader,
@@ -331,6 +352,7 @@ impl Store {
             extract_id: header.extract_id.to_string(),
             broker_key_id: broker_key_id.to_owned(),
             linkage_key_id: header.linkage_key_id.clone(),
+            data_set: header.data_set,
         };
         let (tx, guard, existing) = match &self.backend {
             Backend::Sqlite { pool, writer, .. } => {
@@ -363,15 +385,21 @@ impl Store {
             stored: 0,
             deleted: 0,
             replaced: 0,
+            held: 0,
             removed: Vec::new(),
             staging: false,
         };
+        let held = match &mut writer.tx {
+            Tx::Sqlite(tx) => sqlite::count_source(tx, header.source).await,
+            Tx::Postgres(tx) => postgres::count_source(tx, header.source).await,
+        }
+        .map_err(error::classify)?;
+        writer.held = held as u64;
         if header.mode == ExtractMode::Snapshot {
+            let (source, set, period) = (header.source, header.data_set, &header.period);
             let removed = match &mut writer.tx {
-                Tx::Sqlite(tx) => sqlite::delete_period(tx, header.source, &header.period).await,
-                Tx::Postgres(tx) => {
-                    postgres::delete_period(tx, header.source, &header.period).await
-                }
+                Tx::Sqlite(tx) => sqlite::delete_period(tx, source, set, period).await,
+                Tx::Postgres(tx) => postgres::delete_period(tx, source, set, period).await,
             }
             .map_err(error::classify)?;
             writer.replaced = removed.len() as u64;
@@ -477,6 +505,8 @@ pub struct ExtractWriter {
     stored: u64,
     deleted: u64,
     replaced: u64,
+    /// The source's records before this extract, every data set.
+    held: u64,
     /// Ids of the records this extract removed (snapshot or deletions).
     removed: Vec<i64>,
     staging: bool,
@@ -551,10 +581,12 @@ impl ExtractWriter {
             org: info.org,
             mode: self.mode,
             period: self.period,
+            data_set: self.cols.data_set,
             records_received: info.records_received,
             records_stored: self.stored,
             records_deleted: self.deleted,
             records_replaced: self.replaced,
+            records_held: self.held,
             checksum: info.checksum,
             stored_digest: self
                 .digest
@@ -634,6 +666,8 @@ struct ExtractRow {
     broker_key_id: String,
     linkage_key_id: String,
     committed_at: DateTime<Utc>,
+    data_set: String,
+    records_held: i64,
 }
 
 impl ExtractRow {
@@ -656,6 +690,8 @@ impl ExtractRow {
             broker_key_id: r.broker_key_id.clone(),
             linkage_key_id: r.linkage_key_id.clone(),
             committed_at: r.committed_at,
+            data_set: r.data_set.as_str().to_owned(),
+            records_held: r.records_held as i64,
         }
     }
 
@@ -664,6 +700,8 @@ impl ExtractRow {
         Ok(Receipt {
             source: self.source.parse().map_err(|_| corrupt("source"))?,
             mode: ExtractMode::parse(&self.mode).ok_or_else(|| corrupt("mode"))?,
+            data_set: DataSet::parse(&self.data_set).ok_or_else(|| corrupt("data_set"))?,
+            records_held: self.records_held as u64,
             period: Period::new(self.period_start, self.period_end)
                 .map_err(|_| corrupt("period"))?,
             checksum: self.checksum.try_into().map_err(|_| corrupt("checksum"))?,

@@ -3,10 +3,10 @@
 //! all read it from here.
 
 use chrono::NaiveDate;
-use concord_core::{KeyName, Record, Source, TOKEN_LEN, Token};
+use concord_core::{DataSet, KeyName, Record, Source, TOKEN_LEN, Token};
 
 /// The `records` columns written at ingest, in order.
-pub(crate) const COLUMNS: [&str; 25] = [
+pub(crate) const COLUMNS: [&str; 26] = [
     "source",
     "source_ref",
     "extract_id",
@@ -32,6 +32,7 @@ pub(crate) const COLUMNS: [&str; 25] = [
     "broker_key_id",
     "linkage_key_id",
     "tokens",
+    "data_set",
 ];
 
 /// A column value.
@@ -56,6 +57,8 @@ pub(crate) struct ExtractCols {
     pub extract_id: String,
     pub broker_key_id: String,
     pub linkage_key_id: String,
+    /// The data set the extract carries (a snapshot's scope).
+    pub data_set: DataSet,
 }
 
 /// Packs a record's (already re-keyed) tokens: (key code u8, 32 bytes) each.
@@ -80,7 +83,7 @@ pub fn unpack_tokens(bytes: &[u8]) -> Option<Vec<(KeyName, Token)>> {
 
 /// The column values of `r`, in [`COLUMNS`] order. `tokens` is the packed
 /// token buffer of `r`.
-pub(crate) fn values<'a>(r: &'a Record, x: &'a ExtractCols, tokens: &'a [u8]) -> [Val<'a>; 25] {
+pub(crate) fn values<'a>(r: &'a Record, x: &'a ExtractCols, tokens: &'a [u8]) -> [Val<'a>; 26] {
     [
         Val::Text(x.source.as_str()),
         Val::Bytes(r.source_ref.as_bytes()),
@@ -109,6 +112,7 @@ pub(crate) fn values<'a>(r: &'a Record, x: &'a ExtractCols, tokens: &'a [u8]) ->
         Val::Text(&x.broker_key_id),
         Val::Text(&x.linkage_key_id),
         Val::Bytes(tokens),
+        Val::Text(x.data_set.as_str()),
     ]
 }
 

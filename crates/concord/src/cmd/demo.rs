@@ -282,7 +282,9 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
         }
         let extract_id = ExtractId::parse(&format!("demo-{}", w.data_set.name()))
             .map_err(|why| anyhow::anyhow!("the demo's extract id {why}"))?;
-        let header = push::header(&extract_id, source, &period, mode, linkage_key.id());
+        let mut header = push::header(&extract_id, source, &period, mode, linkage_key.id());
+        // The snapshot's scope: this data set of the source, not the other.
+        header.data_set = w.data_set.name().to_owned();
         let rows = out.rows;
         let extract = Extract::new(header, out.records, vec![], 5000);
         let client = client_tls(&layout, &user)?;

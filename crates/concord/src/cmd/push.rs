@@ -26,10 +26,17 @@ use std::{
 use anyhow::{Context, bail};
 use chrono::{Datelike, NaiveDate};
 use concord_client::{ClientTls, Extract};
-use concord_core::{ExtractId, ExtractMode, Period, Record, SCHEMA_VERSION, Source, is_key_id};
+use concord_core::{
+    DataSet, ExtractId, ExtractMode, Period, Record, RecordKind, SCHEMA_VERSION, Source, is_key_id,
+};
 use concord_keys::{KeyFile, LinkageKey};
 use concord_pki::PkiLayout;
-use concord_proto::v1::{self, ingest_client::IngestClient};
+use concord_proto::{
+    checksum::ExtractChecksum,
+    prost::Message,
+    v1,
+    wire::{self, ingest_client::IngestClient, push_extract_bytes_request::Message as WireMessage},
+};
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use tonic::{Code, Request, Status};
@@ -42,6 +49,10 @@ use crate::{
 
 /// Extracts with more records than this show a progress bar.
 const PROGRESS_ABOVE: usize = 10_000;
+
+/// A snapshot that replaces more than this share of what its source held
+/// is accepted, with a warning to check the export.
+pub(crate) const REPLACED_WARN_SHARE: f64 = 0.5;
 
 /// The largest message the client encodes (the broker's limit is
 /// configured separately; a larger batch is refused by name).
@@ -87,6 +98,9 @@ pub struct PushArgs {
     /// With --csv: keep rows about unidentified people (no usable identifier) as records without tokens
     #[arg(long, requires = "csv")]
     pub keep_untokenised: bool,
+    /// With --csv: the share of rows (0 to 1) an identifier column may fail validation on; above it nothing is sent, as the column is almost surely mapped wrongly (a date of birth in another layout)
+    #[arg(long, value_name = "SHARE", default_value_t = concord_agent::DEFAULT_MAX_INVALID_SHARE, value_parser = parse_share, requires = "csv")]
+    pub max_invalid_share: f64,
     /// The source the extract is of (police, health, probation, youth_justice, childrens_services, adult_social_care, housing, community_safety); with --csv, the mapping's, which this must match
     #[arg(long, value_parser = parse_source, required_unless_present = "csv")]
     pub source: Option<Source>,
@@ -102,9 +116,12 @@ pub struct PushArgs {
     /// Last day of the reporting period, YYYY-MM-DD (with --period-start)
     #[arg(long, value_name = "DATE", requires = "period_start")]
     pub period_end: Option<NaiveDate>,
-    /// snapshot replaces the source's records in the period; delta upserts (and deletes with --deletes)
+    /// snapshot replaces the source's records of the data set in the period; delta upserts (and deletes with --deletes)
     #[arg(long, value_parser = parse_mode)]
     pub mode: ExtractMode,
+    /// The data set the extract carries, the scope of a snapshot (police_violent_crime, childrens_da_exploitation, youth_offending, adult_safeguarding, marac, ed_assaults, youth_services, housing, probation) [default: the source's only one; for community_safety, the one the records' kinds belong to]
+    #[arg(long, value_name = "NAME", value_parser = parse_data_set)]
+    pub data_set: Option<DataSet>,
     /// Source references to delete, one 64-hex keyed hash per line (delta mode only)
     #[arg(long, value_name = "FILE")]
     pub deletes: Option<PathBuf>,
@@ -122,6 +139,53 @@ pub struct PushArgs {
 fn parse_source(s: &str) -> Result<Source, String> {
     s.parse::<Source>().map_err(|_| {
         let names: Vec<&str> = Source::ALL.iter().map(|s| s.as_str()).collect();
+        format!("use one of {}", names.join(", "))
+    })
+}
+
+/// A share of rows, 0 to 1.
+pub(crate) fn parse_share(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
+        _ => Err("use a share from 0 to 1, such as 0.05 for 5%".to_owned()),
+    }
+}
+
+/// Stops an export whose identifier columns fail validation on more than
+/// `max_share` of its rows, naming each column, the layout it looks like
+/// and how to map it. `what` says what was not done.
+pub(crate) fn refuse_failing_columns(
+    quality: &concord_agent::ColumnQuality,
+    mapping: &concord_agent::Mapping,
+    mapping_file: &Path,
+    max_share: f64,
+    what: &str,
+) -> anyhow::Result<()> {
+    let ids = mapping.identifiers();
+    let problems = quality.problems(
+        &ids.mapped(),
+        ids.date_of_birth_format.as_deref(),
+        max_share,
+    );
+    if problems.is_empty() {
+        return Ok(());
+    }
+    for p in &problems {
+        eprintln!("{p}");
+    }
+    bail!(
+        "{} identifier column(s) failed validation on more than {:.0}% of rows (named above): \
+         the export is almost surely mapped wrongly, and its identifiers would be dropped; {what}. \
+         Correct the mapping {} as said, or allow more with --max-invalid-share",
+        problems.len(),
+        max_share * 100.0,
+        mapping_file.display()
+    )
+}
+
+fn parse_data_set(s: &str) -> Result<DataSet, String> {
+    DataSet::parse(s).ok_or_else(|| {
+        let names: Vec<&str> = DataSet::ALL.iter().map(|d| d.as_str()).collect();
         format!("use one of {}", names.join(", "))
     })
 }
@@ -183,13 +247,23 @@ pub fn run(args: &PushArgs) -> anyhow::Result<()> {
     };
 
     // 2. build the wire extract.
-    let header = header(
+    let mut header = header(
         &plan.extract_id,
         outgoing.source,
         &plan.period,
         args.mode,
         &outgoing.linkage_key_id,
     );
+    if let Some(set) = args.data_set {
+        if set.source() != outgoing.source {
+            bail!(
+                "--data-set {set} is a data set of {}, not of {}; nothing was sent",
+                set.source(),
+                outgoing.source
+            );
+        }
+        header.data_set = set.as_str().to_owned();
+    }
     let batch = usize::try_from(args.batch).context("--batch is too large")?;
     let records = outgoing.records.len();
     let extract = Extract::new(header, outgoing.records, deletes, batch);
@@ -246,6 +320,13 @@ fn read_export(
         args.rejects.is_some(),
     );
     let read = read_export_checked(csv, &mapping, &key, &opts, args.rejects.as_deref(), true)?;
+    refuse_failing_columns(
+        &read.column_quality,
+        &mapping,
+        mapping_file,
+        args.max_invalid_share,
+        "nothing was sent",
+    )?;
     println!(
         "read {} row(s) of {} ({source}, mapping {}): {} record(s) to send{}",
         read.rows,
@@ -411,6 +492,7 @@ pub(crate) async fn deliver(
     extract: Extract,
     bar: &ProgressBar,
 ) -> anyhow::Result<Result<tonic::Response<v1::ExtractReceipt>, Status>> {
+    let messages = wire_messages(extract)?;
     let channel = concord_client::connect(broker, tls)
         .await
         .with_context(|| {
@@ -419,7 +501,7 @@ pub(crate) async fn deliver(
              running there); nothing was sent"
             )
         })?;
-    Ok(send(channel, extract, bar).await)
+    Ok(send(channel, messages, bar).await)
 }
 
 /// Checks the arguments and reads the TLS material.
@@ -612,16 +694,87 @@ pub fn wire_record(r: &Record, source: Source, linkage_key_id: &str) -> v1::Reco
     }
 }
 
-/// Pushes the extract as `concord_client::push_extract` does, with the
-/// message stream observed so the bar advances as batches are pulled.
+/// The data set of an extract whose header names none: the source's only
+/// one, or (community safety) the one every record's kind belongs to.
+fn data_set_of(extract: &Extract) -> anyhow::Result<DataSet> {
+    let source = Source::from_code(extract.header.source)
+        .ok_or_else(|| anyhow::anyhow!("the extract names no known source"))?;
+    if let Some(only) = DataSet::default_of(source) {
+        return Ok(only);
+    }
+    let names = || {
+        DataSet::of(source)
+            .map(DataSet::as_str)
+            .collect::<Vec<_>>()
+            .join(" or ")
+    };
+    let mut sets = std::collections::BTreeSet::new();
+    for b in &extract.batches {
+        for r in &b.records {
+            if let Some(kind) = RecordKind::from_code(r.kind) {
+                sets.insert(DataSet::of_record(source, kind));
+            }
+        }
+    }
+    let mut found = sets.iter();
+    match (found.next(), found.next()) {
+        (Some(one), None) => Ok(*one),
+        (None, _) => bail!(
+            "{source} sends more than one data set: give --data-set {} (a snapshot replaces that \
+             data set only); nothing was sent",
+            names()
+        ),
+        (Some(a), Some(b)) => bail!(
+            "the records belong to more than one of {source}'s data sets ({a} and {b}): a \
+             snapshot replaces one data set, so push each as its own extract with --data-set; \
+             nothing was sent"
+        ),
+    }
+}
+
+/// The extract as it goes on the wire: every record encoded once, and the
+/// header's checksum computed over exactly those bytes (the broker hashes
+/// the bytes that arrive, never a re-encoding). A header that names no
+/// data set gets the one its records belong to.
+pub(crate) fn wire_messages(
+    mut extract: Extract,
+) -> anyhow::Result<Vec<wire::PushExtractBytesRequest>> {
+    if extract.header.data_set.is_empty() {
+        extract.header.data_set = data_set_of(&extract)?.as_str().to_owned();
+    }
+    let batches: Vec<wire::RecordBatchBytes> = extract
+        .batches
+        .into_iter()
+        .map(|b| wire::RecordBatchBytes {
+            records: b.records.iter().map(Message::encode_to_vec).collect(),
+            delete_source_refs: b.delete_source_refs,
+        })
+        .collect();
+    let mut sum = ExtractChecksum::new();
+    for b in &batches {
+        b.records.iter().for_each(|r| sum.add_record_bytes(r));
+    }
+    for b in &batches {
+        b.delete_source_refs.iter().for_each(|d| sum.add_delete(d));
+    }
+    let mut header = extract.header;
+    header.checksum = sum.finish().to_vec();
+    Ok(std::iter::once(WireMessage::Header(header))
+        .chain(batches.into_iter().map(WireMessage::Batch))
+        .map(|m| wire::PushExtractBytesRequest { message: Some(m) })
+        .collect())
+}
+
+/// Pushes the extract's wire messages, observed so the bar advances as
+/// batches are pulled.
 async fn send(
     channel: tonic::transport::Channel,
-    extract: Extract,
+    messages: Vec<wire::PushExtractBytesRequest>,
     bar: &ProgressBar,
 ) -> Result<tonic::Response<v1::ExtractReceipt>, Status> {
     let observer = bar.clone();
-    let messages = extract.messages().inspect(move |message| {
-        if let Some(v1::push_extract_request::Message::Batch(b)) = &message.message {
+    let messages = futures::stream::iter(messages).inspect(move |message| {
+        if let Some(WireMessage::Batch(b)) = &message.message {
             observer.inc((b.records.len() + b.delete_source_refs.len()) as u64);
         }
     });
@@ -647,6 +800,16 @@ pub(crate) fn print_receipt(r: &v1::ExtractReceipt, duplicate: bool) {
     println!("  stored:         {}", r.records_stored);
     println!("  deleted:        {}", r.records_deleted);
     println!("  replaced:       {}", r.records_replaced);
+    if mode == "snapshot" {
+        println!(
+            "  data set:       {} ({} record(s) of it in the period replaced; the source held \
+             {} in all, its other data sets untouched)",
+            r.data_set, r.records_replaced, r.records_held
+        );
+    }
+    if let Some(warning) = replaced_warning(r) {
+        eprintln!("{warning}");
+    }
     println!("  checksum:       {}", hex::encode(&r.checksum));
     println!("  stored digest:  {}", hex::encode(&r.stored_digest));
     println!(
@@ -655,6 +818,30 @@ pub(crate) fn print_receipt(r: &v1::ExtractReceipt, duplicate: bool) {
     );
     println!("  broker key id:  {}", r.broker_key_id);
     println!("  committed at:   {}", r.committed_at);
+}
+
+/// A warning when a snapshot replaced more than [`REPLACED_WARN_SHARE`] of
+/// what its source held: an export of the wrong data set, or incomplete,
+/// replaces what it should not.
+pub(crate) fn replaced_warning(r: &v1::ExtractReceipt) -> Option<String> {
+    let share = r.records_replaced as f64 / r.records_held as f64;
+    (r.records_replaced > 0 && share > REPLACED_WARN_SHARE).then(|| {
+        format!(
+            "warning: this snapshot replaced {} of the {} record(s) its source held ({:.0}%, \
+             more than {:.0}%), all of data set {} from {} to {}, with {} new one(s). If that is \
+             not what the export should replace (another data set, or an incomplete export), \
+             push the complete export of data set {} again under a new --extract-id",
+            r.records_replaced,
+            r.records_held,
+            share * 100.0,
+            REPLACED_WARN_SHARE * 100.0,
+            r.data_set,
+            r.period_start,
+            r.period_end,
+            r.records_stored,
+            r.data_set
+        )
+    })
 }
 
 /// The refusal as an error: the gRPC code and message, every field
@@ -807,6 +994,48 @@ mod tests {
             shown.contains("cause: connection reset") && !shown.contains("revoked"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn the_checksum_is_over_the_bytes_sent() {
+        let record = |d: &str| v1::Record {
+            kind: 1,
+            event_date: d.into(),
+            ..v1::Record::default()
+        };
+        let mut extract = Extract::new(
+            v1::ExtractHeader {
+                source: Source::Police.code(),
+                ..v1::ExtractHeader::default()
+            },
+            vec![
+                record("2026-10-01"),
+                record("2026-10-02"),
+                record("2026-10-03"),
+            ],
+            vec![vec![7; 32]],
+            2,
+        );
+        // Whatever the header held, the agent computes it from what it sends.
+        extract.header.checksum = vec![0; 32];
+        let messages = wire_messages(extract).unwrap();
+        let mut sum = ExtractChecksum::new();
+        let mut deletes = vec![];
+        for m in &messages[1..] {
+            let Some(WireMessage::Batch(b)) = &m.message else {
+                panic!("a batch after the header")
+            };
+            b.records.iter().for_each(|r| sum.add_record_bytes(r));
+            deletes.extend(b.delete_source_refs.iter().cloned());
+        }
+        deletes.iter().for_each(|d| sum.add_delete(d));
+        let Some(WireMessage::Header(h)) = &messages[0].message else {
+            panic!("the header first")
+        };
+        assert_eq!(h.checksum, sum.finish().to_vec());
+        assert_eq!(messages.len(), 1 + 3);
+        // A header naming no data set gets its source's.
+        assert_eq!(h.data_set, "police_violent_crime");
     }
 
     #[test]

@@ -41,6 +41,9 @@ pub struct TokeniseArgs {
     /// Keep rows about unidentified people (no usable identifier) as records without tokens
     #[arg(long)]
     pub keep_untokenised: bool,
+    /// The share of rows (0 to 1) an identifier column may fail validation on; above it no token file is written, as the column is almost surely mapped wrongly (a date of birth in another layout)
+    #[arg(long, value_name = "SHARE", default_value_t = concord_agent::DEFAULT_MAX_INVALID_SHARE, value_parser = super::push::parse_share)]
+    pub max_invalid_share: f64,
 }
 
 const AFTER_HELP: &str = "\
@@ -77,6 +80,16 @@ pub fn run(args: &TokeniseArgs) -> anyhow::Result<()> {
             return Err(e).with_context(|| format!("cannot tokenise {}", args.csv.display()));
         }
     };
+    if let Err(e) = super::push::refuse_failing_columns(
+        &summary.column_quality,
+        &mapping,
+        &args.mapping,
+        args.max_invalid_share,
+        "no token file was written",
+    ) {
+        let _ = fs::remove_file(&partial);
+        return Err(e);
+    }
     if summary.row_errors > 0 && args.rejects.is_none() {
         let _ = fs::remove_file(&partial);
         agent::print_row_errors(&summary.rejects, summary.row_errors);
