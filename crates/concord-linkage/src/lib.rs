@@ -30,6 +30,16 @@
 //!    bits: probability 0.89), the pair is `Possible`: queued for review
 //!    with its levels and probability, never merged silently. Below
 //!    `lower`: unlinked.
+//! 3. **Named** (below `upper`, forename and surname identical, the date
+//!    of birth not compared because one record lacks it): linked when the
+//!    name is one person's in everything the linker holds (the
+//!    sole-bearer rule, `linker::sole_bearer`: every other record
+//!    carrying the full name, or the surname with a forename one edit
+//!    away or sounding alike, is in the other record's person, which holds
+//!    the full name on at least two records). Otherwise judged by its
+//!    weight as above. This is frequency evidence counted over people:
+//!    without a date of birth a common name is no evidence, a name only one
+//!    person holds is.
 //!
 //! Until the linker holds [`LinkConfig::min_train_records`] records the
 //! model's defaults apply ([`Model::defaults`]); then it is estimated, and

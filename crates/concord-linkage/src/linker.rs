@@ -825,6 +825,7 @@ impl Linker {
                 Some(Class::Strong) => "strong",
                 Some(Class::Deterministic) => "deterministic",
                 Some(Class::Scored) => "scored",
+                Some(Class::Named) => "named",
                 Some(Class::Possible) => "possible",
                 None => "unlinked",
             },
@@ -988,6 +989,19 @@ impl Linker {
             let (ra, rb) = (uf.find(na), uf.find(nb));
             if ra == rb {
                 continue;
+            }
+            if e.class == Class::Named {
+                let root_of = |s: u32| match local.get(&s) {
+                    Some(&n) => Some(uf.find(n)),
+                    None => person_node.get(&self.rec(s).person).map(|&n| uf.find(n)),
+                };
+                let (x, y) = ((e.a, self.rec(e.a), ra), (e.b, self.rec(e.b), rb));
+                if !sole_bearer(&self.ix, |s| self.rec(s), x, y, root_of) {
+                    if f64::from(e.score) >= w.lower {
+                        maybe.push((e.a, e.b, f64::from(e.score), e.pattern));
+                    }
+                    continue;
+                }
             }
             let weak = e.class != Class::Strong;
             if (weak && self.contradict(&members[ra as usize], &members[rb as usize], &w))
@@ -1303,9 +1317,10 @@ impl Linker {
                     continue;
                 }
                 let v = compare(a, self.rec(sb), &self.ix, w);
+                // A named link stays within the person it was made in.
                 if matches!(
                     v.class,
-                    Some(Class::Strong | Class::Deterministic | Class::Scored)
+                    Some(Class::Strong | Class::Deterministic | Class::Scored | Class::Named)
                 ) {
                     uf.parent_join(i as u32, j as u32);
                 }
@@ -1449,6 +1464,76 @@ impl Uf {
             self.parent[hi as usize] = lo;
         }
     }
+}
+
+/// Records of the sole bearer of a name that a [`Class::Named`] pair needs,
+/// at least: a person seen once under a name is not yet known to be its
+/// only holder, and record counts are over-dispersed (a person with two
+/// records is likelier than a stranger to have a third).
+pub(crate) const SOLE_BEARER_RECORDS: usize = 2;
+
+/// The sole-bearer rule of a [`Class::Named`] pair `a`–`b` (each as slot,
+/// record, union-find root). One of them, `x`, lacks the date of birth;
+/// every other record carrying `x`'s full name (its `fn_sn` pseudonym),
+/// or a near form of it (the forename one edit away or sounding alike
+/// with the same surname: its `fnd_sn` and `phfn_sn` pseudonyms), is
+/// already in the other one's cluster (`root_of` gives a record's root,
+/// `None` for a person the delta does not touch); and that cluster holds
+/// the full name on at least [`SOLE_BEARER_RECORDS`] records, which agree
+/// on the date of birth where they hold one (`rec_of` gives a slot's
+/// record). In
+/// everything the linker holds, the name and its neighbours are then one
+/// person's: frequency evidence at the level of people, not records (a
+/// full name's pseudonym counted by records is carried by the person's own
+/// records too, which is why a record-count adjustment did not help). Two
+/// people of one name or of neighbouring names (a parent and a child, two
+/// strangers, JON and JOHN SMITH) make the rule fail, and the pair is then
+/// judged by its weight alone.
+pub(crate) fn sole_bearer<'r>(
+    ix: &Index,
+    rec_of: impl Fn(u32) -> &'r Rec,
+    a: (u32, &Rec, u32),
+    b: (u32, &Rec, u32),
+    mut root_of: impl FnMut(u32) -> Option<u32>,
+) -> bool {
+    let lacks = |r: &Rec| r.class & crate::model::HELD_DOB == 0;
+    let mut only = |x: (u32, &Rec, u32), other: u32| {
+        let fnsn = x.1.keys[KeyName::FnSn.code() as usize];
+        let Some(named) = ix.postings.get(fnsn as usize) else {
+            return false;
+        };
+        if named.iter().filter(|&&s| s != x.0).count() < SOLE_BEARER_RECORDS {
+            return false;
+        }
+        // The bearer's records of the name agree on the date of birth
+        // where they hold one (the same `fn_dob` pseudonym): a cluster of
+        // the name with two dates may be two people already joined.
+        let fn_dob = KeyName::FnDob.code() as usize;
+        let mut dobs = named
+            .iter()
+            .filter(|&&s| s != x.0)
+            .map(|&s| rec_of(s).keys[fn_dob])
+            .filter(|&t| t != NONE);
+        if let Some(first) = dobs.next()
+            && dobs.any(|t| t != first)
+        {
+            return false;
+        }
+        let near =
+            x.1.multi
+                .iter()
+                .copied()
+                .filter(|&t| ix.key_of.get(t as usize) == Some(&(KeyName::FnDelSn.code() as u8)));
+        let mut tokens = [fnsn, x.1.keys[KeyName::PhFnSn.code() as usize]]
+            .into_iter()
+            .chain(near);
+        tokens.all(|t| {
+            ix.postings
+                .get(t as usize)
+                .is_none_or(|p| p.iter().all(|&s| s == x.0 || root_of(s) == Some(other)))
+        })
+    };
+    (lacks(a.1) && only(a, b.2)) || (lacks(b.1) && only(b, a.2))
 }
 
 /// Total order on scores for sorting (scores are never NaN).

@@ -51,6 +51,9 @@ const F: usize = 0;
 const S: usize = 1;
 const D: usize = 2;
 const P: usize = 3;
+/// The bit of a record class ([`record_class`]) saying it holds a date of
+/// birth.
+pub(crate) const HELD_DOB: u8 = 1 << D;
 
 /// A comparison level of one field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

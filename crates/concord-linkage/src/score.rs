@@ -20,10 +20,16 @@ pub(crate) enum Class {
     /// Match weight at or above `upper`, not the twins pattern nor the
     /// same name with another date of birth, and no strong key differs.
     Scored = 2,
+    /// Below `upper`, forename and surname identical (the `fn_sn`
+    /// pseudonym shared) and the date of birth not compared (one record
+    /// lacks it): linked only when the name is *the other record's alone*
+    /// (the sole-bearer rule, `Linker::sole_bearer`), otherwise treated by
+    /// its weight as any other pair.
+    Named = 3,
     /// For review: weight between `lower` and `upper`, or above `upper`
     /// in the twins or parent-and-child pattern, or a strong key agrees
     /// while the other strong key differs.
-    Possible = 3,
+    Possible = 4,
 }
 
 /// What the scoring of one run needs: the model and the thresholds.
@@ -115,6 +121,10 @@ pub(crate) fn agreement(
     agree
 }
 
+/// The least weight (bits) of a [`Class::Named`] pair: its other
+/// evidence (the postcode) must not speak against it more than this.
+pub(crate) const NAMED_MIN_WEIGHT: f64 = 0.0;
+
 const fn bit(k: KeyName) -> u32 {
     1 << k.code()
 }
@@ -200,6 +210,8 @@ pub(crate) fn compare_with(
         && dob != Field::Contradicts
     {
         Some(Class::Scored)
+    } else if agree & bit(KeyName::FnSn) != 0 && dl.is_none() && score >= NAMED_MIN_WEIGHT {
+        Some(Class::Named)
     } else if score >= sc.lower {
         Some(Class::Possible)
     } else {

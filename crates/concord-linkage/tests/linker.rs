@@ -692,3 +692,136 @@ fn a_placeholder_like_pseudonym_is_skipped_and_counted() {
     assert_eq!(l.person_count(), 5, "nobody is linked through it");
     assert!(out.possible.is_empty());
 }
+
+/// A record with forename and surname but no date of birth, and no other
+/// field that agrees: the `Named` pattern.
+fn anna_no_dob() -> Ids<'static> {
+    Ids {
+        dob: "",
+        pc: "",
+        nhs: None,
+        ..anna()
+    }
+}
+
+fn named_config() -> LinkConfig {
+    // A prior at which forename and surname identical, the date of birth
+    // not compared, weigh between 0 bits and `upper` under the defaults.
+    LinkConfig {
+        min_population: 4096.0,
+        ..LinkConfig::default()
+    }
+}
+
+#[test]
+fn a_record_without_dob_joins_the_sole_bearer_of_its_name_and_only_them() {
+    let seen_twice = || {
+        vec![
+            rec(
+                1,
+                Source::Police,
+                &Ids {
+                    nhs: None,
+                    ..anna()
+                },
+            ),
+            rec(2, Source::Health, &anna()),
+        ]
+    };
+    // On its own the pair is below the link threshold.
+    let mut l = Linker::new(named_config());
+    let mut rs = seen_twice();
+    rs.push(rec(3, Source::Housing, &anna_no_dob()));
+    let out = l.add(rs);
+    let c = l.explain(1, 3).unwrap();
+    assert_eq!(c.verdict, "named", "{c:?}");
+    assert!(0.0 <= c.weight && c.weight < l.config().upper, "{c:?}");
+    // Anna is the only person named ANNA OKAFOR, seen twice: linked.
+    assert_eq!(l.person_of(3), l.person_of(1));
+    assert!(matches!(outcome(&out, 3), RecordOutcome::Linked { .. }));
+
+    // The same as a lookup: the probe names her.
+    let mut l = Linker::new(named_config());
+    l.add(seen_twice());
+    let p = l.person_of(1).unwrap();
+    assert_eq!(
+        l.probe(&tokens(&anna_no_dob())),
+        concord_linkage::Probe::Linked(p)
+    );
+    // And as a later delta.
+    l.add(vec![rec(3, Source::Housing, &anna_no_dob())]);
+    assert_eq!(l.person_of(3), Some(p));
+}
+
+#[test]
+fn a_record_without_dob_stays_apart_when_its_name_is_not_one_persons() {
+    let no_dob = rec(9, Source::Housing, &anna_no_dob());
+    // A second ANNA OKAFOR, born another year (a mother and a daughter).
+    let mut rs = vec![
+        rec(
+            1,
+            Source::Police,
+            &Ids {
+                nhs: None,
+                ..anna()
+            },
+        ),
+        rec(2, Source::Health, &anna()),
+        rec(
+            3,
+            Source::Police,
+            &Ids {
+                dob: "1979-11-30",
+                nhs: None,
+                ..anna()
+            },
+        ),
+    ];
+    let mut l = Linker::new(named_config());
+    l.add(rs.clone());
+    assert_ne!(l.person_of(1), l.person_of(3));
+    assert_eq!(
+        l.probe(&tokens(&anna_no_dob())),
+        concord_linkage::Probe::NoMatch
+    );
+    rs.push(no_dob.clone());
+    let mut l = Linker::new(named_config());
+    l.add(rs);
+    assert_eq!(l.records_of(l.person_of(9).unwrap()).unwrap(), vec![9]);
+
+    // A neighbouring name (ANA OKAFOR, one edit) held by someone else.
+    let mut l = Linker::new(named_config());
+    l.add(vec![
+        rec(
+            1,
+            Source::Police,
+            &Ids {
+                nhs: None,
+                ..anna()
+            },
+        ),
+        rec(2, Source::Health, &anna()),
+        rec(
+            3,
+            Source::Police,
+            &Ids {
+                fname: "ANA",
+                dob: "1979-11-30",
+                nhs: None,
+                ..anna()
+            },
+        ),
+    ]);
+    // mk1-style tokens carry no forename deletion forms: the phonetic
+    // neighbour (the same crude code) is what shows ANA here.
+    assert_eq!(phonetic("ANA"), phonetic("ANNA"));
+    assert_eq!(
+        l.probe(&tokens(&anna_no_dob())),
+        concord_linkage::Probe::NoMatch
+    );
+
+    // Anna seen once only: not yet known to be the name's only holder.
+    let mut l = Linker::new(named_config());
+    l.add(vec![rec(2, Source::Health, &anna()), no_dob]);
+    assert_ne!(l.person_of(2), l.person_of(9));
+}

@@ -19,7 +19,7 @@
 use concord_core::{KeyName, Source, Token};
 use rustc_hash::FxHashMap;
 
-use super::{Edge, Linker, NONE, OrdF32, Rec, Strong, UNASSIGNED, Uf};
+use super::{Edge, Linker, NONE, OrdF32, Rec, Strong, UNASSIGNED, Uf, sole_bearer};
 use crate::{
     config::NK,
     model::record_class,
@@ -191,6 +191,14 @@ impl Linker {
             let (ra, rb) = (uf.find(0), uf.find(nb));
             if ra == rb {
                 continue;
+            }
+            if e.class == Class::Named {
+                let root_of = |s: u32| person_node.get(&self.rec(s).person).map(|&n| uf.find(n));
+                let (x, y) = ((u32::MAX, &query, ra), (e.b, self.rec(e.b), rb));
+                if !sole_bearer(&self.ix, |s| self.rec(s), x, y, root_of) {
+                    held_for_review |= f64::from(e.score) >= w.lower;
+                    continue;
+                }
             }
             let weak = e.class != Class::Strong;
             if (weak && contradict(&members[ra as usize], &members[rb as usize], &compare))
