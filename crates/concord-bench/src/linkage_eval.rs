@@ -356,6 +356,8 @@ struct Outcome {
     /// Records held for review (Concord only).
     review: Option<usize>,
     seconds: f64,
+    /// CPU seconds (user + system, every thread) over the same span.
+    cpu: f64,
     detail: String,
     /// Record i's cluster, as [`quality`] takes it.
     clusters: Vec<Option<u64>>,
@@ -383,6 +385,7 @@ fn concord(
     let key = LinkageKey::new("lk-bench", &[7u8; 32]).context("the bench linkage key")?;
     let today = NaiveDate::from_ymd_opt(2026, 11, 22).context("date")?;
     let mut counts = RejectionCounts::new();
+    let cpu_started = cpu_seconds()?;
     let started = Instant::now();
     // Agencies tokenise their own records, each on its own machine: here
     // the rows are split over the cores, as Splink's DuckDB uses them.
@@ -433,6 +436,7 @@ fn concord(
     let mut linker = Linker::new(cfg);
     let outcome = linker.add(records);
     let link_s = started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds()? - cpu_started;
     let review = outcome
         .records
         .iter()
@@ -478,9 +482,10 @@ fn concord(
         quality: quality(&clusters, persons, sources),
         review: Some(review),
         seconds: tokenise_s + link_s,
+        cpu,
         clusters,
         detail: format!(
-            "Concord: tokenise {tokenise_s:.3} s ({threads} threads), link {link_s:.3} s; {:.1} tokens per record; {no_tokens} records with no match key; identifiers rejected by the normaliser: {counts}",
+            "Concord: tokenise {tokenise_s:.3} s ({threads} threads), link {link_s:.3} s, {cpu:.3} CPU s; {:.1} tokens per record; {no_tokens} records with no match key; identifiers rejected by the normaliser: {counts}",
             tokens as f64 / rows.len().max(1) as f64
         ),
     })
@@ -557,6 +562,7 @@ struct SplinkSummary {
     fields: Vec<String>,
     threshold: f64,
     seconds: f64,
+    cpu_seconds: f64,
     clean_seconds: f64,
     train_seconds: f64,
     predict_seconds: f64,
@@ -631,18 +637,44 @@ impl Splink<'_> {
             quality: quality(&clusters, persons, sources),
             review: None,
             seconds: s.seconds,
+            cpu: s.cpu_seconds,
             clusters,
             detail: format!(
-                "Splink {}: clean {:.3} s, train {:.3} s, predict {:.3} s, cluster {:.3} s on fields {}; {wall:.2} s with Python's start-up and CSV reading",
+                "Splink {}: clean {:.3} s, train {:.3} s, predict {:.3} s, cluster {:.3} s ({:.3} CPU s) on fields {}; {wall:.2} s with Python's start-up and CSV reading",
                 s.splink_version,
                 s.clean_seconds,
                 s.train_seconds,
                 s.predict_seconds,
                 s.cluster_seconds,
+                s.cpu_seconds,
                 s.fields.join(", ")
             ),
         })
     }
+}
+
+/// CPU seconds (user + system, every thread) this process has used, from
+/// `/proc/self/stat` (Linux; its clock ticks are `USER_HZ`, 100 per
+/// second on every Linux ABI).
+fn cpu_seconds() -> Result<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").context("reading /proc/self/stat")?;
+    // The command name (field 2) is in parentheses and may hold spaces:
+    // the fields after its closing parenthesis start at field 3.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .context("/proc/self/stat has no command name")?;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15: 11 and 12 after field 3.
+    let tick = |i: usize| -> Result<f64> {
+        let v: u64 = f
+            .get(i)
+            .context("/proc/self/stat is short")?
+            .parse()
+            .context("/proc/self/stat: a CPU time that is not a number")?;
+        Ok(v as f64 / 100.0)
+    };
+    Ok(tick(11)? + tick(12)?)
 }
 
 // ---------------------------------------------------------------- python
@@ -865,13 +897,16 @@ fn summary_table(reports: &[Report]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "| data set | records | Concord P | Concord R | Concord F1 | Splink P | Splink R | Splink F1 | review % | Concord s | Splink s | speed ratio |"
+        "| data set | records | Concord P | Concord R | Concord F1 | Splink P | Splink R | Splink F1 | review % | Concord s | Splink s | wall ratio | Concord CPU s | Splink CPU s | CPU ratio |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(
+        out,
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
     for r in reports {
         let c = &r.concord.quality.pairwise;
         let review = r.concord.review.unwrap_or(0) as f64 / r.records as f64;
-        let (sp, sr, sf, ss, ratio) = match &r.splink {
+        let (sp, sr, sf, ss, ratio, scpu, cpu_ratio) = match &r.splink {
             Some(s) => {
                 let m = &s.quality.pairwise;
                 (
@@ -880,19 +915,18 @@ fn summary_table(reports: &[Report]) -> String {
                     format!("{:.4}", m.f1),
                     format!("{:.3}", s.seconds),
                     format!("{:.1}×", s.seconds / r.concord.seconds),
+                    format!("{:.3}", s.cpu),
+                    format!("{:.1}×", s.cpu / r.concord.cpu.max(1e-9)),
                 )
             }
-            None => (
-                "n/a".into(),
-                "n/a".into(),
-                "n/a".into(),
-                "n/a".into(),
-                "n/a".into(),
-            ),
+            None => {
+                let na = || String::from("n/a");
+                (na(), na(), na(), na(), na(), na(), na())
+            }
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {:.4} | {:.4} | {:.4} | {sp} | {sr} | {sf} | {} | {:.3} | {ss} | {ratio} |",
+            "| {} | {} | {:.4} | {:.4} | {:.4} | {sp} | {sr} | {sf} | {} | {:.3} | {ss} | {ratio} | {:.3} | {scpu} | {cpu_ratio} |",
             r.data.name(),
             r.records,
             c.precision,
@@ -900,6 +934,7 @@ fn summary_table(reports: &[Report]) -> String {
             c.f1,
             pct(review),
             r.concord.seconds,
+            r.concord.cpu,
         );
     }
     out
@@ -976,11 +1011,11 @@ pub fn run(args: &Args) -> Result<()> {
 
     let summary = summary_table(&reports);
     println!(
-        "\n### summary: Concord vs Splink (pairwise precision, recall, F1; speed ratio = Splink s / Concord s)\n"
+        "\n### summary: Concord vs Splink (pairwise precision, recall, F1; wall ratio = Splink s / Concord s; CPU ratio = Splink CPU s / Concord CPU s)\n"
     );
     print!("{summary}");
     let md = format!(
-        "# linkage-eval\n\n`concord-bench linkage-eval {}`\n\nPairwise precision, recall and F1 over all record pairs; review % = records Concord holds for review; Concord s = tokenise + link on one thread; Splink s = cleaning, training, prediction and clustering (Python start-up and CSV reading excluded); speed ratio = Splink s / Concord s.\n\n{summary}\n## per data set\n{details}",
+        "# linkage-eval\n\n`concord-bench linkage-eval {}`\n\nPairwise precision, recall and F1 over all record pairs; review % = records Concord holds for review; Concord s = tokenise (on every core) + link; Splink s = cleaning, training, prediction and clustering (Python start-up and CSV reading excluded); wall ratio = Splink s / Concord s; CPU s = user + system time of every thread over the same spans (the machine is shared: CPU time swings less than wall time); CPU ratio = Splink CPU s / Concord CPU s.\n\n{summary}\n## per data set\n{details}",
         std::env::args().skip(2).collect::<Vec<_>>().join(" ")
     );
     let path = out_dir.join("summary.md");
