@@ -147,6 +147,7 @@ fn header(tb: &TestBroker, source: v1::Source) -> v1::ExtractHeader {
         mode: v1::ExtractMode::Snapshot as i32,
         schema_version: 1,
         linkage_key_id: tb.linkage_key_id.clone(),
+        // Community safety sends two data sets; these are service contacts.
         data_set: if source == v1::Source::CommunitySafety {
             "youth_services".into()
         } else {
@@ -372,7 +373,15 @@ both_stores!(
                             .iter()
                             .map(|f| f.name.as_str())
                             .collect();
-                        assert_eq!(shown, fields, "{at}: fields disclosed");
+                        // Amy's records set every flag but exploitation: an
+                        // unset flag may be one the agency does not hold, so
+                        // it is left out, never shown as "no".
+                        let set: BTreeSet<&str> = fields
+                            .iter()
+                            .copied()
+                            .filter(|f| *f != "flag_exploitation")
+                            .collect();
+                        assert_eq!(shown, set, "{at}: fields disclosed");
                         let value = |name: &str| {
                             view.records[0]
                                 .fields
@@ -383,7 +392,7 @@ both_stores!(
                         assert_eq!(value("event_date"), Some("2026-10-10"), "{at}");
                         assert_eq!(value("category"), Some("gbh"), "{at}");
                         assert_eq!(value("flag_domestic_abuse"), Some("true"), "{at}");
-                        assert_eq!(value("flag_exploitation"), Some("false"), "{at}");
+                        assert_eq!(value("flag_exploitation"), None, "{at}: unset, left out");
                         if fields.contains("dash_score") {
                             assert_eq!(value("dash_score"), Some("14"), "{at}");
                         }
@@ -1184,6 +1193,109 @@ both_stores!(
             "{}",
             e.message()
         );
+        tb.stop().await;
+    }
+);
+
+both_stores!(
+    a_flag_the_agency_does_not_hold_is_left_out_never_shown_as_no,
+    |db: Db| async move {
+        let tb = TestBroker::start(db).await;
+        // A police export whose mapping holds the domestic abuse flag only
+        // (as crates/concord-agent/examples/police.mapping.toml): no
+        // under-25 flag, no MARAC referral, no exploitation flag.
+        let mut r = record(&tb, v1::Source::Police, "amy-p", v1::RecordKind::Crime, AMY);
+        r.risk = Some(v1::Risk {
+            rosh: 0,
+            dash_score: Some(14),
+            marac: false,
+        });
+        r.flags = Some(v1::Flags {
+            domestic_abuse: true,
+            under_25: false,
+            exploitation: false,
+        });
+        push_extract(
+            tb.channel("mps-cw-push").await,
+            Extract::new(header(&tb, v1::Source::Police), vec![r], vec![], 100),
+        )
+        .await
+        .unwrap();
+        tb.wait_linked(1).await;
+        let answer = find(
+            &tb,
+            "mash-officer-1",
+            ask(&tb, AMY, "safeguarding_children", "MASH-2026-0042", ""),
+        )
+        .await
+        .unwrap();
+        assert!(answer.matched);
+        let police = &answer.sources[0];
+        assert_eq!(source_of(police.source), v1::Source::Police);
+        // The policy allows the fields: the view says which may be shown.
+        for f in ["marac", "flag_under_25", "flag_exploitation"] {
+            assert!(police.allowed_fields.iter().any(|a| a == f), "{f}");
+        }
+        let shown: BTreeMap<&str, &str> = police.records[0]
+            .fields
+            .iter()
+            .map(|f| (f.name.as_str(), f.value.as_str()))
+            .collect();
+        assert_eq!(shown.get("flag_domestic_abuse"), Some(&"true"));
+        assert_eq!(shown.get("dash_score"), Some(&"14"));
+        for unheld in ["marac", "flag_under_25", "flag_exploitation"] {
+            assert_eq!(
+                shown.get(unheld),
+                None,
+                "{unheld} shown as a fact: {shown:?}"
+            );
+        }
+        tb.stop().await;
+    }
+);
+
+both_stores!(
+    a_refused_aggregate_records_a_marker_not_the_free_text_purpose,
+    |db: Db| async move {
+        use concord_proto::v1::insights_client::InsightsClient;
+        let tb = TestBroker::start(db).await;
+        // The same cleaning as a lookup's: whatever a caller types as a
+        // purpose, the append-only log keeps a bounded marker of it.
+        let typed = format!(
+            "Amy Okafor 9990000018 born 14/03/2009 {}",
+            "and more free text ".repeat(5_000)
+        );
+        let from = tb.broker.audit.size();
+        let refused = InsightsClient::new(tb.channel("analyst-1").await)
+            .aggregate(v1::AggregateRequest {
+                group_by: vec![v1::Dimension::Ward as i32],
+                measures: vec![v1::Measure::Records as i32],
+                period_start: "2026-10-01".into(),
+                period_end: "2026-10-31".into(),
+                filters: vec![],
+                purpose: typed.clone(),
+            })
+            .await
+            .expect_err("not a purpose of the agreement");
+        assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+        assert!(!refused.message().contains("9990000018"), "{refused:?}");
+        let events = tb.store.audit_events(from, 100).await.unwrap();
+        let denials: Vec<AuditEvent> = events
+            .iter()
+            .map(|e| AuditEvent::decode(&e.event).unwrap())
+            .filter(|e| e.action == concord_audit::Action::Aggregate)
+            .collect();
+        assert_eq!(denials.len(), 1, "{denials:?}");
+        assert!(!denials[0].decision.is_allow());
+        assert_eq!(denials[0].purpose.as_deref(), Some("(malformed purpose)"));
+        for e in &events {
+            let text = String::from_utf8_lossy(&e.event);
+            assert!(
+                !text.contains("9990000018") && !text.contains("Okafor"),
+                "{text}"
+            );
+            assert!(e.event.len() < 2_000, "an event of {} bytes", e.event.len());
+        }
         tb.stop().await;
     }
 );

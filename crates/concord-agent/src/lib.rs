@@ -136,9 +136,9 @@ pub enum AgentError {
     #[error("the export's header row: {0}")]
     Header(String),
     /// Reading the export failed.
-    #[error("reading the export: {0}")]
+    #[error("reading the export failed")]
     Io(#[source] std::io::Error),
     /// Writing the token CSV failed.
-    #[error("writing the token CSV: {0}")]
+    #[error("writing the token CSV failed")]
     Write(#[source] std::io::Error),
 }

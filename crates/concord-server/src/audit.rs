@@ -94,7 +94,7 @@ impl From<AuditReceipt> for v1::AuditReceipt {
 /// failed, never event contents.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
-    #[error("the audit store failed: {0}")]
+    #[error("the audit store failed")]
     Store(#[from] StoreError),
     #[error("the audit writer has stopped")]
     Stopped,
@@ -112,13 +112,13 @@ pub enum AuditError {
 
 impl From<AuditError> for ServerError {
     fn from(e: AuditError) -> ServerError {
-        ServerError::Audit(e.to_string())
+        ServerError::Audit(crate::error::chain(&e))
     }
 }
 
 /// The same refusal for every caller of a failed batch.
 fn refused(e: &AuditError) -> impl Fn() -> ServerError + use<> {
-    let message = e.to_string();
+    let message = crate::error::chain(e);
     move || ServerError::Audit(message.clone())
 }
 

@@ -97,6 +97,59 @@ pub fn receipt(r: &Receipt) -> v1::ExtractReceipt {
     }
 }
 
+/// A caller-supplied free-text field of a request: what a caller typed
+/// there may be anything, even an identifier, and the audit log is
+/// append-only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallerText {
+    /// A purpose (`safeguarding_children`): a policy name.
+    Purpose,
+    /// A case reference in the partnership's format (`MASH-2026-0042`).
+    CaseRef,
+}
+
+/// Longest purpose or case reference the audit log records as given.
+pub const MAX_AUDITED_TEXT: usize = 64;
+
+/// What the audit log may record of a caller-supplied field: the value
+/// when it has the field's shape (a purpose `[a-z0-9_]`, a case reference
+/// `MASH|MARAC|ASC|EMG-YYYY-NNNN[NN]`, each at most
+/// [`MAX_AUDITED_TEXT`] characters), else a bounded marker that says only
+/// that it did not. The one place every event builder cleans such a field
+/// (lookups, aggregates, link reviews), so nothing a caller typed enters
+/// the log unchecked. `None` (not given) stays `None`.
+pub fn audited_text(field: CallerText, value: Option<&str>) -> Option<String> {
+    let value = value?;
+    let ok = value.len() <= MAX_AUDITED_TEXT
+        && match field {
+            CallerText::Purpose => {
+                !value.is_empty()
+                    && value
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            }
+            CallerText::CaseRef => {
+                let mut parts = value.split('-');
+                let digits = |s: &str, lo: usize, hi: usize| {
+                    (lo..=hi).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
+                };
+                matches!(parts.next(), Some("MASH" | "MARAC" | "ASC" | "EMG"))
+                    && parts.next().is_some_and(|y| digits(y, 4, 4))
+                    && parts.next().is_some_and(|n| digits(n, 4, 6))
+                    && parts.next().is_none()
+            }
+        };
+    Some(if ok {
+        value.to_owned()
+    } else {
+        match field {
+            CallerText::Purpose => "(malformed purpose)",
+            CallerText::CaseRef => "(not in the partnership's format)",
+        }
+        .to_owned()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use concord_core::{
@@ -124,6 +177,41 @@ mod tests {
                 );
             }
         };
+    }
+
+    #[test]
+    fn only_field_shaped_caller_text_reaches_the_audit_log() {
+        use super::{CallerText::*, audited_text};
+        let clean = |f, v: &str| audited_text(f, Some(v)).unwrap();
+        assert_eq!(audited_text(Purpose, None), None);
+        assert_eq!(
+            clean(Purpose, "safeguarding_children"),
+            "safeguarding_children"
+        );
+        for bad in ["Jane Doe 01/02/2010", "", "marac ", &"a".repeat(65)] {
+            assert_eq!(clean(Purpose, bad), "(malformed purpose)", "{bad}");
+        }
+        assert_eq!(clean(Purpose, &"a".repeat(64)), "a".repeat(64));
+        for good in ["MASH-2026-0042", "MARAC-2026-123456", "EMG-2026-0001"] {
+            assert_eq!(clean(CaseRef, good), good);
+        }
+        for bad in [
+            "JANE-DOE-2010",
+            "MASH-26-0042",
+            "MASH-2026-42",
+            "MASH-2026-0042-1",
+            "MASH-2026-1234567",
+            "",
+        ] {
+            assert_eq!(
+                clean(CaseRef, bad),
+                "(not in the partnership's format)",
+                "{bad}"
+            );
+        }
+        // A long free text leaves a marker no longer than the marker.
+        let long = format!("{} 9990000018", "x".repeat(100_000));
+        assert_eq!(clean(Purpose, &long), "(malformed purpose)");
     }
 
     #[test]

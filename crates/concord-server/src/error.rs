@@ -38,10 +38,17 @@ pub enum ServerError {
     /// source); the request is refused and may be retried.
     #[error("{0}")]
     Unavailable(String),
-    #[error("policy evaluation failed, so the request is refused: {0}")]
+    /// The policy could not decide; the status message adds why (the
+    /// source), which `Display` leaves to the cause chain.
+    #[error("policy evaluation failed, so the request is refused")]
     Policy(#[source] PolicyError),
+    /// The store failed while the request was writing: nothing was stored.
     #[error(transparent)]
     Store(StoreError),
+    /// The store failed while a request was reading what it would answer
+    /// (a lookup, the review queue): nothing was disclosed.
+    #[error(transparent)]
+    StoreRead(StoreError),
     /// The audit log could not record the request: it is refused (nothing
     /// is disclosed or stored unaudited).
     #[error("the audit log could not record this request, so it was refused: {0}")]
@@ -86,7 +93,7 @@ impl ServerError {
             ServerError::Audit(_) => Code::Unavailable,
             ServerError::Unavailable(_) => Code::Unavailable,
             ServerError::Disclosure(_) => Code::InvalidArgument,
-            ServerError::Store(e) => match e {
+            ServerError::Store(e) | ServerError::StoreRead(e) => match e {
                 StoreError::Unavailable(_) => Code::Unavailable,
                 StoreError::NotWritable(_) => Code::Unavailable,
                 StoreError::SourceRefElsewhere { .. } => Code::FailedPrecondition,
@@ -97,6 +104,20 @@ impl ServerError {
             },
         }
     }
+}
+
+/// An error and its causes in one line (`a: b: c`): `Display` prints only
+/// its own level, so where a message leaves the process (a status, an
+/// error string) the causes are joined here.
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
 }
 
 impl From<StoreError> for ServerError {
@@ -126,15 +147,20 @@ impl From<ServerError> for Status {
                     .collect::<Vec<_>>();
                 Status::with_error_details(code, message, ErrorDetails::with_bad_request(fields))
             }
-            ServerError::Store(ref s) => {
+            ServerError::Store(ref s) | ServerError::StoreRead(ref s) => {
+                let outcome = match e {
+                    ServerError::StoreRead(_) => "nothing was disclosed",
+                    _ => "nothing was stored",
+                };
                 // Internal errors say what failed, not the database's words.
                 let message = match code {
-                    Code::Internal => "the broker's database failed; nothing was stored".to_owned(),
-                    _ => format!("{s}; nothing was stored"),
+                    Code::Internal => format!("the broker's database failed; {outcome}"),
+                    _ => format!("{s}; {outcome}"),
                 };
                 Status::new(code, message)
             }
-            other => Status::new(code, other.to_string()),
+            // The one message a client gets: the error and its causes.
+            other => Status::new(code, chain(&other)),
         }
     }
 }

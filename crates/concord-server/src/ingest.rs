@@ -132,7 +132,16 @@ impl Ingest for IngestService {
                 policy_input(&identity, Action::Ingest, &[source.as_str()]),
                 |e| describe_receipt_read(e, source, &req.extract_id),
             )
-            .await?;
+            .await
+            // The ingest rule decides who may read a receipt too; its
+            // reasons speak of pushing, this caller asked for a receipt.
+            .map_err(|e| match e {
+                ServerError::PermissionDenied(_) => ServerError::PermissionDenied(format!(
+                    "reading the receipts of {source} extracts refused by policy: only a push \
+                     agent of an organisation that pushes {source} may read them"
+                )),
+                other => other,
+            })?;
         let mut event = audit::event(&identity, concord_audit::Action::PolicyDecision, &decision);
         describe_receipt_read(&mut event, source, &req.extract_id);
         self.broker.audit.append(event).await?;
@@ -402,13 +411,15 @@ async fn read_batches(
                 limits.max_batch_records
             )));
         }
-        if state.received + batch.records.len() as u64 > state.header.record_count
-            || state.deletes_received + batch.delete_source_refs.len() as u64
-                > state.header.delete_count
-        {
-            return Err(ServerError::InvalidStream(
-                "more records or deletions arrived than header.record_count and header.delete_count announce".into(),
-            ));
+        let records = state.received + batch.records.len() as u64;
+        let deletes = state.deletes_received + batch.delete_source_refs.len() as u64;
+        if records > state.header.record_count || deletes > state.header.delete_count {
+            return Err(ServerError::InvalidStream(format!(
+                "more arrived than the header announces: at least {records} records \
+                 (header.record_count {}) and {deletes} deletions (header.delete_count {}); \
+                 set the counts to what is sent",
+                state.header.record_count, state.header.delete_count
+            )));
         }
         state = tokio::task::spawn_blocking(move || {
             state.absorb(batch);

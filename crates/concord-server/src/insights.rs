@@ -152,7 +152,7 @@ async fn decide(
     let names: Vec<&str> = sources.iter().map(|s| s.as_str()).collect();
     let mut input = policy_input(who, Action::Aggregate, &names);
     input.purpose = purpose.map(str::to_owned);
-    let asked = input.purpose.clone();
+    let asked = crate::convert::audited_text(crate::convert::CallerText::Purpose, purpose);
     let decision = broker
         .decide_audited(who, input, |e| e.purpose = asked)
         .await?;
@@ -165,7 +165,8 @@ async fn decide(
                 "the policy set no valid disclosure rule",
                 Some(decision.bundle_digest.clone()),
             );
-            event.purpose = purpose.map(str::to_owned);
+            event.purpose =
+                crate::convert::audited_text(crate::convert::CallerText::Purpose, purpose);
             if let Err(err) = broker.audit.append(event).await {
                 tracing::warn!(error = %err, "a refusal could not be audited; it is refused all the same");
             }

@@ -27,10 +27,8 @@ pub mod web;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
-use chrono::Utc;
 use concord_keys::BrokerKey;
-use concord_pki::Identity;
-use concord_policy::{Action, Decision, PolicyEngine, PolicyInput, Resource, Subject};
+use concord_policy::PolicyEngine;
 use concord_proto::v1::audit_server::AuditServer;
 use concord_proto::v1::dashboard_access_server::DashboardAccessServer;
 use concord_proto::{v1::linkage_server::LinkageServer, wire::ingest_server::IngestServer};
@@ -197,42 +195,6 @@ impl Broker {
     /// have not yet been committed or rolled back.
     pub fn watch_uncommitted(&self) -> tokio::sync::watch::Receiver<u64> {
         self.uncommitted.subscribe()
-    }
-
-    /// Asks the policy whether `who` may take `action` over `sources`. Any
-    /// policy failure refuses: fail closed.
-    pub(crate) async fn authorise(
-        &self,
-        who: &Identity,
-        action: Action,
-        sources: &[&str],
-    ) -> Result<Decision, ServerError> {
-        let input = PolicyInput {
-            action,
-            subject: Subject {
-                org: who.org.clone(),
-                role: who.role.clone(),
-                user: who.user.clone(),
-            },
-            purpose: None,
-            case_ref: None,
-            reason: None,
-            resource: Resource {
-                sources: sources.iter().map(|s| (*s).to_owned()).collect(),
-                record_kinds: vec![],
-                fields: vec![],
-            },
-            time: Utc::now(),
-        };
-        let decision = self.policy.decide(&input).map_err(ServerError::Policy)?;
-        if decision.allow {
-            Ok(decision)
-        } else {
-            Err(ServerError::PermissionDenied(format!(
-                "{action} refused by policy: {}",
-                decision.reason.as_deref().unwrap_or("no rule allows it")
-            )))
-        }
     }
 }
 

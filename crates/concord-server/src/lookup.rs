@@ -18,7 +18,10 @@
 //!    person only when the rules would *link* (never a possible match),
 //!    with the ids and sources of their records as the linker holds them.
 //! 4. **The records**, in one query by primary key, from the allowed
-//!    sources only, each projected to its source's allowed fields.
+//!    sources only, each projected to its source's allowed fields. A
+//!    field the record does not hold is left out, and so is a flag that
+//!    is not set (the wire cannot tell "no" from "not recorded": see
+//!    [`known`]).
 //! 5. **Audit, then answer.** The event (purpose, case, lawful basis,
 //!    agreement, policy digest, what was disclosed, the person's internal
 //!    id) is appended and committed; if that fails the lookup fails
@@ -44,7 +47,12 @@ use concord_proto::v1::{self, lookup_server::Lookup};
 use concord_store::lookup_field;
 use tonic::{Request, Response, Status};
 
-use crate::{Broker, LinkageKeyIds, audit, error::ServerError, identity::caller};
+use crate::{
+    Broker, LinkageKeyIds, audit,
+    convert::{CallerText, audited_text},
+    error::ServerError,
+    identity::caller,
+};
 
 /// Most tokens a lookup may carry. mk2's multi-token keys carry one token
 /// per form of a field (a name's one-deletion forms grow with its length):
@@ -174,37 +182,33 @@ fn check(
     })
 }
 
-/// A purpose as the audit log may record it: a policy name, else a marker
-/// (what a caller typed there may be anything, even an identifier).
-fn audit_purpose(purpose: &str) -> String {
-    let ok = !purpose.is_empty()
-        && purpose.len() <= MAX_PURPOSE
-        && purpose
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    if ok {
-        purpose.to_owned()
-    } else {
-        "(malformed purpose)".to_owned()
-    }
+/// A purpose as the audit log (and the log's span) may record it.
+fn audit_purpose(purpose: Option<&str>) -> Option<String> {
+    audited_text(CallerText::Purpose, purpose)
 }
 
-/// A case reference as the audit log may record it: one in the
-/// partnership's format (`MASH|MARAC|ASC|EMG-YYYY-NNNN[NN]`), else a marker.
-fn audit_case_ref(case_ref: &str) -> String {
-    let mut parts = case_ref.split('-');
-    let digits = |s: &str, lo: usize, hi: usize| {
-        (lo..=hi).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
-    };
-    let ok = matches!(parts.next(), Some("MASH" | "MARAC" | "ASC" | "EMG"))
-        && parts.next().is_some_and(|y| digits(y, 4, 4))
-        && parts.next().is_some_and(|n| digits(n, 4, 6))
-        && parts.next().is_none();
-    if ok {
-        case_ref.to_owned()
-    } else {
-        "(not in the partnership's format)".to_owned()
-    }
+/// A case reference as the audit log may record it.
+fn audit_case_ref(case_ref: Option<&str>) -> Option<String> {
+    audited_text(CallerText::CaseRef, case_ref)
+}
+
+/// The yes/no fields of a record. The wire carries each as a plain proto3
+/// `bool`, so an agency whose export does not hold one (its mapping maps
+/// no column to it: police exports hold no under-25 flag or MARAC
+/// referral) sends it as `false`, the same bytes as a recorded "no".
+const FLAGS: [&str; 4] = [
+    "marac",
+    "flag_domestic_abuse",
+    "flag_under_25",
+    "flag_exploitation",
+];
+
+/// Whether a field's value is known to be what the agency recorded: a
+/// flag only when set, since an unset one may not be held at all. An
+/// unknown is left out of the answer (never shown as a fact: the record
+/// does not carry it), as a field the record does not hold is.
+fn known(field: &str, value: &str) -> bool {
+    !(FLAGS.contains(&field) && value == "false")
 }
 
 /// What an allowing `lookup` decision permits (its shape is the team
@@ -362,8 +366,8 @@ impl LookupService {
         let (purpose, case_ref) = (q.purpose.clone(), q.case_ref.clone());
         self.broker
             .decide_audited(who, input, move |e| {
-                e.purpose = purpose.as_deref().map(audit_purpose);
-                e.case_ref = case_ref.as_deref().map(audit_case_ref);
+                e.purpose = audit_purpose(purpose.as_deref());
+                e.case_ref = audit_case_ref(case_ref.as_deref());
             })
             .await
     }
@@ -378,8 +382,8 @@ impl LookupService {
             reason,
             Some(self.broker.policy.bundle_digest()),
         );
-        e.purpose = q.purpose.as_deref().map(audit_purpose);
-        e.case_ref = q.case_ref.as_deref().map(audit_case_ref);
+        e.purpose = audit_purpose(q.purpose.as_deref());
+        e.case_ref = audit_case_ref(q.case_ref.as_deref());
         if let Err(err) = self.broker.audit.append(e).await {
             tracing::warn!(error = %err, "a refused lookup could not be audited");
         }
@@ -423,8 +427,8 @@ impl LookupService {
             &self.broker.linkage_keys,
             self.broker.limits.max_reported_violations,
         )?;
-        if let Some(p) = &q.purpose {
-            span.record("purpose", audit_purpose(p).as_str());
+        if let Some(p) = audit_purpose(q.purpose.as_deref()) {
+            span.record("purpose", p.as_str());
         }
 
         // 2. Policy first: nothing about the data has been read.
@@ -472,7 +476,7 @@ impl LookupService {
                 .store
                 .person_records(&p.records, &permit.sources)
                 .await
-                .map_err(ServerError::from)?,
+                .map_err(ServerError::StoreRead)?,
             None => vec![],
         };
         let person = person.map(|p| p.person);
@@ -504,6 +508,7 @@ impl LookupService {
                 fields: r
                     .fields
                     .into_iter()
+                    .filter(|(name, value)| known(name, value))
                     .map(|(name, value)| v1::FieldValue {
                         name: name.to_owned(),
                         value,
@@ -514,8 +519,8 @@ impl LookupService {
 
         // 5. Audit, then answer: nothing leaves unaudited.
         let mut event = audit::event(&who, concord_audit::Action::Lookup, &decision);
-        event.purpose = q.purpose.as_deref().map(audit_purpose);
-        event.case_ref = q.case_ref.as_deref().map(audit_case_ref);
+        event.purpose = audit_purpose(q.purpose.as_deref());
+        event.case_ref = audit_case_ref(q.case_ref.as_deref());
         event.disclosed = disclosed;
         event.subjects.extend(person.map(SubjectId::Person));
         let receipt = self.broker.audit.append(event).await?;
@@ -671,28 +676,14 @@ mod tests {
     }
 
     #[test]
-    fn the_audit_log_records_only_policy_shaped_purposes_and_case_refs() {
-        assert_eq!(
-            audit_purpose("safeguarding_children"),
-            "safeguarding_children"
-        );
-        assert_eq!(audit_purpose("Jane Doe 01/02/2010"), "(malformed purpose)");
-        for good in ["MASH-2026-0042", "MARAC-2026-123456", "EMG-2026-0001"] {
-            assert_eq!(audit_case_ref(good), good);
+    fn an_unset_flag_is_left_out_and_every_other_value_kept() {
+        for f in FLAGS {
+            assert!(known(f, "true"), "{f}");
+            assert!(!known(f, "false"), "{f}");
         }
-        for bad in [
-            "JANE-DOE-2010",
-            "MASH-26-0042",
-            "MASH-2026-42",
-            "MASH-2026-0042-1",
-            "",
-        ] {
-            assert_eq!(
-                audit_case_ref(bad),
-                "(not in the partnership's format)",
-                "{bad}"
-            );
-        }
+        assert!(known("kind", "crime"));
+        assert!(known("dash_score", "0"));
+        assert!(known("event_date", "2026-10-10"));
     }
 
     fn decision(body: serde_json::Value) -> Decision {

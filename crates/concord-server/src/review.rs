@@ -2,16 +2,31 @@
 //! roles the `link_review` policy allows. A review says how the pair
 //! agreed: the match weight (bits), the match probability and each
 //! field's comparison level.
+//!
+//! Every decision is audited (action `link_review`): a refusal, or a
+//! policy that cannot be evaluated, through `Broker::decide_audited`; an
+//! allowed listing or resolution by an event appended *before* the queue
+//! is shown or the pair is linked or kept apart, naming whom it is about
+//! (the candidate person and the record's person, as internal ids). If
+//! that append fails the request fails and nothing is shown or changed.
 
 use std::sync::Arc;
 
+use concord_audit::SubjectId;
 use concord_linkage::Model;
+use concord_pki::Identity;
 use concord_policy::Action;
 use concord_proto::v1::{self, linkage_server::Linkage as LinkageRpc};
-use concord_store::{ReviewStatus, ReviewView};
+use concord_store::{Review, ReviewStatus, ReviewView};
 use tonic::{Request, Response, Status};
 
-use crate::{Broker, error::ServerError, identity::caller, linkage::LinkageError};
+use crate::{
+    Broker,
+    audit::{self, policy_input},
+    error::ServerError,
+    identity::caller,
+    linkage::LinkageError,
+};
 
 pub struct ReviewService {
     broker: Arc<Broker>,
@@ -20,6 +35,38 @@ pub struct ReviewService {
 impl ReviewService {
     pub fn new(broker: Arc<Broker>) -> Self {
         ReviewService { broker }
+    }
+
+    /// Asks the `link_review` policy; a refusal is audited and returned.
+    async fn authorise(&self, who: &Identity) -> Result<concord_policy::Decision, ServerError> {
+        let input = policy_input(who, Action::LinkReview, &[]);
+        self.broker.decide_audited(who, input, |_| {}).await
+    }
+
+    /// Records an allowed listing or resolution, about the people of
+    /// `reviews` (each pair's candidate and the record's person now),
+    /// before it is answered or carried out.
+    async fn record<'a>(
+        &self,
+        who: &Identity,
+        decision: &concord_policy::Decision,
+        reviews: impl IntoIterator<Item = &'a Review>,
+    ) -> Result<(), ServerError> {
+        let mut e = audit::event(who, concord_audit::Action::LinkReview, decision);
+        for r in reviews {
+            e.subjects.extend(
+                u64::try_from(r.candidate_person)
+                    .ok()
+                    .map(SubjectId::Person),
+            );
+            e.subjects.extend(
+                self.broker
+                    .linkage
+                    .person_of(r.record_id)
+                    .map(SubjectId::Person),
+            );
+        }
+        self.broker.audit.append(e).await.map(drop)
     }
 }
 
@@ -59,14 +106,16 @@ impl LinkageRpc for ReviewService {
     ) -> Result<Response<v1::ListReviewsResponse>, Status> {
         let who = caller(&request)?;
         tracing::Span::current().record("org", who.org.as_str());
-        self.broker.authorise(&who, Action::LinkReview, &[]).await?;
+        let decision = self.authorise(&who).await?;
         let pending_only = !request.into_inner().include_resolved;
         let views = self
             .broker
             .store
             .review_views(pending_only)
             .await
-            .map_err(ServerError::from)?;
+            .map_err(ServerError::StoreRead)?;
+        self.record(&who, &decision, views.iter().map(|v| &v.review))
+            .await?;
         Ok(Response::new(v1::ListReviewsResponse {
             reviews: views.into_iter().map(wire).collect(),
         }))
@@ -79,15 +128,23 @@ impl LinkageRpc for ReviewService {
     ) -> Result<Response<v1::LinkReview>, Status> {
         let who = caller(&request)?;
         tracing::Span::current().record("org", who.org.as_str());
-        self.broker.authorise(&who, Action::LinkReview, &[]).await?;
+        let decision = self.authorise(&who).await?;
         let req = request.into_inner();
         let store = &self.broker.store;
         let review = store
             .review(req.review_id)
             .await
             .map_err(ServerError::from)?
-            .filter(|r| r.status == ReviewStatus::Pending)
-            .ok_or_else(|| ServerError::NotFound("no pending review has that id".into()))?;
+            .filter(|r| r.status == ReviewStatus::Pending);
+        // Audited whether or not the id names a pending pair.
+        self.record(&who, &decision, review.iter()).await?;
+        let review = review.ok_or_else(|| {
+            ServerError::NotFound(format!(
+                "no pending review has id {}: it was resolved already or never existed \
+                 (`concord review list` shows the pending ones)",
+                req.review_id
+            ))
+        })?;
         self.broker
             .linkage
             .resolve(store, &review, req.accept, &who.user)

@@ -270,7 +270,7 @@ impl IdentifyingRow {
 pub enum SynthError {
     #[error("invalid synthetic population settings: {0}")]
     Config(String),
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}")]
     Io {
         path: PathBuf,
         source: std::io::Error,

@@ -422,7 +422,12 @@ fn pki(dir: &Path, partnership: &Path) -> anyhow::Result<(PkiLayout, bool)> {
             missing[0].display()
         );
     }
-    let (layout, _) = super::pki::create(dir, partnership, &[])?;
+    let (layout, _) = super::pki::create(
+        dir,
+        partnership,
+        &[],
+        "give --policy-dir, the directory of the policy bundle that holds data/partnership.json",
+    )?;
     Ok((layout, true))
 }
 

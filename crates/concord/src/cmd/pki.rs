@@ -94,7 +94,12 @@ fn revoke(args: &RevokeArgs) -> anyhow::Result<()> {
 }
 
 fn init(args: &InitArgs) -> anyhow::Result<()> {
-    let (layout, partnership) = create(&args.dir, &args.partnership, &args.hosts)?;
+    let (layout, partnership) = create(
+        &args.dir,
+        &args.partnership,
+        &args.hosts,
+        "give another with --partnership FILE",
+    )?;
     println!(
         "created a development PKI for {} in {}",
         partnership.name,
@@ -116,15 +121,17 @@ fn init(args: &InitArgs) -> anyhow::Result<()> {
 }
 
 /// Loads the partnership file and creates the PKI; shared with `serve`'s
-/// development mode.
+/// development mode and `demo`. `another` says how the caller's user names
+/// another partnership file (each command has its own way).
 pub fn create(
     dir: &Path,
     partnership_file: &Path,
     hosts: &[String],
+    another: &str,
 ) -> anyhow::Result<(PkiLayout, Partnership)> {
     let partnership = Partnership::load(partnership_file).with_context(|| {
         format!(
-            "cannot use the partnership file {} (give another with --partnership FILE)",
+            "cannot use the partnership file {} ({another})",
             partnership_file.display()
         )
     })?;

@@ -404,12 +404,19 @@ fn pki_files(config: &Config, replica_of: Option<&Path>) -> anyhow::Result<(PkiF
     let created = layout.missing().len() == 7;
     if created {
         let partnership = config.policy_dir.join("data").join("partnership.json");
-        let (_, partnership) = super::pki::create(&dir, &partnership, &[]).with_context(|| {
-            format!(
-                "cannot create the development PKI in {} (or configure a [pki] table)",
-                dir.display()
-            )
-        })?;
+        let another = format!(
+            "serve reads it from the policy bundle, {}/data/partnership.json: run from the \
+             repository, or point --policy-dir (or CONCORD_POLICY_DIR, or policy_dir in the \
+             configuration file) at a bundle that holds one",
+            config.policy_dir.display()
+        );
+        let (_, partnership) =
+            super::pki::create(&dir, &partnership, &[], &another).with_context(|| {
+                format!(
+                    "cannot create the development PKI in {} (or configure a [pki] table)",
+                    dir.display()
+                )
+            })?;
         println!(
             "created a development PKI in {} with {} client certificate(s) (development mode: \
              there is no [pki] table in the configuration)",
