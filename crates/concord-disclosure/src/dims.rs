@@ -5,7 +5,8 @@ use std::{fmt, str::FromStr};
 
 use chrono::{Datelike, NaiveDate};
 use concord_core::{
-    AgeBand, LocationType, PersonRole, RBKC_WARDS, Sex, Source, ViolenceCategory, Weapon, ward_name,
+    AgeBand, LocationType, PersonRole, RBKC_WARDS, RecordKind, Sex, Source, ViolenceCategory,
+    Weapon, ward_name,
 };
 
 use crate::DisclosureError;
@@ -390,6 +391,25 @@ pub fn parse_month(s: &str) -> Option<NaiveDate> {
         return None;
     }
     NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, 1)
+}
+
+/// A human label for a record kind, as practitioners name it (the
+/// dashboard's panels name kinds in the same words; `concord lookup` and
+/// `concord review` show these).
+pub fn kind_label(k: RecordKind) -> &'static str {
+    match k {
+        RecordKind::Crime => "Crime",
+        RecordKind::EdAttendance => "Emergency department attendance",
+        RecordKind::Supervision => "Supervision",
+        RecordKind::Referral => "Referral",
+        RecordKind::Case => "Case",
+        RecordKind::AsbCase => "Anti-social behaviour case",
+        RecordKind::MaracCase => "MARAC case",
+        RecordKind::SafeguardingConcern => "Safeguarding concern",
+        RecordKind::YouthOffence => "Youth offence",
+        RecordKind::ServiceContact => "Service contact",
+        RecordKind::HousingIncident => "Housing incident",
+    }
 }
 
 fn category_label(c: ViolenceCategory) -> &'static str {

@@ -36,7 +36,7 @@ pub use dashboard::{
     Dashboard, DashboardPeriod, PANELS, Panel, PanelDef, PanelKind, PeriodKind, build_dashboard,
     panel_def,
 };
-pub use dims::{DAYS, Dimension, Measure, NOT_RECORDED, month_key, parse_month};
+pub use dims::{DAYS, Dimension, Measure, NOT_RECORDED, kind_label, month_key, parse_month};
 pub use error::DisclosureError;
 pub use protect::{consistent_counts, protect};
 pub use table::{Cell, ProtectedRow, ProtectedTable, ProtectedValue, RawTable, Rule};

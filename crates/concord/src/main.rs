@@ -17,6 +17,7 @@
 //!   signed checkpoints (also `audit export`, `audit vkey`).
 //! * `concord report`: the board's dashboard as a self-contained HTML file.
 //! * `concord dashboard-link`: a one-time sign-in link to the web dashboard.
+//! * `concord review`: the linkage review queue, listed and decided.
 //!
 //! Configuration lives in [`config`], logging in [`telemetry`]. Errors are
 //! printed as `error: …` with their causes, and each says what to do next.
@@ -74,6 +75,9 @@ enum Command {
     Report(cmd::report::ReportArgs),
     /// Get a one-time link that signs you in to the board's web dashboard (board members and analysts)
     DashboardLink(cmd::dashboard_link::DashboardLinkArgs),
+    /// Work the linkage review queue: list, show and decide possible matches (MASH managers, the DPO)
+    #[command(subcommand)]
+    Review(cmd::review::ReviewCommand),
 }
 
 /// mimalloc: under load glibc's malloc and free (with its consolidation
@@ -100,6 +104,9 @@ fn main() -> ExitCode {
         }
         Command::Policy(command) => {
             telemetry::init_quiet().and_then(|()| cmd::policy::run(command))
+        }
+        Command::Review(command) => {
+            telemetry::init_quiet().and_then(|()| cmd::review::run(&command))
         }
     };
     match result {

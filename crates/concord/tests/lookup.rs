@@ -101,9 +101,41 @@ both_stores!(
         let (ok, stdout, stderr) = lookup(&tb, dir, &[&by_flags[..], &CASE[..]].concat());
         assert!(ok, "{stdout}{stderr}");
         assert!(stdout.contains("person:        matched"), "{stdout}");
-        assert!(stdout.contains("police (1 record)"), "{stdout}");
+        assert!(stdout.contains("Police (1 record)"), "{stdout}");
+        // Readable, as the dashboard names things: the ward's name, the
+        // category's, the kind's; never a GSS code or a snake_case name.
+        for shown in [
+            "Chelsea Riverside",
+            "Actual bodily harm",
+            "Crime",
+            "Victim",
+            "Street",
+        ] {
+            assert!(stdout.contains(shown), "{shown}: {stdout}");
+        }
+        for code in ["E05009391", "abh", "crime ", "victim"] {
+            assert!(!stdout.contains(code), "{code}: {stdout}");
+        }
+        // The police mapping holds no under-25 flag and no MARAC referral:
+        // they are not recorded, never "no" (issue 18, item 9).
+        let police = stdout
+            .split("Police (1 record)\n")
+            .nth(1)
+            .expect("the police view");
+        let mut lines = police.lines();
+        let (heads, row) = (lines.next().unwrap(), lines.next().unwrap());
+        for unheld in ["Under 25", "MARAC"] {
+            let at = heads
+                .find(unheld)
+                .unwrap_or_else(|| panic!("{unheld}: {heads}"));
+            assert!(
+                row.get(at..).is_some_and(|c| c.starts_with("not recorded")),
+                "{unheld}: {heads}\n{row}"
+            );
+        }
+        assert!(!row.contains("false"), "{row}");
         assert!(stdout.contains("Withheld:"), "{stdout}");
-        assert!(stdout.contains("police: event_hour, lsoa_code"), "{stdout}");
+        assert!(stdout.contains("Police: Hour, LSOA"), "{stdout}");
         assert!(
             stdout.contains("Obligations: notify_data_owner"),
             "{stdout}"

@@ -17,7 +17,8 @@ use std::{fs, path::PathBuf};
 use anyhow::{Context, bail};
 use concord_audit::{Hash, verify_inclusion};
 use concord_client::ClientTls;
-use concord_core::{KeyName, Source, Token};
+use concord_core::{KeyName, RecordKind, Source, Token};
+use concord_disclosure::{Dimension, kind_label};
 use concord_keys::LinkageKey;
 use concord_matchkey::{Identifiers, Rejection};
 use concord_proto::v1::{self, lookup_client::LookupClient};
@@ -352,8 +353,72 @@ pub(crate) fn refusal(status: &Status) -> anyhow::Error {
     )
 }
 
-fn source_name(code: i32) -> &'static str {
-    Source::from_code(code).map_or("unknown source", Source::as_str)
+/// A source as the dashboard names it ("Children's services").
+fn source_name(code: i32) -> String {
+    Source::from_code(code).map_or("unknown source".to_owned(), |s| {
+        Dimension::Source.label(s.as_str())
+    })
+}
+
+/// The dashboard's dimension of a record field, where it has one (its
+/// labels are the dashboard's: ward names, category and weapon names).
+fn dimension(field: &str) -> Option<Dimension> {
+    Some(match field {
+        "ward_code" => Dimension::Ward,
+        "category" => Dimension::Category,
+        "age_band" => Dimension::AgeBand,
+        "sex" => Dimension::Sex,
+        "role" => Dimension::Role,
+        "weapon" => Dimension::Weapon,
+        "location_type" => Dimension::LocationType,
+        "event_hour" => Dimension::Hour,
+        _ => return None,
+    })
+}
+
+/// A field's column heading.
+fn heading(field: &str) -> &str {
+    if let Some(d) = dimension(field) {
+        return d.title();
+    }
+    match field {
+        "kind" => "Kind",
+        "event_date" => "Date",
+        "date_precision" => "Date known to",
+        "lsoa_code" => "LSOA",
+        "rosh" => "RoSH",
+        "dash_score" => "DASH score",
+        "marac" => "MARAC",
+        "flag_domestic_abuse" => "Domestic abuse",
+        "flag_under_25" => "Under 25",
+        "flag_exploitation" => "Exploitation",
+        "site_code" => "Site",
+        other => other,
+    }
+}
+
+/// What a cell shows when the record carries no value for the field: the
+/// agency did not record it (the broker sends a flag only when it is set,
+/// since an agency whose export has no such column sends it unset).
+const NOT_RECORDED: &str = "not recorded";
+
+/// A field's value as a practitioner reads it: the dashboard's labels
+/// (ward names, categories, kinds), `yes` for a set flag.
+fn readable(field: &str, value: &str) -> String {
+    if let Some(d) = dimension(field) {
+        return d.label(value);
+    }
+    match field {
+        "kind" => value
+            .parse::<RecordKind>()
+            .map_or_else(|_| value.to_owned(), |k| kind_label(k).to_owned()),
+        "marac" | "flag_domestic_abuse" | "flag_under_25" | "flag_exploitation" => match value {
+            "true" => "yes".to_owned(),
+            "false" => "no".to_owned(),
+            other => other.to_owned(),
+        },
+        _ => value.replace('_', " "),
+    }
 }
 
 /// The answer as the practitioner reads it.
@@ -394,7 +459,7 @@ pub(crate) fn render(a: &v1::FindPersonResponse, purpose: &str, case_ref: &str) 
             source_name(view.source),
             if n == 1 { "" } else { "s" }
         );
-        let rows: Vec<Vec<&str>> = view
+        let rows: Vec<Vec<String>> = view
             .records
             .iter()
             .map(|r| {
@@ -404,18 +469,22 @@ pub(crate) fn render(a: &v1::FindPersonResponse, purpose: &str, case_ref: &str) 
                         r.fields
                             .iter()
                             .find(|v| &v.name == f)
-                            .map_or("-", |v| v.value.as_str())
+                            .map_or_else(|| NOT_RECORDED.to_owned(), |v| readable(f, &v.value))
                     })
                     .collect()
             })
             .collect();
-        let widths: Vec<usize> = view
-            .allowed_fields
+        let headings: Vec<&str> = view.allowed_fields.iter().map(|f| heading(f)).collect();
+        let widths: Vec<usize> = headings
             .iter()
             .enumerate()
-            .map(|(i, f)| rows.iter().map(|r| r[i].len()).fold(f.len(), usize::max))
+            .map(|(i, h)| {
+                rows.iter()
+                    .map(|r| r[i].chars().count())
+                    .fold(h.chars().count(), usize::max)
+            })
             .collect();
-        let line = |cells: Vec<&str>| {
+        let line = |cells: &[&str]| {
             let padded: Vec<String> = cells
                 .iter()
                 .zip(&widths)
@@ -423,13 +492,10 @@ pub(crate) fn render(a: &v1::FindPersonResponse, purpose: &str, case_ref: &str) 
                 .collect();
             format!("  {}", padded.join("  ").trim_end())
         };
-        let _ = writeln!(
-            out,
-            "{}",
-            line(view.allowed_fields.iter().map(String::as_str).collect())
-        );
-        for r in rows {
-            let _ = writeln!(out, "{}", line(r));
+        let _ = writeln!(out, "{}", line(&headings));
+        for r in &rows {
+            let cells: Vec<&str> = r.iter().map(String::as_str).collect();
+            let _ = writeln!(out, "{}", line(&cells));
         }
     }
     if !a.withheld.is_empty() {
@@ -438,7 +504,8 @@ pub(crate) fn render(a: &v1::FindPersonResponse, purpose: &str, case_ref: &str) 
             let what = if w.fields.is_empty() {
                 "everything".to_owned()
             } else {
-                w.fields.join(", ")
+                let names: Vec<&str> = w.fields.iter().map(|f| heading(f)).collect();
+                names.join(", ")
             };
             let _ = writeln!(out, "  {}: {what}: {}", source_name(w.source), w.reason);
         }
@@ -550,12 +617,21 @@ mod tests {
             person_pseudonym: "ab".repeat(32),
             sources: vec![v1::SourceView {
                 source: Source::Police.code(),
-                allowed_fields: vec!["kind".into(), "weapon".into()],
+                allowed_fields: ["kind", "ward_code", "category", "weapon", "flag_under_25"]
+                    .map(String::from)
+                    .to_vec(),
                 records: vec![v1::DisclosedRecord {
-                    fields: vec![v1::FieldValue {
-                        name: "kind".into(),
-                        value: "crime".into(),
-                    }],
+                    fields: [
+                        ("kind", "crime"),
+                        ("ward_code", "E05009391"),
+                        ("category", "gbh"),
+                        ("flag_under_25", "true"),
+                    ]
+                    .map(|(name, value)| v1::FieldValue {
+                        name: name.into(),
+                        value: value.into(),
+                    })
+                    .to_vec(),
                 }],
             }],
             withheld: vec![v1::Withheld {
@@ -578,11 +654,18 @@ mod tests {
         };
         let shown = render(&a, "marac", "MARAC-2026-00017");
         assert!(
-            shown.contains("police (1 record)\n  kind   weapon\n  crime  -\n"),
+            shown.contains(
+                "Police (1 record)\n  Kind   Ward               Category              Weapon        Under 25\n  \
+                 Crime  Chelsea Riverside  Grievous bodily harm  not recorded  yes\n"
+            ),
             "{shown}"
         );
         assert!(
-            shown.contains("Withheld:\n  health: everything: health data only for safeguarding")
+            shown.contains(
+                "Withheld:\n  Health (emergency departments): everything: health data only for \
+                 safeguarding"
+            ),
+            "{shown}"
         );
         assert!(shown.contains("Obligations: notify_data_owner"));
         assert!(shown.contains("event 0 of a log of 1 events"));

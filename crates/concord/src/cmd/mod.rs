@@ -10,6 +10,7 @@ pub mod pki;
 pub mod policy;
 pub mod push;
 pub mod report;
+pub mod review;
 pub mod serve;
 pub mod synth;
 pub mod tokenise;
