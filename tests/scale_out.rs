@@ -106,6 +106,7 @@ fn extract(
         mode: v1::ExtractMode::Snapshot as i32,
         schema_version: 1,
         linkage_key_id: tb.linkage_key_id.clone(),
+        // Community safety sends two data sets; these are service contacts.
         data_set: if source == v1::Source::CommunitySafety {
             "youth_services".into()
         } else {

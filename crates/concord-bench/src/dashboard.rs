@@ -181,6 +181,12 @@ pub async fn run(db: Db, records: u64, people: u64, runs: usize) -> Result<Figur
             mode: v1::ExtractMode::Snapshot as i32,
             schema_version: 1,
             linkage_key_id: tb.linkage_key_id.clone(),
+            // Community safety sends two data sets; these are MARAC cases.
+            data_set: if *source == v1::Source::CommunitySafety {
+                "marac".into()
+            } else {
+                String::new()
+            },
             ..Default::default()
         };
         push_extract(

@@ -156,6 +156,12 @@ async fn push(tb: &TestBroker, s: usize, people: u64) -> Result<()> {
         mode: v1::ExtractMode::Snapshot as i32,
         schema_version: 1,
         linkage_key_id: lk.clone(),
+        // Community safety sends two data sets; these are MARAC cases.
+        data_set: if source == v1::Source::CommunitySafety {
+            "marac".into()
+        } else {
+            String::new()
+        },
         ..Default::default()
     };
     // Extract::new computes the counts and checksum; batches of 5,000.

@@ -31,6 +31,8 @@ use concord_keys::BrokerKey;
 use concord_policy::PolicyEngine;
 use concord_proto::v1::audit_server::AuditServer;
 use concord_proto::v1::dashboard_access_server::DashboardAccessServer;
+// Ingest is served in its records-as-bytes view (the same wire format), so
+// the extract checksum covers the bytes that arrived.
 use concord_proto::{v1::linkage_server::LinkageServer, wire::ingest_server::IngestServer};
 use concord_store::Store;
 use tokio::net::TcpListener;
