@@ -258,7 +258,7 @@ fn the_pdb_and_the_service_select_the_broker_pods() {
     );
     let service = broker_services[0];
     let selector = labels(path(&service.value, &["spec", "selector"]));
-    // Sign-in links and sessions are per replica (ARCHITECTURE.md, "Scale out").
+    // Sign-in links and sessions are per replica (docs/decisions/0009-scale-out.md).
     assert_eq!(
         path(&service.value, &["spec", "sessionAffinity"]).as_str(),
         Some("ClientIP"),

@@ -16,7 +16,7 @@
 //! Several brokers on one PostgreSQL: one holds the linker's lease and
 //! links; every save is conditional on `linkage_state.version`, so writes
 //! never interleave; the others rebuild when the version moves (see
-//! ARCHITECTURE.md, "Scale out").
+//! docs/decisions/0009-scale-out.md).
 
 use std::{
     sync::{
