@@ -301,7 +301,7 @@ pub async fn load(db: Db, records: u64, setup: &Setup) -> Result<(TestBroker, Lo
     // benchmark that overlapped it would measure that reload instead.
     tb.broker
         .insights
-        .facts(&tb.broker.store)
+        .facts(&tb.broker.store, &tb.broker.broker_key)
         .await
         .map_err(|e| anyhow::anyhow!("loading the insight facts: {e}"))?;
     settle(&tb, db).await?;

@@ -1,7 +1,7 @@
 //! The nine data sets of DESIGN §3, each in its agency's own vocabulary.
 
 use chrono::{Duration, NaiveDate};
-use concord_core::{PersonRole, RecordKind, Sex, Source};
+use concord_core::{PersonRole, RecordKind, Sex};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
@@ -12,51 +12,25 @@ use crate::{
     people::{Person, Profile},
 };
 
-/// One of the partnership's nine data sets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum DataSet {
-    PoliceViolentCrime,
-    ChildrensDaExploitation,
-    YouthOffending,
-    AdultSafeguarding,
-    Marac,
-    EdAssaults,
-    YouthServices,
-    Housing,
-    Probation,
-}
+pub use concord_core::DataSet;
 
-impl DataSet {
-    pub const ALL: [DataSet; 9] = [
-        DataSet::PoliceViolentCrime,
-        DataSet::ChildrensDaExploitation,
-        DataSet::YouthOffending,
-        DataSet::AdultSafeguarding,
-        DataSet::Marac,
-        DataSet::EdAssaults,
-        DataSet::YouthServices,
-        DataSet::Housing,
-        DataSet::Probation,
-    ];
-
-    /// File stem and stable name.
-    pub const fn name(self) -> &'static str {
-        match self {
-            DataSet::PoliceViolentCrime => "police_violent_crime",
-            DataSet::ChildrensDaExploitation => "childrens_da_exploitation",
-            DataSet::YouthOffending => "youth_offending",
-            DataSet::AdultSafeguarding => "adult_safeguarding",
-            DataSet::Marac => "marac",
-            DataSet::EdAssaults => "ed_assaults",
-            DataSet::YouthServices => "youth_services",
-            DataSet::Housing => "housing",
-            DataSet::Probation => "probation",
-        }
-    }
-
+/// What the synthetic population adds to [`DataSet`]: its file names, the
+/// development partnership's organisation that pushes it, and its title.
+pub trait DataSetSynth {
+    /// File stem (the data set's stable name).
+    fn name(self) -> &'static str;
     /// The partnership organisation that pushes it
     /// (`policies/data/partnership.json`).
-    pub const fn org(self) -> &'static str {
+    fn org(self) -> &'static str;
+    fn title(self) -> &'static str;
+}
+
+impl DataSetSynth for DataSet {
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+
+    fn org(self) -> &'static str {
         match self {
             DataSet::PoliceViolentCrime => "mps-cw",
             DataSet::ChildrensDaExploitation => "rbkc-childrens",
@@ -69,20 +43,7 @@ impl DataSet {
         }
     }
 
-    pub const fn source(self) -> Source {
-        match self {
-            DataSet::PoliceViolentCrime => Source::Police,
-            DataSet::ChildrensDaExploitation => Source::ChildrensServices,
-            DataSet::YouthOffending => Source::YouthJustice,
-            DataSet::AdultSafeguarding => Source::AdultSocialCare,
-            DataSet::Marac | DataSet::YouthServices => Source::CommunitySafety,
-            DataSet::EdAssaults => Source::Health,
-            DataSet::Housing => Source::Housing,
-            DataSet::Probation => Source::Probation,
-        }
-    }
-
-    pub const fn title(self) -> &'static str {
+    fn title(self) -> &'static str {
         match self {
             DataSet::PoliceViolentCrime => "Police recorded violent crime (victims and suspects)",
             DataSet::ChildrensDaExploitation => {

@@ -54,7 +54,7 @@ use chrono::NaiveDate;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-pub use datasets::{Column, DataSet, Meaning, Table, ValueMap};
+pub use datasets::{Column, DataSet, DataSetSynth, Meaning, Table, ValueMap};
 pub use ids::{nhs_check_digit, nhs_is_valid};
 pub use people::{Person, Profile};
 pub use write::{mapping_toml, write};

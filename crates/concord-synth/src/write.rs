@@ -9,7 +9,7 @@ use std::{
 
 use crate::{
     Population, SynthError,
-    datasets::{Column, Meaning, Table},
+    datasets::{Column, DataSetSynth as _, Meaning, Table},
 };
 
 fn quote(s: &str) -> String {

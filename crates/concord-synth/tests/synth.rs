@@ -3,7 +3,8 @@ use std::collections::HashMap;
 use chrono::{Datelike, NaiveDate};
 use concord_core::Source;
 use concord_synth::{
-    DataSet, ErrorRates, Meaning, Person, Population, SynthConfig, generate, nhs_is_valid, write,
+    DataSet, DataSetSynth as _, ErrorRates, Meaning, Person, Population, SynthConfig, generate,
+    nhs_is_valid, write,
 };
 
 fn small(seed: u64) -> SynthConfig {

@@ -10,6 +10,7 @@
 //! joined by recomputing each row's source reference with the linkage key
 //! the extracts were tokenised with ([`Truth::load`]).
 
+use concord_synth::DataSetSynth as _;
 use std::{
     collections::{BTreeMap, HashMap},
     fmt::Write as _,

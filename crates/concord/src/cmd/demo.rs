@@ -29,6 +29,7 @@
 //! another record's of the same source with a different true person are
 //! left out of the measure (and counted).
 
+use concord_synth::DataSetSynth as _;
 use std::{
     collections::{HashMap, HashSet},
     fs,

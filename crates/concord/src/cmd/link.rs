@@ -13,6 +13,7 @@
 //! `_` or nothing (`police.tokens.csv`, `community_safety-marac.csv`,
 //! `childrens_da_exploitation.tokens.csv`).
 
+use concord_synth::DataSetSynth as _;
 use std::{
     collections::{HashMap, HashSet},
     path::{Path, PathBuf},

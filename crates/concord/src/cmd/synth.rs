@@ -4,6 +4,7 @@
 //! `concord tokenise` read), and the truth (which person each record
 //! belongs to) apart.
 
+use concord_synth::DataSetSynth as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
