@@ -61,7 +61,7 @@ fn bytes32(seed: u64) -> Vec<u8> {
 }
 
 /// The sources each person is known to, with the pushing agent and kind.
-const SOURCES: [(v1::Source, &str, v1::RecordKind); 4] = [
+pub(crate) const SOURCES: [(v1::Source, &str, v1::RecordKind); 4] = [
     (v1::Source::Police, "mps-cw-push", v1::RecordKind::Crime),
     (
         v1::Source::Health,
