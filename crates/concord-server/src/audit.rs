@@ -112,13 +112,23 @@ pub enum AuditError {
 
 impl From<AuditError> for ServerError {
     fn from(e: AuditError) -> ServerError {
-        ServerError::Audit(crate::error::chain(&e))
+        ServerError::Audit(client_message(&e))
+    }
+}
+
+/// What a caller is told: the store's own words ("the database is
+/// unavailable", ...) and never the database's (the driver's message below
+/// them may name tables, triggers or values).
+fn client_message(e: &AuditError) -> String {
+    match e {
+        AuditError::Store(s) => format!("{e}: {s}"),
+        other => crate::error::chain(other),
     }
 }
 
 /// The same refusal for every caller of a failed batch.
 fn refused(e: &AuditError) -> impl Fn() -> ServerError + use<> {
-    let message = crate::error::chain(e);
+    let message = client_message(e);
     move || ServerError::Audit(message.clone())
 }
 
