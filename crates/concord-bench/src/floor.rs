@@ -185,7 +185,7 @@ impl FloorDb {
 
     /// Each person's record ids, from the linkage the broker stored.
     async fn people(&self) -> Result<Vec<Vec<i64>>> {
-        let sql = "SELECT person_id, record_id FROM record_person WHERE outcome = 'linked'";
+        let sql = "SELECT person_id, record_id FROM record_person WHERE outcome <> 'possible'";
         let rows: Vec<(i64, i64)> = match self {
             FloorDb::Postgres(pool) => sqlx::query_as(sql).fetch_all(pool).await?,
             FloorDb::Sqlite { records, .. } => sqlx::query_as(sql).fetch_all(records).await?,
