@@ -23,7 +23,7 @@ use std::{
         Arc, Mutex,
         atomic::{AtomicBool, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use concord_core::{KeyName, Source, Token};
@@ -41,6 +41,10 @@ use tokio::sync::{mpsc, watch};
 /// another broker queued, a lease to take over) and for linkage another
 /// broker saved.
 pub const DEFAULT_POLL: Duration = Duration::from_secs(1);
+
+/// How long a replica that lost the linker's lease waits before asking for
+/// it again (three beats: the other replicas ask every beat).
+const LOST_LEASE_BACKOFF: Duration = Duration::from_secs(3);
 
 /// Jobs read from the queue at a time.
 const JOBS_PER_READ: i64 = 64;
@@ -146,12 +150,13 @@ impl Linkage {
         // Work queued before this start (a crash after a commit) is linked now.
         let _ = wake.try_send(());
         tokio::spawn(async move {
+            let mut lost_at = None;
             loop {
                 tokio::select! {
                     w = woken.recv() => if w.is_none() { break },
                     _ = tokio::time::sleep(DEFAULT_POLL) => {},
                 }
-                task.tick(&mut lease).await;
+                task.tick(&mut lease, &mut lost_at).await;
             }
         });
         Ok(Arc::new(Linkage {
@@ -356,16 +361,21 @@ struct Task {
 impl Task {
     /// One round: keep or take the lease, catch up with what another
     /// broker saved, then (holding the lease) run the queued jobs.
-    async fn tick(&self, lease: &mut Option<LinkerLease>) {
+    async fn tick(&self, lease: &mut Option<LinkerLease>, lost_at: &mut Option<Instant>) {
         match lease {
             Some(l) => {
                 if !l.held().await {
                     tracing::warn!(replica = %self.shared.name, "lost the linker lease; another broker may take it");
                     *lease = None;
+                    *lost_at = Some(Instant::now());
                     // Not the holder from now on, whatever the rest of this round meets.
                     self.shared.leader.store(false, Ordering::Release);
                 }
             }
+            // A replica whose lease connection was cut yields for a few
+            // beats, so that a healthy replica (asking every beat) takes the
+            // lease rather than the one whose connection just failed.
+            None if lost_at.is_some_and(|t| t.elapsed() < LOST_LEASE_BACKOFF) => {}
             None => match self.store.try_linker_lease(&self.shared.name).await {
                 Ok(Some(l)) => {
                     tracing::info!(replica = %self.shared.name, "this broker now runs the linker (it took the linker's lease)");
