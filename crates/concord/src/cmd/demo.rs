@@ -784,9 +784,11 @@ fn board(
             .block_on(tokio::signal::ctrl_c())
             .context("cannot wait for Ctrl-C")?;
     } else {
+        // The broker stops with the demo: an address printed now would
+        // point at nothing by the time anyone opened it.
         println!(
-            "  dashboard:  {base}/dashboard while the demo runs (`concord demo --serve` keeps it \
-             up and prints a sign-in link)"
+            "  dashboard:  stops with the demo; `concord demo --serve` keeps the broker and its \
+             dashboard running and prints the address and a sign-in link"
         );
     }
     let _ = stop.send(());
