@@ -107,7 +107,7 @@ fn the_board_gets_a_self_contained_report_and_a_sign_in_link() {
 }
 
 #[test]
-fn the_demo_writes_the_board_report_and_names_the_dashboard() {
+fn the_demo_writes_the_board_report_and_says_how_to_keep_the_dashboard_up() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let (out, stdout, stderr) = run(concord(dir)
@@ -123,14 +123,14 @@ fn the_demo_writes_the_board_report_and_names_the_dashboard() {
         report.contains(&format!("board.html (October 2026: {panels} panels")),
         "{report}"
     );
+    // Without --serve the broker stops with the demo: no address that
+    // would point at nothing, but how to keep the dashboard up.
     let dashboard = stdout
         .lines()
         .find_map(|l| l.trim().strip_prefix("dashboard:"))
         .unwrap_or_else(|| panic!("no dashboard line:\n{stdout}"));
-    assert!(
-        dashboard.trim().starts_with("https://localhost:"),
-        "{dashboard}"
-    );
+    assert!(!dashboard.contains("https://"), "{dashboard}");
+    assert!(dashboard.contains("concord demo --serve"), "{dashboard}");
     let html = std::fs::read_to_string(dir.join("demo/board.html")).unwrap();
     assert!(html.contains("<title>Board report: October 2026</title>"));
     assert!(
