@@ -28,7 +28,7 @@ use concord_proto::v1;
 use futures::{SinkExt as _, StreamExt as _};
 use rustls_pki_types::{CertificateDer, pem::PemObject as _};
 use serde_json::{Value, json};
-use tokio::{io::AsyncReadExt as _, io::AsyncWriteExt as _, net::TcpListener};
+use tokio::{io::AsyncReadExt as _, io::AsyncWriteExt as _};
 use tokio_tungstenite::tungstenite::Message;
 
 /// How long any one browser step may take before the test fails.
@@ -144,49 +144,6 @@ fn board_rule() -> (u64, u64) {
 
 // ---------------------------------------------------------------------------
 // The dashboard server and a plain HTTPS client
-
-struct Web {
-    port: u16,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
-async fn start_web(tb: &TestBroker) -> Web {
-    let tls = concord_server::web::server_config(
-        &std::fs::read(&tb.pki.server_cert).expect("server cert"),
-        &std::fs::read(&tb.pki.server_key).expect("server key"),
-    )
-    .expect("web tls config");
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
-    let port = listener.local_addr().expect("addr").port();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(concord_server::web::serve(
-        listener,
-        tls,
-        tb.broker.clone(),
-        concord_server::web::WebOptions::default(),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
-    Web {
-        port,
-        stop: Some(stop),
-        task,
-    }
-}
-
-impl Web {
-    async fn stop(mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        self.task
-            .await
-            .expect("web task")
-            .expect("web server ends cleanly");
-    }
-}
 
 /// One HTTP/1.1 request over TLS (trusting the test CA), answered as
 /// (status, headers, body).
@@ -510,7 +467,7 @@ both_stores!(
     the_board_sees_charts_and_no_small_number,
     |db: Db| async move {
         let tb = TestBroker::start(db).await;
-        let web = start_web(&tb).await;
+        let web = tb.start_web().await;
 
         // The data: police crimes and emergency department attendances.
         for (user, id, source, records) in [

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use concord_e2e::{Db, TestBroker};
+use concord_e2e::{Db, TestBroker, Web};
 use concord_pki::{CertificateAuthority, Identity, Validity};
 use rustls::{ClientConfig, RootCertStore};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, pem::PemObject};
@@ -355,46 +355,14 @@ both_stores!(
     }
 );
 
-/// The dashboard on port 0, as `concord serve --web-listen` runs it.
-struct Web {
-    port: u16,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+/// A browser's view of the dashboard, over plain HTTPS.
+trait Browser {
+    async fn send(&self, tb: &TestBroker, request: &str) -> (u16, Vec<(String, String)>, String);
+    async fn dashboard(&self, tb: &TestBroker, cookie: &str) -> (u16, String);
+    async fn sign_in(&self, tb: &TestBroker, path: &str) -> (u16, Option<String>, String);
 }
 
-async fn start_web(tb: &TestBroker) -> Web {
-    let tls = concord_server::web::server_config(
-        &std::fs::read(&tb.pki.server_cert).unwrap(),
-        &std::fs::read(&tb.pki.server_key).unwrap(),
-    )
-    .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(concord_server::web::serve(
-        listener,
-        tls,
-        tb.broker.clone(),
-        concord_server::web::WebOptions::default(),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
-    Web {
-        port,
-        stop: Some(stop),
-        task,
-    }
-}
-
-impl Web {
-    async fn stop(mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        self.task.await.unwrap().unwrap();
-    }
-
+impl Browser for Web {
     /// One HTTP/1.1 request over TLS (trusting the test CA, no client
     /// certificate, as a browser): (status, headers, body).
     async fn send(&self, tb: &TestBroker, request: &str) -> (u16, Vec<(String, String)>, String) {
@@ -488,7 +456,7 @@ both_stores!(
         )
         .await
         .expect("police push");
-        let web = start_web(&tb).await;
+        let web = tb.start_web().await;
 
         let (status, cookie, body) = web
             .sign_in(&tb, &sign_in_link(&tb, "analyst-1").await)

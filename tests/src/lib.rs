@@ -473,6 +473,36 @@ impl TestBroker {
         format!("https://{}", self.addr)
     }
 
+    /// The board's web dashboard for this broker on port 0, as
+    /// `concord serve --web-listen` runs it (the broker's server
+    /// certificate, no client certificate asked for).
+    pub async fn start_web(&self) -> Web {
+        let tls = concord_server::web::server_config(
+            &std::fs::read(&self.pki.server_cert).expect("server cert"),
+            &std::fs::read(&self.pki.server_key).expect("server key"),
+        )
+        .expect("web tls config");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind port 0");
+        let port = listener.local_addr().expect("addr").port();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(concord_server::web::serve(
+            listener,
+            tls,
+            self.broker.clone(),
+            concord_server::web::WebOptions::default(),
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        Web {
+            port,
+            stop: Some(stop),
+            task,
+        }
+    }
+
     /// The broker's server TLS configuration, as it serves (for a server
     /// that must present the same certificate, e.g. `concord-bench floor`).
     pub fn server_tls_config(&self) -> Arc<rustls::ServerConfig> {
@@ -598,5 +628,25 @@ pub fn police_crime(
         sex: v1::Sex::Male as i32,
         tokens: keys.iter().map(|k| token(tb, *k, i)).collect(),
         ..Default::default()
+    }
+}
+
+/// A broker's web dashboard started by [`TestBroker::start_web`].
+pub struct Web {
+    pub port: u16,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Web {
+    /// Stops the dashboard and waits for it to end cleanly.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        self.task
+            .await
+            .expect("web task")
+            .expect("web server ends cleanly");
     }
 }
